@@ -1,0 +1,5 @@
+import sys
+
+from tracker_annotate.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""The ``tracker-annotate`` command. Each subcommand lives in its own module under
+:mod:`tracker_annotate.cli` and exposes ``register(subparsers)``, which adds its parser and
+sets ``func`` (taking the parsed args, returning an exit code).
+
+Errors of the :class:`TrackerAnnotateError` family print one line on stderr and exit 2;
+``--verbose`` shows the traceback. No Qt is imported unless the ``gui`` command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from tracker_annotate import __version__
+from tracker_annotate.core.errors import TrackerAnnotateError
+
+# Order is the order of ``--help``.
+SUBCOMMAND_MODULES = (
+    "tracker_annotate.cli.info",
+    "tracker_annotate.cli.convert",
+    "tracker_annotate.cli.track",
+    "tracker_annotate.cli.batch",
+    "tracker_annotate.cli.bench",
+    "tracker_annotate.cli.demo",
+    "tracker_annotate.cli.gui",
+)
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tracker-annotate",
+        description="Video object-tracking annotation accelerator.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show tracebacks and debug logging"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.func(args)
+        return code
+    except TrackerAnnotateError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"tracker-annotate {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"tracker-annotate {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"tracker-annotate {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""User-level edits. Each is one undoable transaction on the project.
+
+The GUI and the CLI call these; none of them touches Qt or files. A box a human draws or
+edits becomes a ``MANUAL`` keyframe with confidence 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.errors import ProjectError
+from tracker_annotate.core.labels import Label
+from tracker_annotate.core.project import Project, TrackInfo
+
+
+def _require_box(project: Project, track_id: int, frame: int) -> FrameBox:
+    box = project.box(track_id, frame)
+    if box is None:
+        raise ProjectError(f"track {track_id} has no box on frame {frame}")
+    return box
+
+
+def _manual(frame: int, xyxy: BoxXYXY, *, occluded: bool = False) -> FrameBox:
+    return FrameBox(frame, xyxy, BoxSource.MANUAL, 1.0, occluded=occluded)
+
+
+def add_track(
+    project: Project, frame: int, xyxy: BoxXYXY, label: str | None = None, name: str = ""
+) -> int:
+    """Create a track with one manual keyframe; returns its new id."""
+    with project.edit("Add track") as tx:
+        tid = tx.new_track_id()
+        lab = label if label is not None else next(iter(project.labels))
+        tx.set_track(TrackInfo(tid, lab, name))
+        tx.set_box(tid, _manual(frame, xyxy))
+    return tid
+
+
+def add_box(project: Project, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
+    """Draw (or redraw) a track's box on a frame: a manual keyframe."""
+    project.track(track_id)
+    with project.edit("Add box") as tx:
+        tx.set_box(track_id, _manual(frame, xyxy))
+
+
+def set_box_geometry(
+    project: Project, track_id: int, frame: int, xyxy: BoxXYXY, description: str = "Move box"
+) -> None:
+    """Move or resize a box. The result is a manual keyframe (it is now human truth)."""
+    old = project.box(track_id, frame)
+    with project.edit(description) as tx:
+        tx.set_box(
+            track_id, _manual(frame, xyxy, occluded=old.occluded if old is not None else False)
+        )
+
+
+def delete_box(project: Project, track_id: int, frame: int) -> None:
+    """Delete one box. Deleting a track's last box leaves the (empty) track in place:
+    only :func:`delete_track` removes a track, so no day's work vanishes by accident."""
+    _require_box(project, track_id, frame)
+    with project.edit("Delete box") as tx:
+        tx.remove_box(track_id, frame)
+
+
+def delete_track(project: Project, track_id: int) -> None:
+    project.track(track_id)
+    with project.edit(f"Delete track {track_id}") as tx:
+        tx.remove_track(track_id)
+
+
+def relabel(project: Project, track_id: int, label: str) -> None:
+    info = project.track(track_id)
+    with project.edit(f"Relabel track {track_id}") as tx:
+        tx.set_track(project.copy_info(info, label=label))
+
+
+def rename_track(project: Project, track_id: int, name: str) -> None:
+    info = project.track(track_id)
+    with project.edit(f"Rename track {track_id}") as tx:
+        tx.set_track(project.copy_info(info, name=name))
+
+
+def set_track_hidden(project: Project, track_id: int, hidden: bool) -> None:
+    info = project.track(track_id)
+    with project.edit("Hide track" if hidden else "Show track") as tx:
+        tx.set_track(project.copy_info(info, hidden=hidden))
+
+
+def accept_proposed_track(project: Project, track_id: int) -> None:
+    info = project.track(track_id)
+    with project.edit(f"Accept proposed track {track_id}") as tx:
+        tx.set_track(project.copy_info(info, proposed=False))
+
+
+def merge_tracks(project: Project, keep_id: int, other_id: int) -> None:
+    """Move every box of ``other_id`` into ``keep_id`` and delete ``other_id``.
+
+    Where both have a box on a frame, a keyframe beats a derived box, and between equals
+    the higher confidence wins.
+    """
+    if keep_id == other_id:
+        raise ProjectError(f"cannot merge track {keep_id} with itself")
+    project.track(keep_id)
+    project.track(other_id)
+    with project.edit(f"Merge track {other_id} into {keep_id}") as tx:
+        for frame, box in sorted(project.boxes(other_id).items()):
+            mine = project.box(keep_id, frame)
+            if mine is None or (box.is_keyframe, box.confidence) > (
+                mine.is_keyframe,
+                mine.confidence,
+            ):
+                tx.set_box(keep_id, box)
+        tx.remove_track(other_id)
+
+
+def split_track(project: Project, track_id: int, frame: int) -> int:
+    """Move the boxes on ``frame`` and later into a new track; returns the new id."""
+    info = project.track(track_id)
+    later = sorted((f, b) for f, b in project.boxes(track_id).items() if f >= frame)
+    if not later:
+        raise ProjectError(f"track {track_id} has no boxes on or after frame {frame} to split")
+    if len(later) == len(project.boxes(track_id)):
+        raise ProjectError(f"track {track_id} starts at frame {frame}; nothing would remain")
+    with project.edit(f"Split track {track_id} at frame {frame}") as tx:
+        new_id = tx.new_track_id()
+        tx.set_track(TrackInfo(new_id, info.label, info.name))
+        for f, b in later:
+            tx.remove_box(track_id, f)
+            tx.set_box(new_id, b)
+    return new_id
+
+
+def mark_outside(project: Project, track_id: int, frame: int) -> None:
+    """Mark the track's end: the object is not visible from ``frame`` on.
+
+    Writes a manual ``outside`` box on ``frame`` (at the last known place, as CVAT does)
+    and deletes the derived boxes after it; manual boxes after it are kept.
+    """
+    boxes = project.boxes(track_id)
+    before = [f for f in boxes if f <= frame and not boxes[f].outside]
+    if not before:
+        raise ProjectError(f"track {track_id} has no visible box on or before frame {frame}")
+    last = boxes[max(before)]
+    with project.edit(f"Mark track {track_id} outside at frame {frame}") as tx:
+        for f, b in list(boxes.items()):
+            if f > frame and b.is_derived:
+                tx.remove_box(track_id, f)
+        tx.set_box(track_id, FrameBox(frame, last.xyxy, BoxSource.MANUAL, 1.0, outside=True))
+
+
+def accept_box(project: Project, track_id: int, frame: int) -> None:
+    """The annotator confirms a derived box: verified, flag cleared. It is now truth."""
+    box = _require_box(project, track_id, frame)
+    with project.edit("Accept box") as tx:
+        tx.set_box(track_id, box.with_(verified=True, flagged=False, flag_reason=""))
+
+
+def set_occluded(project: Project, track_id: int, frame: int, occluded: bool) -> None:
+    box = _require_box(project, track_id, frame)
+    with project.edit("Mark occluded" if occluded else "Mark visible") as tx:
+        tx.set_box(track_id, box.with_(occluded=occluded))
+
+
+def copy_box_to_frame(project: Project, track_id: int, frame: int, to_frame: int) -> None:
+    """Copy a box to another frame as a manual keyframe (the "copy to next frame" action)."""
+    box = _require_box(project, track_id, frame)
+    with project.edit("Copy box") as tx:
+        tx.set_box(track_id, _manual(to_frame, box.xyxy, occluded=box.occluded))
+
+
+def set_label(project: Project, label: Label) -> None:
+    with project.edit(f"Set label {label.name}") as tx:
+        tx.set_label(label)
+
+
+def remove_label(project: Project, name: str) -> None:
+    with project.edit(f"Remove label {name}") as tx:
+        tx.remove_label(name)
+
+
+def replace_derived_boxes(
+    project: Project,
+    results: Mapping[int, Iterable[FrameBox]],
+    frames: Mapping[int, tuple[int, int]] | None = None,
+    description: str = "Track",
+) -> None:
+    """Install a tracking run's output as one undoable step.
+
+    For each track in ``results``: derived boxes inside its recomputed span
+    ``frames[track_id]`` (inclusive; the whole track if absent) are removed, and the new
+    derived boxes are written. Keyframes are never overwritten: they are law.
+    """
+    with project.edit(description) as tx:
+        for tid, new_boxes in results.items():
+            project.track(tid)
+            span = frames.get(tid) if frames is not None else None
+            for f, b in list(project.boxes(tid).items()):
+                if b.is_derived and (span is None or span[0] <= f <= span[1]):
+                    tx.remove_box(tid, f)
+            for box in new_boxes:
+                cur = project.box(tid, box.frame)
+                if cur is not None and cur.is_keyframe:
+                    continue
+                tx.set_box(tid, box)

@@ -1,0 +1,398 @@
+"""The project model: media reference, labels, tracks and their boxes, with undoable edits.
+
+All state lives here, outside any GUI. Every change goes through :meth:`Project.edit`, a
+transaction that records the old value of everything it touches. When the outermost
+transaction closes it
+
+* emits :attr:`Project.changed` with a :class:`ChangeSet` (the store persists it in one
+  SQLite transaction; views repaint what it names), and
+* pushes itself on the :class:`History`, so it can be undone and redone as one step
+  (a single box move and a whole tracking run alike).
+
+If the body of a transaction raises, everything it did is rolled back and nothing is
+emitted: a failed operation leaves the project as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from tracker_annotate.core.boxes import FrameBox
+from tracker_annotate.core.errors import ProjectError
+from tracker_annotate.core.events import Signal
+from tracker_annotate.core.labels import DEFAULT_LABEL, Label
+
+log = logging.getLogger(__name__)
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRef:
+    """Where the project's frames come from and how to recognise them again.
+
+    ``fingerprint`` is computed by the media layer (size plus a hash of the first frames);
+    ``n_frames`` is the real decodable length, not what a header claims.
+    """
+
+    path: str
+    n_frames: int
+    width: int
+    height: int
+    fps: float = 30.0
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.n_frames < 0 or self.width <= 0 or self.height <= 0:
+            raise ProjectError(
+                f"media {self.path!r}: impossible geometry "
+                f"{self.width}x{self.height} with {self.n_frames} frames"
+            )
+        if not self.fps > 0:
+            raise ProjectError(f"media {self.path!r}: fps must be positive, got {self.fps}")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackInfo:
+    """A track's identity and metadata (its boxes are held by the project)."""
+
+    track_id: int
+    label: str = DEFAULT_LABEL.name
+    name: str = ""
+    hidden: bool = False
+    proposed: bool = False  # created from model detections, awaiting the annotator's accept
+
+    def __post_init__(self) -> None:
+        if isinstance(self.track_id, bool) or not isinstance(self.track_id, int):
+            raise ProjectError(f"track id must be an integer, got {self.track_id!r}")
+        if self.track_id < 0:
+            raise ProjectError(f"track id {self.track_id} is negative")
+
+
+@dataclass
+class ChangeSet:
+    """What one transaction (or its undo/redo) changed: for observers and the store."""
+
+    description: str
+    boxes: set[tuple[int, int]] = field(default_factory=set)  # (track_id, frame)
+    tracks: set[int] = field(default_factory=set)
+    labels: set[str] = field(default_factory=set)
+    kind: str = "do"  # "do", "undo" or "redo"
+
+    @property
+    def frames(self) -> set[int]:
+        return {f for _, f in self.boxes}
+
+    def is_empty(self) -> bool:
+        return not (self.boxes or self.tracks or self.labels)
+
+
+class Transaction:
+    """One undoable step. Obtain it from :meth:`Project.edit`; do not build it directly."""
+
+    def __init__(self, project: Project, description: str) -> None:
+        self._project = project
+        self.description = description
+        # old values, recorded on first touch; _MISSING-free: None means "did not exist"
+        self._old_boxes: dict[tuple[int, int], FrameBox | None] = {}
+        self._old_tracks: dict[int, TrackInfo | None] = {}
+        self._old_labels: dict[str, Label | None] = {}
+        self._new_boxes: dict[tuple[int, int], FrameBox | None] = {}
+        self._new_tracks: dict[int, TrackInfo | None] = {}
+        self._new_labels: dict[str, Label | None] = {}
+
+    # -- mutators ---------------------------------------------------------------------
+    def set_box(self, track_id: int, box: FrameBox) -> None:
+        """Put ``box`` on its frame of track ``track_id``, replacing what was there."""
+        p = self._project
+        if track_id not in p._tracks:
+            raise ProjectError(f"no track {track_id}; add the track before its boxes")
+        if p.media is not None and box.frame >= p.media.n_frames:
+            raise ProjectError(
+                f"track {track_id}: frame {box.frame} is beyond the last frame "
+                f"{p.media.n_frames - 1} of {p.media.path}"
+            )
+        key = (track_id, box.frame)
+        if key not in self._old_boxes:
+            self._old_boxes[key] = p._boxes[track_id].get(box.frame)
+        p._boxes[track_id][box.frame] = box
+        self._new_boxes[key] = box
+
+    def remove_box(self, track_id: int, frame: int) -> None:
+        p = self._project
+        boxes = p._boxes.get(track_id)
+        if boxes is None or frame not in boxes:
+            return
+        key = (track_id, frame)
+        if key not in self._old_boxes:
+            self._old_boxes[key] = boxes[frame]
+        del boxes[frame]
+        self._new_boxes[key] = None
+
+    def set_track(self, info: TrackInfo) -> None:
+        """Add a track or change its metadata. Its label must exist."""
+        p = self._project
+        if info.label not in p._labels:
+            raise ProjectError(
+                f"track {info.track_id}: unknown label {info.label!r}; known: {sorted(p._labels)}"
+            )
+        tid = info.track_id
+        if tid not in self._old_tracks:
+            self._old_tracks[tid] = p._tracks.get(tid)
+        if tid not in p._tracks:
+            p._boxes[tid] = {}
+        p._tracks[tid] = info
+        p._next_track_id = max(p._next_track_id, tid + 1)
+        self._new_tracks[tid] = info
+
+    def remove_track(self, track_id: int) -> None:
+        """Delete a track and all of its boxes (recorded, so undo restores them)."""
+        p = self._project
+        if track_id not in p._tracks:
+            return
+        for frame in list(p._boxes[track_id]):
+            self.remove_box(track_id, frame)
+        if track_id not in self._old_tracks:
+            self._old_tracks[track_id] = p._tracks[track_id]
+        del p._tracks[track_id]
+        del p._boxes[track_id]
+        self._new_tracks[track_id] = None
+
+    def set_label(self, label: Label) -> None:
+        p = self._project
+        if label.name not in self._old_labels:
+            self._old_labels[label.name] = p._labels.get(label.name)
+        p._labels[label.name] = label
+        self._new_labels[label.name] = label
+
+    def remove_label(self, name: str) -> None:
+        p = self._project
+        if name not in p._labels:
+            return
+        users = [t.track_id for t in p._tracks.values() if t.label == name]
+        if users:
+            raise ProjectError(f"label {name!r} is used by tracks {users[:10]}; relabel them first")
+        if name not in self._old_labels:
+            self._old_labels[name] = p._labels[name]
+        del p._labels[name]
+        self._new_labels[name] = None
+
+    def new_track_id(self) -> int:
+        return self._project._next_track_id
+
+    # -- replay ---------------------------------------------------------------------
+    def is_empty(self) -> bool:
+        return not (self._old_boxes or self._old_tracks or self._old_labels)
+
+    def change_set(self, kind: str = "do") -> ChangeSet:
+        return ChangeSet(
+            self.description,
+            boxes=set(self._old_boxes),
+            tracks=set(self._old_tracks),
+            labels=set(self._old_labels),
+            kind=kind,
+        )
+
+    def _apply(self, use_old: bool) -> None:
+        """Write the old (undo) or new (redo) values straight into the project."""
+        p = self._project
+        tracks = self._old_tracks if use_old else self._new_tracks
+        labels = self._old_labels if use_old else self._new_labels
+        boxes = self._old_boxes if use_old else self._new_boxes
+        for name, lab in labels.items():
+            if lab is not None:
+                p._labels[name] = lab
+        for tid, info in tracks.items():
+            if info is not None:
+                if tid not in p._tracks:
+                    p._boxes[tid] = {}
+                p._tracks[tid] = info
+                p._next_track_id = max(p._next_track_id, tid + 1)
+        for (tid, frame), box in boxes.items():
+            if box is None:
+                if tid in p._boxes:
+                    p._boxes[tid].pop(frame, None)
+            else:
+                p._boxes[tid][frame] = box
+        for tid, info in tracks.items():
+            if info is None and tid in p._tracks:
+                del p._tracks[tid]
+                del p._boxes[tid]
+        for name, lab in labels.items():
+            if lab is None:
+                p._labels.pop(name, None)
+
+    def _snapshot_new(self) -> None:
+        """Record final values for keys touched (a later touch may have changed them)."""
+        p = self._project
+        for key in self._old_boxes:
+            tid, frame = key
+            self._new_boxes[key] = p._boxes.get(tid, {}).get(frame)
+        for tid in self._old_tracks:
+            self._new_tracks[tid] = p._tracks.get(tid)
+        for name in self._old_labels:
+            self._new_labels[name] = p._labels.get(name)
+
+
+class History:
+    """The undo/redo stack of transactions. ``limit`` bounds memory (oldest dropped first)."""
+
+    def __init__(self, project: Project, limit: int = 500) -> None:
+        self._project = project
+        self._undo: list[Transaction] = []
+        self._redo: list[Transaction] = []
+        self.limit = limit
+        self.changed: Signal[None] = Signal()
+
+    def push(self, tx: Transaction) -> None:
+        self._undo.append(tx)
+        del self._undo[: max(0, len(self._undo) - self.limit)]
+        self._redo.clear()
+        self.changed.emit(None)
+
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def undo_text(self) -> str:
+        return self._undo[-1].description if self._undo else ""
+
+    def redo_text(self) -> str:
+        return self._redo[-1].description if self._redo else ""
+
+    def undo(self) -> ChangeSet | None:
+        if not self._undo:
+            return None
+        tx = self._undo.pop()
+        tx._apply(use_old=True)
+        self._redo.append(tx)
+        cs = tx.change_set("undo")
+        self._project.changed.emit(cs)
+        self.changed.emit(None)
+        return cs
+
+    def redo(self) -> ChangeSet | None:
+        if not self._redo:
+            return None
+        tx = self._redo.pop()
+        tx._apply(use_old=False)
+        self._undo.append(tx)
+        cs = tx.change_set("redo")
+        self._project.changed.emit(cs)
+        self.changed.emit(None)
+        return cs
+
+    def clear(self) -> None:
+        self._undo.clear()
+        self._redo.clear()
+        self.changed.emit(None)
+
+
+class Project:
+    """Media, labels and tracks. Read through the accessors; change through :meth:`edit`."""
+
+    def __init__(self, media: MediaRef | None = None, labels: list[Label] | None = None) -> None:
+        self.media = media
+        self._labels: dict[str, Label] = {}
+        for lab in labels if labels is not None else [DEFAULT_LABEL]:
+            self._labels[lab.name] = lab
+        self._tracks: dict[int, TrackInfo] = {}
+        self._boxes: dict[int, dict[int, FrameBox]] = {}
+        self._next_track_id = 1
+        self._tx: Transaction | None = None
+        self.changed: Signal[ChangeSet] = Signal()
+        self.media_changed: Signal[MediaRef] = Signal()
+        self.history = History(self)
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def labels(self) -> Mapping[str, Label]:
+        return MappingProxyType(self._labels)
+
+    @property
+    def tracks(self) -> Mapping[int, TrackInfo]:
+        return MappingProxyType(self._tracks)
+
+    def track(self, track_id: int) -> TrackInfo:
+        try:
+            return self._tracks[track_id]
+        except KeyError:
+            raise ProjectError(f"no track {track_id}") from None
+
+    def boxes(self, track_id: int) -> Mapping[int, FrameBox]:
+        """The boxes of a track keyed by 0-based frame (a read-only view, unsorted)."""
+        try:
+            return MappingProxyType(self._boxes[track_id])
+        except KeyError:
+            raise ProjectError(f"no track {track_id}") from None
+
+    def box(self, track_id: int, frame: int) -> FrameBox | None:
+        return self._boxes.get(track_id, {}).get(frame)
+
+    def boxes_at(self, frame: int) -> list[tuple[int, FrameBox]]:
+        """Every track's box on ``frame`` as ``(track_id, box)``, in track-id order."""
+        out = []
+        for tid in sorted(self._boxes):
+            b = self._boxes[tid].get(frame)
+            if b is not None:
+                out.append((tid, b))
+        return out
+
+    def keyframes(self, track_id: int) -> list[int]:
+        """Sorted frames where the track has a human box (manual or verified)."""
+        return sorted(f for f, b in self.boxes(track_id).items() if b.is_keyframe)
+
+    def extent(self, track_id: int) -> tuple[int, int] | None:
+        """First and last frame with a visible (not outside) box, or ``None``."""
+        frames = [f for f, b in self.boxes(track_id).items() if not b.outside]
+        return (min(frames), max(frames)) if frames else None
+
+    def n_boxes(self) -> int:
+        return sum(len(b) for b in self._boxes.values())
+
+    @property
+    def next_track_id(self) -> int:
+        return self._next_track_id
+
+    # -- changing -----------------------------------------------------------------------
+    @contextmanager
+    def edit(self, description: str) -> Iterator[Transaction]:
+        """Open an undoable transaction; nested calls join the outermost one."""
+        if self._tx is not None:
+            yield self._tx
+            return
+        tx = Transaction(self, description)
+        self._tx = tx
+        try:
+            yield tx
+        except BaseException:
+            self._tx = None
+            tx._snapshot_new()
+            tx._apply(use_old=True)
+            raise
+        self._tx = None
+        if tx.is_empty():
+            return
+        tx._snapshot_new()
+        self.history.push(tx)
+        self.changed.emit(tx.change_set("do"))
+
+    def set_media(self, media: MediaRef) -> None:
+        """Relink the media (not undoable: it changes where frames come from, not labels)."""
+        if self.media is not None and self.media.n_frames != media.n_frames:
+            log.warning(
+                "relinked media has %d frames, the project had %d",
+                media.n_frames,
+                self.media.n_frames,
+            )
+        self.media = media
+        self.media_changed.emit(media)
+
+    def copy_info(self, info: TrackInfo, **changes: object) -> TrackInfo:
+        return replace(info, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""The tracking engine's public contract, shared by the CLI, the GUI and the benchmark.
+
+* :class:`TrackerConfig`: every knob, frozen, validated, each with its trade-off.
+* :class:`TrackingRun`: what a run computed; install it with :func:`apply_run` (one undo step).
+* :class:`CancelToken` and :data:`ProgressCallback`: for background workers.
+
+The implementation is :func:`tracker_annotate.tracking.engine.track_project` and
+:func:`tracker_annotate.tracking.engine.retrack_after_edit`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tracker_annotate.core.boxes import FrameBox
+from tracker_annotate.core.commands import replace_derived_boxes
+from tracker_annotate.core.errors import ConfigError
+from tracker_annotate.core.project import Project
+
+#: Named measurement back-ends. ``cascade`` is ours (LK median flow + NCC, heavier tracker
+#: only when unsure); the rest are OpenCV's contrib trackers.
+TRACKER_NAMES = ("cascade", "csrt", "kcf", "mosse", "medianflow", "mil")
+
+#: ``progress(done, total)`` in object-frames; called from the worker thread.
+ProgressCallback = Callable[[int, int], None]
+
+#: ``on_partial(track_id, boxes)``: boxes of one track finished so far, for streaming views.
+PartialCallback = Callable[[int, list[FrameBox]], None]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Engine parameters. Each says what raising it buys and what it risks."""
+
+    #: Measurement back-end, one of :data:`TRACKER_NAMES`.
+    tracker: str = "cascade"
+    #: Boxes with confidence below this are flagged for review. Raising it shows the
+    #: annotator more boxes (fewer wrong boxes slip through) but costs more review time.
+    flag_threshold: float = 0.5
+    #: After a track's last keyframe, keep tracking until the object leaves, is lost or the
+    #: video ends (the end is flagged for confirmation). False stops at the last keyframe.
+    extend: bool = True
+    #: Frames the Kalman filter may coast without a trusted measurement before the track is
+    #: declared lost. Raising it bridges longer occlusions but risks drifting boxes.
+    max_coast_frames: int = 15
+    #: Minimum IoU for a model detection to be associated with a track. Raising it avoids
+    #: wrong associations in crowds but drops detections when the tracker lags.
+    detection_iou: float = 0.3
+    #: Detections with at least this score that match no track become proposed tracks.
+    #: Raising it proposes fewer false tracks but misses weakly detected objects.
+    proposal_score: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.tracker not in TRACKER_NAMES:
+            raise ConfigError(f"tracker must be one of {TRACKER_NAMES}, got {self.tracker!r}")
+        for name in ("flag_threshold", "detection_iou", "proposal_score"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        if self.max_coast_frames < 0:
+            raise ConfigError(f"max_coast_frames must be >= 0, got {self.max_coast_frames}")
+
+
+class CancelToken:
+    """Thread-safe cancellation flag checked by the engine between frames."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class TrackingRun:
+    """Output of one engine run.
+
+    ``boxes[track_id]`` are the new derived boxes; ``spans[track_id]`` is the inclusive frame
+    range that was recomputed (derived boxes inside it are replaced). ``cancelled`` runs hold
+    what was finished. ``object_frames`` and ``seconds`` give throughput.
+    """
+
+    boxes: dict[int, list[FrameBox]] = field(default_factory=dict)
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)
+    cancelled: bool = False
+    object_frames: int = 0
+    seconds: float = 0.0
+    proposed: list[list[FrameBox]] = field(default_factory=list)  # tracks from detections
+
+
+def apply_run(project: Project, run: TrackingRun, description: str = "Track") -> None:
+    """Install a run's boxes as one undoable step. Keyframes are never overwritten."""
+    replace_derived_boxes(project, run.boxes, run.spans, description)
