@@ -108,6 +108,7 @@ class MediaSource:
         self._cache = FrameCache(config.cache_bytes)
         self._lock = threading.RLock()
         self._closed = False
+        self._last_read = -1
 
     # -- the FrameSource protocol (subclasses supply the geometry) ---------------------
     @property
@@ -145,10 +146,11 @@ class MediaSource:
         with self._lock:
             if self._closed:
                 raise MediaError("read after close()", path=self.path, frame=i)
+            previous, self._last_read = self._last_read, i
             frame = self._cache.get(i)
             if frame is not None:
                 return frame
-            return self._read_miss(i)
+            return self._read_miss(i, previous)
 
     def reopen(self) -> MediaSource:
         """An independent handle on the same media (for another thread)."""
@@ -186,7 +188,8 @@ class MediaSource:
         }
 
     # -- for subclasses ----------------------------------------------------------------
-    def _read_miss(self, index: int) -> Frame:
+    def _read_miss(self, index: int, previous: int) -> Frame:
+        """Decode ``index`` (not in the cache); ``previous`` is the index read before it."""
         raise NotImplementedError
 
     def _known_length(self) -> int | None:
@@ -256,7 +259,6 @@ class VideoSource(MediaSource):
         fourcc = int(self._cap.get(cv2.CAP_PROP_FOURCC))
         self.codec = "".join(chr((fourcc >> (8 * k)) & 0xFF) for k in range(4)).strip("\0 ")
         self._pos = 0  # index of the frame the next grab() returns
-        self._last_read = -1
         self._seeks = 0
         self._seek_fallbacks = 0
         self._scan_result: _Scan | None = None
@@ -365,10 +367,9 @@ class VideoSource(MediaSource):
         return _Scan(n_frames=n, checkpoints=checkpoints)
 
     # -- decoding ----------------------------------------------------------------------
-    def _read_miss(self, index: int) -> Frame:
+    def _read_miss(self, index: int, previous: int) -> Frame:
         cfg = self.config
-        stepping_back = self._last_read == index + 1
-        self._last_read = index
+        stepping_back = previous == index + 1
         if self._pos <= index <= self._pos + cfg.forward_skip:
             keep_from = max(self._pos, index - cfg.back_chunk + 1)
         else:
@@ -578,7 +579,7 @@ class ImageSequenceSource(MediaSource):
             )
         return self._checked_frame(raw, index)
 
-    def _read_miss(self, index: int) -> Frame:
+    def _read_miss(self, index: int, previous: int) -> Frame:
         frame = self._load(index)
         if frame.shape[:2] != (self._height, self._width):
             raise MediaError(

@@ -1,0 +1,81 @@
+"""``tracker-annotate info`` driven through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tracker_annotate.cli.main import main
+
+
+def test_info_tree_avi_reports_real_length_and_the_claim(
+    shared_data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = shared_data / "videos" / "tree.avi"
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "frames:      68 decodable (header claims 444)" in out
+    assert "size:        320x240" in out
+    assert "kind:        video" in out
+    assert "fingerprint: file:" in out
+
+
+def test_info_json_for_scripts(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = shared_data / "videos" / "tree.avi"
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["frames"], info["claimed_frames"]) == (68, 444)
+    assert (info["width"], info["height"], info["kind"]) == (320, 240, "video")
+    assert info["duration_s"] == pytest.approx(68 / info["fps"])
+    assert info["fps"] == pytest.approx(15.0, abs=0.01)
+
+
+def test_info_mot_sequence(shared_data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(shared_data / "sequences" / "TUD-Campus"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["kind"], info["frames"], info["claimed_frames"], info["fps"]) == (
+        "mot",
+        71,
+        71,
+        25.0,
+    )
+
+
+def test_info_generated_image_folder_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for k in range(12):
+        cv2.imwrite(str(tmp_path / f"{k}.png"), np.full((48, 64, 3), k * 20, np.uint8))
+    assert main(["info", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "frames:      12 decodable\n" in out  # no claim, nothing in parentheses
+    assert "size:        64x48" in out and "fps:         30.000" in out
+    assert "duration:    0.400 s (00:00:00.400)" in out
+
+
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        pytest.param("missing.avi", None, "no such file", id="missing file"),
+        pytest.param("junk.mp4", b"\x00junk" * 500, "corrupt", id="garbage bytes"),
+        pytest.param("table.csv", b"a,b\n", "unknown media type", id="not media"),
+    ],
+)
+def test_info_user_errors_print_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: bytes | None,
+    expected: str,
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tracker-annotate info: error: ") and name in err and expected in err
+    assert err.count("\n") == 1
