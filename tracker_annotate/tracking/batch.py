@@ -1,0 +1,688 @@
+"""Pre-track many inputs in parallel: plan the jobs, run them in worker processes or on a
+Dask cluster, survive bad inputs, and summarise.
+
+The flow is :func:`expand_inputs` -> :func:`plan_jobs` (every check that is cheap to do
+up front: missing files, missing keyframes, name collisions, outputs that would clobber an
+input) -> :func:`run_local` or :func:`run_dask` -> :func:`write_summary`.
+
+Conventions (0-based frames are the tracking pipeline's business, not ours):
+
+* An *input* is a video file, a folder of images, or a MOTChallenge sequence folder
+  (``img1/`` inside). A folder that holds videos or such folders is a *collection* and is
+  expanded one level deep, in sorted order.
+* An input's *name* is the video's stem or the folder's name. Outputs are
+  ``out_dir/<name>.<format>``; two inputs with one name are refused.
+* Each job writes to a hidden ``.<name>.incomplete.<format>`` file first and renames it on
+  success, so an output that exists is complete (interrupted or failed jobs leave none).
+* One failing input never stops the others. A job that raises becomes a ``failed`` result
+  with a one-line error; a worker process that dies (a native crash in a decoder) is
+  detected and the culprit is found by re-running the suspects one at a time.
+
+No Qt, no printing: callers get :class:`JobResult` objects through ``on_result``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from tracker_annotate.core.errors import ConfigError, TrackerAnnotateError
+from tracker_annotate.tracking.api import CancelToken, ProgressCallback, TrackerConfig
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset(
+    {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+)
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+#: Output formats, by file suffix (the pipeline picks the writer from the suffix).
+OUTPUT_FORMATS = ("taproj", "txt", "xml", "json")
+#: Keyframe file suffixes looked for under ``--init-dir`` and beside inputs, in this order.
+KEYFRAME_SUFFIXES = (".txt", ".xml", ".json")
+#: Default sidecar keyframes: ``clip.mp4`` -> ``clip.keyframes.txt`` (or .xml/.json).
+DEFAULT_INIT_PATTERN = "{stem}.keyframes"
+SUMMARY_NAME = "batch_summary.json"
+InputKind = Literal["video", "images", "mot"]
+Status = Literal["ok", "failed", "cancelled"]
+ExistingPolicy = Literal["error", "skip", "overwrite"]
+
+
+class JobFn(Protocol):
+    """The per-input work; :func:`tracker_annotate.tracking.pipeline.track_file` by default."""
+
+    def __call__(
+        self,
+        media_path: str,
+        init_path: str | None,
+        out_path: str,
+        config: TrackerConfig,
+        *,
+        detections_path: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One thing to track. ``path`` is absolute; ``name`` names its outputs."""
+
+    path: Path
+    kind: InputKind
+    name: str
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A planned job: all paths absolute (workers may run elsewhere, e.g. on Dask)."""
+
+    name: str
+    media_path: str
+    init_path: str | None
+    out_path: str
+    detections_path: str | None = None
+
+    @property
+    def partial_path(self) -> str:
+        out = Path(self.out_path)
+        return str(out.with_name(f".{out.stem}.incomplete{out.suffix}"))
+
+
+@dataclass
+class JobResult:
+    """What happened to one job. Counts are ``None`` when the job did not finish."""
+
+    job: BatchJob
+    status: Status
+    seconds: float = 0.0
+    frames: int | None = None
+    objects: int | None = None
+    flagged: int | None = None
+    error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.job.name,
+            "input": self.job.media_path,
+            "keyframes": self.job.init_path,
+            "detections": self.job.detections_path,
+            "status": self.status,
+            "frames": self.frames,
+            "objects": self.objects,
+            "flagged": self.flagged,
+            "seconds": round(self.seconds, 3),
+            "output": self.job.out_path if self.status == "ok" else None,
+            "error": self.error,
+            "summary": _jsonable(self.summary),
+        }
+
+
+@dataclass
+class BatchOutcome:
+    """Every job's result in plan order, and whether the run was cancelled."""
+
+    results: list[JobResult]
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    @property
+    def n_failed(self) -> int:
+        return sum(r.status == "failed" for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and all(r.status == "ok" for r in self.results)
+
+
+# ---------------------------------------------------------------------------- planning
+
+
+def classify(path: Path) -> InputKind | None:
+    """What kind of input ``path`` is, or ``None`` when it is none (e.g. a collection)."""
+    if path.is_file():
+        return "video" if path.suffix.lower() in VIDEO_SUFFIXES else None
+    if not path.is_dir():
+        return None
+    if (path / "img1").is_dir():
+        return "mot"
+    has_images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir() if p.is_file())
+    return "images" if has_images else None
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[BatchInput]:
+    """Turn command-line paths into inputs, expanding collection folders one level deep.
+
+    A collection is a folder that is not itself an input and holds videos, image folders
+    or MOT sequences; its members are taken in sorted order (other files are ignored). The
+    same file given twice is tracked once. Raises :class:`ConfigError` naming every path
+    that does not exist or is not an input.
+    """
+    found: list[BatchInput] = []
+    problems: list[str] = []
+    for raw in paths:
+        path = Path(raw).expanduser().absolute()
+        if not path.exists():
+            problems.append(f"{raw}: no such file or folder")
+            continue
+        kind = classify(path)
+        if kind is not None:
+            found.append(BatchInput(path, kind, _input_name(path)))
+            continue
+        if path.is_file():
+            problems.append(
+                f"{raw}: not a video (expected one of {', '.join(sorted(VIDEO_SUFFIXES))})"
+            )
+            continue
+        members = [
+            BatchInput(child.absolute(), k, _input_name(child))
+            for child in sorted(path.iterdir())
+            if not child.name.startswith(".") and (k := classify(child)) is not None
+        ]
+        if not members:
+            problems.append(
+                f"{raw}: folder holds no images, videos, image folders or MOT sequences"
+            )
+        found.extend(members)
+    if problems:
+        raise ConfigError(_joined("bad input", problems))
+    unique: dict[Path, BatchInput] = {}
+    for item in found:
+        if item.path.resolve() in unique:
+            log.info("input %s given more than once; tracking it once", item.path)
+        unique.setdefault(item.path.resolve(), item)
+    return list(unique.values())
+
+
+def _input_name(path: Path) -> str:
+    return path.stem if path.is_file() else path.name
+
+
+def resolve_pattern(pattern: str, item: BatchInput) -> Path:
+    """Fill ``{stem}``, ``{path}`` and ``{parent}`` for ``item``; relative results are
+    resolved against the folder holding the input."""
+    try:
+        text = pattern.format(stem=item.name, path=item.path, parent=item.path.parent)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(
+            f"pattern {pattern!r}: only {{stem}}, {{path}} and {{parent}} may be used ({exc})"
+        ) from exc
+    out = Path(text).expanduser()
+    return out if out.is_absolute() else item.path.parent / out
+
+
+def _find_seed(base: Path, suffixes: Sequence[str]) -> tuple[Path | None, list[Path]]:
+    """``base`` itself if it has a suffix and exists, else ``base.<suffix>`` candidates."""
+    if base.suffix.lower() in suffixes or not suffixes:
+        return (base if base.is_file() else None), [base]
+    tried = [base.with_name(base.name + s) for s in suffixes]
+    hits = [p for p in tried if p.is_file()]
+    if len(hits) > 1:
+        raise ConfigError(
+            f"ambiguous keyframes for {base.name}: {', '.join(map(str, hits))}; keep one"
+        )
+    return (hits[0] if hits else None), tried
+
+
+def plan_jobs(
+    inputs: Sequence[BatchInput],
+    *,
+    out_dir: str | os.PathLike[str],
+    fmt: str = "taproj",
+    init_dir: str | os.PathLike[str] | None = None,
+    init_pattern: str | None = None,
+    detections_dir: str | os.PathLike[str] | None = None,
+    detections_pattern: str | None = None,
+    existing: ExistingPolicy = "error",
+    keyframes_optional_with_detections: bool = True,
+) -> tuple[list[BatchJob], list[BatchJob]]:
+    """Pair each input with its keyframes, detections and output path.
+
+    Keyframes: ``init_dir/<name>.{txt,xml,json}``, or ``init_pattern`` (see
+    :func:`resolve_pattern`; without a suffix the three are tried), or by default the
+    sidecar ``<name>.keyframes.{txt,xml,json}`` beside the input. Detections (MOT rows):
+    ``detections_dir/<name>.txt`` or ``detections_pattern``; when asked for they must exist.
+
+    Returns ``(jobs to run, jobs skipped because their output exists)``; the second list is
+    empty unless ``existing="skip"``. Raises :class:`ConfigError` listing every problem at
+    once, so a typo is caught before hours of work rather than after.
+    """
+    if fmt not in OUTPUT_FORMATS:
+        raise ConfigError(f"format must be one of {OUTPUT_FORMATS}, got {fmt!r}")
+    if init_dir is not None and init_pattern is not None:
+        raise ConfigError("give --init-dir or --init-pattern, not both")
+    if detections_dir is not None and detections_pattern is not None:
+        raise ConfigError("give --detections-dir or --detections-pattern, not both")
+    out_root = Path(out_dir).expanduser().absolute()
+    problems: list[str] = []
+    by_name: dict[str, BatchInput] = {}
+    jobs: list[BatchJob] = []
+    for item in inputs:
+        if item.name in by_name:
+            problems.append(
+                f"{item.path} and {by_name[item.name].path} would both write "
+                f"{item.name}.{fmt}; rename one or run them in separate batches"
+            )
+            continue
+        by_name[item.name] = item
+        if init_dir is not None:
+            base = Path(init_dir).expanduser().absolute() / item.name
+        else:
+            base = resolve_pattern(init_pattern or DEFAULT_INIT_PATTERN, item)
+        try:
+            init, tried = _find_seed(base, KEYFRAME_SUFFIXES)
+        except ConfigError as exc:
+            problems.append(str(exc))
+            continue
+        dets: Path | None = None
+        if detections_dir is not None or detections_pattern is not None:
+            dets = (
+                Path(detections_dir).expanduser().absolute() / f"{item.name}.txt"
+                if detections_dir is not None
+                else resolve_pattern(detections_pattern or "", item)
+            )
+            if not dets.is_file():
+                problems.append(f"{item.path}: no detections file {dets}")
+                continue
+        if init is None and not (dets is not None and keyframes_optional_with_detections):
+            looked = " or ".join(str(p) for p in tried)
+            problems.append(f"{item.path}: no keyframes (looked for {looked})")
+            continue
+        jobs.append(
+            BatchJob(
+                name=item.name,
+                media_path=str(item.path),
+                init_path=None if init is None else str(init.absolute()),
+                out_path=str(out_root / f"{item.name}.{fmt}"),
+                detections_path=None if dets is None else str(dets.absolute()),
+            )
+        )
+    problems.extend(_clobber_problems(jobs))
+    if problems:
+        raise ConfigError(_joined("cannot plan the batch", problems))
+    skipped: list[BatchJob] = []
+    exists = [j for j in jobs if Path(j.out_path).exists()]
+    if exists and existing == "error":
+        raise ConfigError(
+            _joined(
+                "outputs exist (use --skip-existing to resume or --overwrite to redo)",
+                [j.out_path for j in exists],
+            )
+        )
+    if existing == "skip":
+        skipped = exists
+        jobs = [j for j in jobs if j not in exists]
+    return jobs, skipped
+
+
+def _clobber_problems(jobs: Sequence[BatchJob]) -> list[str]:
+    """Outputs that would overwrite an input, a keyframes or a detections file."""
+    protected: dict[Path, str] = {}
+    for j in jobs:
+        for kind, p in (("input", j.media_path), ("keyframes", j.init_path)):
+            if p is not None:
+                protected[Path(p).resolve()] = kind
+        if j.detections_path is not None:
+            protected[Path(j.detections_path).resolve()] = "detections"
+    out = []
+    for j in jobs:
+        hit = protected.get(Path(j.out_path).resolve())
+        if hit is not None:
+            out.append(
+                f"output {j.out_path} would overwrite a {hit} file; choose another "
+                "--out-dir or --format"
+            )
+    return out
+
+
+def _joined(head: str, items: Sequence[str], limit: int = 5) -> str:
+    more = f"; and {len(items) - limit} more" if len(items) > limit else ""
+    return f"{head}: " + "; ".join(items[:limit]) + more
+
+
+# ------------------------------------------------------------------------ running one
+
+
+def _default_job_fn() -> JobFn:
+    # TODO: a plain import once tracking.pipeline has landed (kept mypy green meanwhile).
+    import importlib
+
+    fn: JobFn = importlib.import_module("tracker_annotate.tracking.pipeline").track_file
+    return fn
+
+
+def _worker_init() -> None:
+    # The parent owns Ctrl+C: it cancels, then terminates us. Workers that caught SIGINT
+    # themselves would race it and print a traceback per process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _limit_threads()
+
+
+def _limit_threads() -> None:
+    # N worker processes each starting OpenCV's thread pool oversubscribe the cores.
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def run_one(job: BatchJob, config: TrackerConfig, job_fn: JobFn | None = None) -> JobResult:
+    """Run one job, never raising for the job's own failure (it becomes the result).
+
+    Called in worker processes (and on Dask workers), so everything here is picklable.
+    """
+    _limit_threads()
+    fn = job_fn if job_fn is not None else _default_job_fn()
+    partial = Path(job.partial_path)
+    start = time.perf_counter()
+    try:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        summary = fn(
+            job.media_path,
+            job.init_path,
+            str(partial),
+            config,
+            detections_path=job.detections_path,
+        )
+        if not partial.exists():
+            raise TrackerAnnotateError(f"the tracker wrote no output to {partial}")
+        os.replace(partial, job.out_path)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        log.debug("job %s failed", job.name, exc_info=True)
+        return JobResult(
+            job, "failed", seconds=time.perf_counter() - start, error=describe_error(exc)
+        )
+    return result_from_summary(job, summary or {}, time.perf_counter() - start)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line: our own errors speak for themselves; anything else is a bug, say its type."""
+    text = " ".join(str(exc).split()) or "(no message)"
+    if isinstance(exc, TrackerAnnotateError):
+        return text
+    return f"{type(exc).__name__}: {text}"
+
+
+def result_from_summary(job: BatchJob, summary: dict[str, Any], seconds: float) -> JobResult:
+    """Read the counts from the pipeline's summary dict, tolerating key spellings."""
+
+    def pick(*keys: str) -> int | None:
+        for k in keys:
+            v = summary.get(k)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                return int(v)
+            if isinstance(v, list | tuple | dict):
+                return len(v)
+        return None
+
+    return JobResult(
+        job,
+        "ok",
+        seconds=seconds,
+        frames=pick("frames", "n_frames"),
+        objects=pick("objects", "tracks", "n_tracks", "n_objects"),
+        flagged=pick("flagged", "flagged_boxes", "n_flagged"),
+        summary=summary,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# ------------------------------------------------------------------- running many, local
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """forkserver where it exists (fast, and safe with threads in the parent), else spawn.
+
+    Never plain fork: the parent may hold OpenCV or Qt threads whose locks a fork would
+    copy in a locked state.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+ResultCallback = Callable[[JobResult], None]
+
+
+def run_local(
+    jobs: Sequence[BatchJob],
+    config: TrackerConfig,
+    *,
+    workers: int,
+    job_fn: JobFn | None = None,
+    on_result: ResultCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> BatchOutcome:
+    """Run ``jobs`` in ``workers`` processes; results come back in plan order.
+
+    At most ``workers`` jobs are in flight, so when a worker dies every in-flight job is a
+    suspect: a lone suspect is the culprit; several are re-run one at a time in a fresh
+    single-process pool. Ctrl+C (KeyboardInterrupt) or ``cancel`` terminate the workers,
+    mark unfinished jobs ``cancelled`` and remove their partial outputs.
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    results: dict[int, JobResult] = {}
+    start = time.perf_counter()
+
+    def record(index: int, result: JobResult) -> None:
+        results[index] = result
+        if on_result is not None:
+            on_result(result)
+
+    queue = deque(range(len(jobs)))
+    pool = _new_pool(min(workers, max(1, len(jobs))))
+    cancelled = False
+    try:
+        in_flight: dict[Future[JobResult], int] = {}
+        while queue or in_flight:
+            if cancel is not None and cancel.cancelled:
+                raise KeyboardInterrupt
+            while queue and len(in_flight) < workers:
+                i = queue.popleft()
+                in_flight[pool.submit(run_one, jobs[i], config, job_fn)] = i
+            done, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
+            suspects = [i for f in done if _take(f, (i := in_flight.pop(f)), record, jobs)]
+            if not suspects:
+                continue
+            # The pool is broken: every other in-flight future fails the same way, soon.
+            wait(in_flight)
+            suspects += [i for f, i in in_flight.items() if _take(f, i, record, jobs)]
+            in_flight.clear()
+            _terminate(pool)
+            _isolate(
+                sorted(suspects),
+                jobs=jobs,
+                config=config,
+                job_fn=job_fn,
+                record=record,
+                cancel=cancel,
+            )
+            pool = _new_pool(min(workers, max(1, len(queue))))
+    except KeyboardInterrupt:
+        cancelled = True
+        _terminate(pool)
+        log.info("batch cancelled; %d of %d jobs finished", len(results), len(jobs))
+    else:
+        pool.shutdown(wait=True)
+    for i, job in enumerate(jobs):
+        if i not in results:
+            Path(job.partial_path).unlink(missing_ok=True)
+            results[i] = JobResult(job, "cancelled", error="cancelled before it finished")
+    ordered = [results[i] for i in range(len(jobs))]
+    return BatchOutcome(ordered, cancelled=cancelled, seconds=time.perf_counter() - start)
+
+
+def _take(
+    future: Future[JobResult],
+    index: int,
+    record: Callable[[int, JobResult], None],
+    jobs: Sequence[BatchJob],
+) -> bool:
+    """Record a finished future; True when it failed because its worker died."""
+    try:
+        record(index, future.result())
+    except BrokenProcessPool:
+        return True
+    except Exception as exc:  # e.g. an unpicklable summary; the job itself returned
+        record(index, JobResult(jobs[index], "failed", error=describe_error(exc)))
+    return False
+
+
+def _isolate(
+    suspects: Sequence[int],
+    *,
+    jobs: Sequence[BatchJob],
+    config: TrackerConfig,
+    job_fn: JobFn | None,
+    record: Callable[[int, JobResult], None],
+    cancel: CancelToken | None,
+) -> None:
+    crashed = (
+        "the worker process died while tracking this input (a crash in native code "
+        "such as the video decoder, or out of memory)"
+    )
+    if len(suspects) == 1:
+        record(suspects[0], JobResult(jobs[suspects[0]], "failed", error=crashed))
+        return
+    for i in suspects:
+        if cancel is not None and cancel.cancelled:
+            raise KeyboardInterrupt
+        solo = _new_pool(1)
+        try:
+            future = solo.submit(run_one, jobs[i], config, job_fn)
+            if _take(future, i, record, jobs):
+                Path(jobs[i].partial_path).unlink(missing_ok=True)
+                record(i, JobResult(jobs[i], "failed", error=crashed))
+        finally:
+            _terminate(solo)
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_worker_init)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    # ProcessPoolExecutor has no public terminate before Python 3.14; its worker dict is
+    # the documented-in-practice way to stop jobs that are mid-frame.
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        p.join(timeout=5)
+
+
+# -------------------------------------------------------------------- running many, Dask
+
+
+def run_dask(
+    jobs: Sequence[BatchJob],
+    config: TrackerConfig,
+    *,
+    scheduler: str,
+    job_fn: JobFn | None = None,
+    on_result: ResultCallback | None = None,
+    cancel: CancelToken | None = None,
+    connect_timeout: float = 10.0,
+) -> BatchOutcome:
+    """Submit the same jobs to an existing Dask distributed scheduler at ``scheduler``.
+
+    Every path must be readable and writable from the workers (a shared filesystem). A
+    worker that dies is retried by Dask on another worker; a job that keeps killing
+    workers ends as ``failed`` (KilledWorker). Ctrl+C or ``cancel`` cancel every task.
+    """
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise ConfigError(
+            "--scheduler needs Dask distributed: pip install 'tracker_annotate[dask]'"
+        ) from exc
+    try:
+        client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ConfigError(f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}") from exc
+    start = time.perf_counter()
+    results: dict[int, JobResult] = {}
+    token = uuid.uuid4().hex[:8]
+    cancelled = False
+    try:
+        futures = {
+            client.submit(
+                run_one,
+                job,
+                config,
+                job_fn,
+                key=f"tracker-annotate-{token}-{i}-{job.name}",
+                pure=False,
+            ): i
+            for i, job in enumerate(jobs)
+        }
+        try:
+            for fut in as_completed(futures):
+                i = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception as exc:  # KilledWorker, CancelledError, unpicklable
+                    Path(jobs[i].partial_path).unlink(missing_ok=True)
+                    res = JobResult(jobs[i], "failed", error=describe_error(exc))
+                results[i] = res
+                if on_result is not None:
+                    on_result(res)
+                if cancel is not None and cancel.cancelled:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            cancelled = True
+            client.cancel(list(futures))
+    finally:
+        client.close()
+    for i, job in enumerate(jobs):
+        if i not in results:
+            Path(job.partial_path).unlink(missing_ok=True)
+            results[i] = JobResult(job, "cancelled", error="cancelled before it finished")
+    ordered = [results[i] for i in range(len(jobs))]
+    return BatchOutcome(ordered, cancelled=cancelled, seconds=time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------------------ summary
+
+
+def write_summary(
+    outcome: BatchOutcome,
+    path: str | os.PathLike[str],
+    *,
+    config: TrackerConfig,
+    skipped: Sequence[BatchJob] = (),
+) -> Path:
+    """Write the run's JSON summary atomically (a reader never sees half a file)."""
+    target = Path(path)
+    counts = {s: sum(r.status == s for r in outcome.results) for s in ("ok", "failed", "cancelled")}
+    doc = {
+        "schema": "tracker_annotate.batch_summary/1",
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_seconds": round(outcome.seconds, 3),
+        "cancelled": outcome.cancelled,
+        "config": asdict(config),
+        "counts": {**counts, "skipped": len(skipped)},
+        "jobs": [r.to_json() for r in outcome.results],
+        "skipped": [{"name": j.name, "input": j.media_path, "output": j.out_path} for j in skipped],
+    }
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return target
