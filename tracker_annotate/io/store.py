@@ -1,0 +1,558 @@
+"""The project file: a crash-safe SQLite store that saves every edit as it happens.
+
+There is no Save button. :class:`ProjectStore` subscribes to :attr:`Project.changed`; each
+:class:`~tracker_annotate.core.project.ChangeSet` (an edit, an undo, a redo, a whole
+tracking run) is written in its own SQLite transaction, so the file always holds exactly
+the state after some complete edit, never half of one.
+
+Durability. The journal is WAL with ``synchronous=NORMAL``. What we promise is that an edit
+that has returned survives the *process* dying (``kill -9``, a segfault in a video codec,
+the GUI being closed by the OS). In WAL mode a commit is an append to the ``-wal`` file, and
+once ``write()`` returned, the bytes are in the kernel's page cache, which outlives the
+process; the next open replays them. ``NORMAL`` skips the ``fsync`` per commit, so after a
+*power loss or OS crash* the last few edits may be lost, but the file is still consistent
+(WAL frames are checksummed; a torn tail is ignored). ``FULL`` would add an ``fsync`` to
+every edit: invisible on an SSD, but tens of milliseconds on a laptop HDD or a network
+share, and undo held down or a drag committing per step would stutter. The per-edit latency
+of both is measured in ``benchmarks/bench_store.py``; pass ``synchronous="FULL"`` to
+:meth:`ProjectStore.open`/:meth:`ProjectStore.create` where power-loss durability matters
+more than latency.
+
+One writer. The file is opened with ``locking_mode=EXCLUSIVE``: a second program (another
+GUI window) cannot open the project while it is open here, instead of both silently
+overwriting each other's edits. The lock dies with the process, so a crash never leaves a
+project locked.
+
+If a write fails (disk full, file on a vanished share), the edit stays in memory, the error
+is raised as :class:`ProjectError`, and the keys are retried with the next edit or
+:meth:`ProjectStore.flush`: the store writes current values, not deltas, so retrying is
+idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
+from tracker_annotate.core.labels import Label
+from tracker_annotate.core.project import ChangeSet, MediaRef, Project, TrackInfo
+from tracker_annotate.io import store_schema as sc
+
+log = logging.getLogger(__name__)
+
+Synchronous = Literal["NORMAL", "FULL"]
+
+#: How long opening waits for another process's lock before saying the project is busy.
+_LOCK_TIMEOUT_S = 1.0
+
+
+def is_project_path(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` has a project suffix (``.taproj`` or ``.sqlite``)."""
+    return Path(path).suffix.lower() in sc.PROJECT_SUFFIXES
+
+
+class ProjectStore:
+    """A :class:`Project` bound to its file. Build it with :meth:`create` or :meth:`open`.
+
+    ``project`` is the live model; edit it through ``project.edit(...)`` and the store
+    persists each transaction when it closes. Close the store (or use it as a context
+    manager) when done; the project object stays usable but is no longer saved.
+    """
+
+    PROJECT_SUFFIX = sc.PROJECT_SUFFIXES[0]
+
+    def __init__(
+        self,
+        con: sqlite3.Connection,
+        path: Path,
+        project: Project,
+        *,
+        media_relpath: str | None = None,
+    ) -> None:
+        """Private: use :meth:`create` or :meth:`open`."""
+        self.path = path
+        self.project = project
+        self._con: sqlite3.Connection | None = con
+        self._lock = threading.RLock()
+        self._media_relpath = media_relpath
+        self._pending_boxes: set[tuple[int, int]] = set()
+        self._pending_tracks: set[int] = set()
+        self._pending_labels: set[str] = set()
+        project.changed.connect(self._on_changed)
+        project.media_changed.connect(self._on_media_changed)
+
+    # -- opening --------------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike[str],
+        project: Project,
+        *,
+        overwrite: bool = False,
+        synchronous: Synchronous = "NORMAL",
+    ) -> ProjectStore:
+        """Write ``project`` (media reference, labels, tracks, boxes) to a new file at
+        ``path`` and attach to it.
+
+        The file is written under a temporary name and renamed into place, so an existing
+        project replaced with ``overwrite=True`` is intact until the new one is complete.
+        """
+        path = Path(path)
+        if path.suffix.lower() not in sc.PROJECT_SUFFIXES:
+            raise ProjectError(
+                f"{path}: a project file must end in {' or '.join(sc.PROJECT_SUFFIXES)}"
+            )
+        if path.is_dir():
+            raise ProjectError(f"{path}: is a folder; expected a project file name")
+        if path.exists() and not overwrite:
+            raise ProjectError(f"{path}: already exists; choose another name or overwrite it")
+        if not path.parent.is_dir():
+            raise ProjectError(f"{path}: the folder {path.parent} does not exist")
+        if path.exists():
+            _ensure_not_in_use(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        _remove_db_files(tmp)
+        try:
+            con = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                con.execute("PRAGMA journal_mode = WAL")
+                con.execute("BEGIN IMMEDIATE")
+                for stmt in sc.DDL.split(";"):
+                    if stmt.strip():
+                        con.execute(stmt)
+                con.execute(f"PRAGMA application_id = {sc.APPLICATION_ID}")
+                con.execute(f"PRAGMA user_version = {sc.SCHEMA_VERSION}")
+                _write_everything(con, project, path.parent)
+                con.execute("COMMIT")
+            finally:
+                con.close()  # checkpoints the WAL into the file and removes it
+            _remove_db_files(path, keep_main=True)  # a stale -wal must not meet the new file
+            os.replace(tmp, path)
+        except sqlite3.Error as exc:
+            _remove_db_files(tmp)
+            raise ProjectError(f"{path}: could not write the project: {exc}") from exc
+        except OSError as exc:
+            _remove_db_files(tmp)
+            raise ProjectError(f"{path}: could not write the project: {exc}") from exc
+        con = _connect(path, synchronous)
+        log.info("created project %s (%d boxes)", path, project.n_boxes())
+        return cls(con, path, project, media_relpath=_media_relpath(project.media, path))
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        check_media: bool = True,
+        synchronous: Synchronous = "NORMAL",
+    ) -> ProjectStore:
+        """Load the project at ``path`` and attach to it.
+
+        With ``check_media`` the media must be where the project says and unchanged, else
+        :class:`MediaMovedError`; pass ``check_media=False`` to get the store anyway and
+        call :meth:`relink`.
+        """
+        path = Path(path)
+        sc.check_header(path)
+        con = _connect(path, synchronous, check=True)
+        try:
+            project, relpath = _load_project(con, path)
+        except sqlite3.Error as exc:
+            con.close()
+            raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
+        except BaseException:
+            con.close()
+            raise
+        store = cls(con, path, project, media_relpath=relpath)
+        if check_media:
+            try:
+                store.check_media()
+            except BaseException:
+                store.close()
+                raise
+        log.info(
+            "opened project %s (%d tracks, %d boxes)", path, len(project.tracks), project.n_boxes()
+        )
+        return store
+
+    # -- media ----------------------------------------------------------------------------
+    def check_media(self) -> None:
+        """Raise :class:`MediaMovedError` unless the media is where the project recorded it
+        and has the recorded fingerprint.
+
+        If it is missing there but found at the same place relative to the project file
+        (the folder was moved or copied as a whole) with the right fingerprint, the project
+        is relinked to it silently.
+        """
+        media = self.project.media
+        if media is None:
+            return
+        from tracker_annotate.io.media import fingerprint
+
+        how = (
+            f"Relink it to the media's new location (from Python: "
+            f"ProjectStore.open({str(self.path)!r}, check_media=False).relink(new_path))."
+        )
+        if not Path(media.path).exists():
+            moved = self._find_moved_media(media)
+            if moved is not None:
+                log.info("media of %s found at %s (moved with the project)", self.path, moved)
+                self.project.set_media(replace(media, path=str(moved)))
+                return
+            raise MediaMovedError(
+                f"{self.path}: the project's media {media.path} does not exist any more. {how}",
+                expected_path=media.path,
+            )
+        if media.fingerprint and fingerprint(media.path) != media.fingerprint:
+            raise MediaMovedError(
+                f"{self.path}: the media {media.path} is not the file the project was "
+                f"annotated on (its content fingerprint changed). If it is the same video "
+                f"re-encoded or moved, {how[0].lower()}{how[1:]}",
+                expected_path=media.path,
+            )
+
+    def _find_moved_media(self, media: MediaRef) -> Path | None:
+        if not self._media_relpath:
+            return None
+        from tracker_annotate.io.media import fingerprint
+
+        candidate = (self.path.parent / self._media_relpath).resolve()
+        if not candidate.exists():
+            return None
+        try:
+            same = not media.fingerprint or fingerprint(candidate) == media.fingerprint
+        except (TrackerAnnotateError, OSError):  # an unreadable candidate is not the media
+            log.debug("candidate media %s unreadable", candidate, exc_info=True)
+            return None
+        return candidate if same else None
+
+    def relink(self, new_media_path: str | os.PathLike[str]) -> None:
+        """Point the project at ``new_media_path`` (probed: length, size, fingerprint).
+
+        Refused with :class:`ProjectError` when the frames have another size (the boxes'
+        pixels would be wrong) or the media is shorter than the last annotated frame. A
+        different fingerprint is accepted: that is what relinking to a re-encode means.
+        """
+        from tracker_annotate.io.media import probe_media
+
+        new = probe_media(new_media_path)
+        old = self.project.media
+        if old is not None and (new.width, new.height) != (old.width, old.height):
+            raise ProjectError(
+                f"cannot relink {self.path} to {new.path}: its frames are "
+                f"{new.width}x{new.height}, the project's boxes were drawn on "
+                f"{old.width}x{old.height} frames ({old.path})"
+            )
+        last = max((max(b) for b in self.project._boxes.values() if b), default=-1)
+        if last >= new.n_frames:
+            raise ProjectError(
+                f"cannot relink {self.path} to {new.path}: it has {new.n_frames} frames, "
+                f"but the project has boxes up to frame {last} (0-based)"
+            )
+        self.project.set_media(new)  # persisted by _on_media_changed
+        log.info("relinked %s to %s", self.path, new.path)
+
+    # -- UI state -------------------------------------------------------------------------
+    def get_ui_state(self) -> dict[str, Any]:
+        """What the GUI saved with :meth:`set_ui_state` (empty if nothing was)."""
+        con = self._connection()
+        with self._lock:
+            row = con.execute("SELECT value FROM meta WHERE key = 'ui_state'").fetchone()
+        if row is None:
+            return {}
+        try:
+            state = json.loads(row[0])
+        except ValueError:
+            log.warning("%s: ignoring damaged UI state", self.path)
+            return {}
+        return state if isinstance(state, dict) else {}
+
+    def set_ui_state(self, state: dict[str, Any]) -> None:
+        """Remember view state (frame, zoom, selection...): a JSON-serialisable dict."""
+        if not isinstance(state, dict):
+            raise ProjectError(f"UI state must be a dict, got {type(state).__name__}")
+        try:
+            text = json.dumps(state)
+        except (TypeError, ValueError) as exc:
+            raise ProjectError(f"UI state is not JSON-serialisable: {exc}") from exc
+        self._write_meta({"ui_state": text})
+
+    # -- persistence ----------------------------------------------------------------------
+    def _on_changed(self, cs: ChangeSet) -> None:
+        self._pending_boxes |= cs.boxes
+        self._pending_tracks |= cs.tracks
+        self._pending_labels |= cs.labels
+        self.flush()
+
+    def _on_media_changed(self, media: MediaRef) -> None:
+        self._media_relpath = _media_relpath(media, self.path)
+        self._write_meta({"media": sc.media_to_json(media, self.path.parent)})
+
+    @property
+    def has_unsaved(self) -> bool:
+        """Whether some edit could not be written yet (see :meth:`flush`)."""
+        return bool(self._pending_boxes or self._pending_tracks or self._pending_labels)
+
+    def flush(self) -> None:
+        """Write every pending change in one transaction. Called on each edit; call it
+        again to retry after a failed write."""
+        if not self.has_unsaved:
+            return
+        con = self._connection()
+        p = self.project
+        with self._lock:
+            boxes, tracks, labels = (
+                self._pending_boxes,
+                self._pending_tracks,
+                self._pending_labels,
+            )
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                for name in labels:
+                    lab = p.labels.get(name)
+                    if lab is None:
+                        con.execute(sc.DELETE_LABEL, (name,))
+                    else:
+                        con.execute(sc.UPSERT_LABEL, sc.label_row(lab))
+                for tid in tracks:
+                    info = p.tracks.get(tid)
+                    if info is None:
+                        con.execute(sc.DELETE_TRACK, (tid,))
+                        con.execute(sc.DELETE_TRACK_BOXES, (tid,))
+                    else:
+                        con.execute(sc.UPSERT_TRACK, sc.track_row(info))
+                upserts = []
+                deletes = []
+                for tid, frame in boxes:
+                    box = p.box(tid, frame)
+                    if box is None:
+                        deletes.append((tid, frame))
+                    else:
+                        upserts.append(sc.box_row(tid, box))
+                if deletes:
+                    con.executemany(sc.DELETE_BOX, deletes)
+                if upserts:
+                    con.executemany(sc.UPSERT_BOX, upserts)
+                if tracks:
+                    con.execute(sc.SET_META, ("next_track_id", json.dumps(p.next_track_id)))
+                con.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(con)
+                if isinstance(exc, sqlite3.Error):
+                    raise ProjectError(
+                        f"{self.path}: could not save the last edit ({exc}); it is kept in "
+                        f"memory and retried with the next edit"
+                    ) from exc
+                raise
+            self._pending_boxes = set()
+            self._pending_tracks = set()
+            self._pending_labels = set()
+
+    def _write_meta(self, items: dict[str, str]) -> None:
+        con = self._connection()
+        with self._lock:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                con.executemany(sc.SET_META, list(items.items()))
+                con.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(con)
+                if isinstance(exc, sqlite3.Error):
+                    raise ProjectError(
+                        f"{self.path}: could not save {sorted(items)}: {exc}"
+                    ) from exc
+                raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._con is None:
+            raise ProjectError(f"{self.path}: the project store is closed")
+        return self._con
+
+    # -- closing --------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self._con is None
+
+    def close(self) -> None:
+        """Write anything pending, detach from the project and close the file."""
+        if self._con is None:
+            return
+        try:
+            self.flush()
+        except ProjectError:
+            log.exception("%s: closing with unsaved edits", self.path)
+        finally:
+            self.project.changed.disconnect(self._on_changed)
+            self.project.media_changed.disconnect(self._on_media_changed)
+            with self._lock:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"ProjectStore({str(self.path)!r}, {state})"
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _connect(path: Path, synchronous: Synchronous, *, check: bool = False) -> sqlite3.Connection:
+    """Open ``path`` exclusively in WAL mode; with ``check``, refuse foreign/newer files
+    before changing anything in them."""
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ProjectError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+    try:
+        con = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=_LOCK_TIMEOUT_S
+        )
+    except sqlite3.Error as exc:
+        raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
+    try:
+        # before the first access, so WAL uses no shared memory and the lock is held
+        con.execute("PRAGMA locking_mode = EXCLUSIVE")
+        if check:
+            sc.check_version(con, path)
+        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise ProjectError(f"{path}: the file system does not support SQLite's WAL mode")
+        con.execute(f"PRAGMA synchronous = {synchronous}")
+        # take the lock now (a write lock), so a second program fails here, not at its first edit
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        con.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise ProjectError(
+                f"{path}: the project is open in another program (another tracker_annotate "
+                f"window?); close it there first"
+            ) from exc
+        raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
+    except sqlite3.DatabaseError as exc:
+        con.close()
+        raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _ensure_not_in_use(path: Path) -> None:
+    """Refuse to replace a project another program has open (its lock would be orphaned
+    and its edits lost); otherwise merge any WAL left by a crash, so none is left behind."""
+    if not path.is_file():
+        return
+    with path.open("rb") as fh:
+        if fh.read(len(sc.SQLITE_HEADER)) != sc.SQLITE_HEADER:
+            return
+    _connect(path, "NORMAL").close()
+
+
+def _write_everything(con: sqlite3.Connection, project: Project, project_dir: Path) -> None:
+    """Insert the whole project into an empty schema (inside the caller's transaction)."""
+    con.executemany(
+        "INSERT INTO labels (name, ord, r, g, b) VALUES (?, ?, ?, ?, ?)",
+        [(name, i, *sc.label_row(lab)[1:]) for i, (name, lab) in enumerate(project.labels.items())],
+    )
+    con.executemany(sc.UPSERT_TRACK, [sc.track_row(t) for t in project.tracks.values()])
+    for tid in project.tracks:
+        con.executemany(sc.UPSERT_BOX, [sc.box_row(tid, b) for b in project.boxes(tid).values()])
+    con.executemany(
+        sc.SET_META,
+        [
+            ("app", json.dumps("tracker_annotate")),
+            ("media", sc.media_to_json(project.media, project_dir)),
+            ("next_track_id", json.dumps(project.next_track_id)),
+        ],
+    )
+
+
+def _load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | None]:
+    where = str(path)
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    media, relpath = sc.media_from_json(meta.get("media", "null"), where)
+    labels = [
+        Label(name, (r, g, b))
+        for name, r, g, b in con.execute("SELECT name, r, g, b FROM labels ORDER BY ord")
+    ]
+    project = Project(media, labels)
+    tracks: dict[int, TrackInfo] = {}
+    for tid, label, name, hidden, proposed in con.execute(
+        "SELECT track_id, label, name, hidden, proposed FROM tracks ORDER BY track_id"
+    ):
+        if label not in project.labels:
+            raise ProjectError(f"{where}: track {tid} has label {label!r}, which is not defined")
+        tracks[tid] = TrackInfo(tid, label, name, bool(hidden), bool(proposed))
+    boxes = sc.build_boxes(
+        con.execute(f"SELECT {sc.BOX_COLUMNS} FROM boxes ORDER BY track_id, frame"), where
+    )
+    orphans = sorted(set(boxes) - set(tracks))
+    if orphans:
+        raise ProjectError(f"{where}: boxes of tracks {orphans[:10]} whose track is missing")
+    try:
+        next_id = int(json.loads(meta.get("next_track_id", "1")))
+    except (ValueError, TypeError):
+        next_id = 1
+    _fill_project_unchecked(project, tracks, boxes, next_id)
+    return project, relpath
+
+
+def _fill_project_unchecked(
+    project: Project,
+    tracks: dict[int, TrackInfo],
+    boxes: dict[int, dict[int, Any]],
+    next_track_id: int,
+) -> None:
+    """Install loaded tracks and boxes straight into a fresh project's internals.
+
+    Deliberately bypasses :meth:`Project.edit`: loading is not an undoable edit, must not
+    emit ``changed`` (which would write a million rows back), and the Transaction path costs
+    several times more per box. Each box was already validated by ``FrameBox.__post_init__``
+    and every track's label checked, so the project's invariants hold.
+    """
+    project._tracks = dict(tracks)
+    project._boxes = {tid: boxes.get(tid, {}) for tid in tracks}
+    project._next_track_id = max([next_track_id, 1, *(t + 1 for t in tracks)])
+
+
+def _media_relpath(media: MediaRef | None, path: Path) -> str | None:
+    if media is None:
+        return None
+    try:
+        return Path(os.path.relpath(Path(media.path).absolute(), path.parent.absolute())).as_posix()
+    except ValueError:
+        return None
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    try:
+        if con.in_transaction:
+            con.execute("ROLLBACK")
+    except sqlite3.Error:
+        log.exception("rollback failed")
+
+
+def _remove_db_files(path: Path, *, keep_main: bool = False) -> None:
+    names = ["-wal", "-shm", "-journal"] if keep_main else ["", "-wal", "-shm", "-journal"]
+    for suffix in names:
+        p = path.with_name(path.name + suffix)
+        if p.exists():
+            p.unlink()

@@ -1,0 +1,260 @@
+"""The on-disk layout of a ``.taproj`` project file, and the checks that recognise one.
+
+A project is a SQLite database:
+
+* ``PRAGMA application_id`` = :data:`APPLICATION_ID` ("TAPR") marks it as ours, so a foreign
+  SQLite file is refused instead of being written into;
+* ``PRAGMA user_version`` = :data:`SCHEMA_VERSION`; older files are migrated by
+  :data:`MIGRATIONS`, newer ones refused with a message saying to upgrade;
+* ``meta`` (key -> JSON text): the media reference, the next track id, the UI state;
+* ``labels``, ``tracks`` and ``boxes``: the model, one row per object.
+
+Boxes are the bulk (a long video holds millions), so each is one compact row of typed
+columns in a ``WITHOUT ROWID`` table clustered on ``(track_id, frame)``: a track's boxes are
+contiguous on disk, loading is one sequential scan, and an edit is a B-tree upsert. The
+source is a small integer (:data:`SOURCE_CODES`, fixed forever: never reorder) and the four
+booleans share one ``flags`` bit field (:data:`FLAG_BITS`); ``flag_reason`` is NULL unless
+the box is flagged, which costs nothing for the common case.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.errors import ProjectError
+from tracker_annotate.core.labels import Label
+from tracker_annotate.core.project import MediaRef, TrackInfo
+
+#: ``PRAGMA application_id`` of a project: the ASCII bytes "TAPR" as a big-endian int32.
+APPLICATION_ID = int.from_bytes(b"TAPR", "big")
+#: Current schema version (``PRAGMA user_version``). Bump it and add a migration together.
+SCHEMA_VERSION = 1
+#: Suffixes a project file may have; the first is what the GUI proposes.
+PROJECT_SUFFIXES = (".taproj", ".sqlite")
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+#: Stored code of each box source. Codes are part of the file format: append, never reorder.
+SOURCE_CODES: dict[BoxSource, int] = {
+    BoxSource.MANUAL: 0,
+    BoxSource.TRACKED: 1,
+    BoxSource.INTERPOLATED: 2,
+    BoxSource.IMPORTED: 3,
+}
+SOURCES_BY_CODE: tuple[BoxSource, ...] = tuple(sorted(SOURCE_CODES, key=lambda s: SOURCE_CODES[s]))
+
+#: Bit of each boolean FrameBox field in the ``flags`` column (file format: never renumber).
+FLAG_BITS = {"flagged": 1, "verified": 2, "occluded": 4, "outside": 8}
+_FLAGGED, _VERIFIED, _OCCLUDED, _OUTSIDE = 1, 2, 4, 8
+
+DDL = """
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL            -- JSON
+);
+CREATE TABLE labels (
+    name TEXT PRIMARY KEY,
+    ord  INTEGER NOT NULL,         -- display order (the project's insertion order)
+    r INTEGER NOT NULL, g INTEGER NOT NULL, b INTEGER NOT NULL
+);
+CREATE TABLE tracks (
+    track_id INTEGER PRIMARY KEY,
+    label    TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    hidden   INTEGER NOT NULL,
+    proposed INTEGER NOT NULL
+);
+CREATE TABLE boxes (
+    track_id    INTEGER NOT NULL,
+    frame       INTEGER NOT NULL,  -- 0-based
+    x1 REAL NOT NULL, y1 REAL NOT NULL, x2 REAL NOT NULL, y2 REAL NOT NULL,  -- xyxy pixels
+    source      INTEGER NOT NULL,  -- SOURCE_CODES
+    confidence  REAL NOT NULL,
+    flags       INTEGER NOT NULL,  -- FLAG_BITS
+    flag_reason TEXT,              -- NULL unless flagged
+    PRIMARY KEY (track_id, frame)
+) WITHOUT ROWID;
+"""
+
+BOX_COLUMNS = "track_id, frame, x1, y1, x2, y2, source, confidence, flags, flag_reason"
+UPSERT_BOX = f"INSERT OR REPLACE INTO boxes ({BOX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+DELETE_BOX = "DELETE FROM boxes WHERE track_id = ? AND frame = ?"
+UPSERT_TRACK = (
+    "INSERT OR REPLACE INTO tracks (track_id, label, name, hidden, proposed) VALUES (?,?,?,?,?)"
+)
+DELETE_TRACK = "DELETE FROM tracks WHERE track_id = ?"
+DELETE_TRACK_BOXES = "DELETE FROM boxes WHERE track_id = ?"
+# an existing label keeps its position; a new one goes last, like the project's dict
+UPSERT_LABEL = (
+    "INSERT INTO labels (name, ord, r, g, b) "
+    "VALUES (?1, (SELECT COALESCE(MAX(ord), -1) + 1 FROM labels), ?2, ?3, ?4) "
+    "ON CONFLICT(name) DO UPDATE SET r = excluded.r, g = excluded.g, b = excluded.b"
+)
+DELETE_LABEL = "DELETE FROM labels WHERE name = ?"
+SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+
+# -- rows <-> model ---------------------------------------------------------------------
+
+
+def box_row(track_id: int, box: FrameBox) -> tuple[Any, ...]:
+    """The ``boxes`` row of ``box`` (see :data:`BOX_COLUMNS`)."""
+    b = box.xyxy
+    flags = (
+        (_FLAGGED if box.flagged else 0)
+        | (_VERIFIED if box.verified else 0)
+        | (_OCCLUDED if box.occluded else 0)
+        | (_OUTSIDE if box.outside else 0)
+    )
+    return (
+        track_id,
+        int(box.frame),
+        b.x1,
+        b.y1,
+        b.x2,
+        b.y2,
+        SOURCE_CODES[box.source],
+        float(box.confidence),
+        flags,
+        box.flag_reason if box.flagged else None,
+    )
+
+
+def track_row(info: TrackInfo) -> tuple[Any, ...]:
+    return (info.track_id, info.label, info.name, int(info.hidden), int(info.proposed))
+
+
+def label_row(label: Label) -> tuple[Any, ...]:
+    r, g, b = label.color
+    return (label.name, int(r), int(g), int(b))
+
+
+def media_to_json(media: MediaRef | None, project_dir: Path) -> str:
+    """The media reference as JSON, with the path also relative to the project's folder,
+    so a project moved together with its video still finds it."""
+    if media is None:
+        return "null"
+    d: dict[str, Any] = {
+        "path": media.path,
+        "n_frames": media.n_frames,
+        "width": media.width,
+        "height": media.height,
+        "fps": media.fps,
+        "fingerprint": media.fingerprint,
+    }
+    try:
+        rel = os.path.relpath(Path(media.path).absolute(), project_dir.absolute())
+        d["relpath"] = Path(rel).as_posix()
+    except ValueError:  # another drive on Windows: no relative path exists
+        pass
+    return json.dumps(d)
+
+
+def media_from_json(text: str, where: str) -> tuple[MediaRef | None, str | None]:
+    """``(media, relpath)`` from :func:`media_to_json`'s output."""
+    try:
+        d = json.loads(text)
+        if d is None:
+            return None, None
+        media = MediaRef(
+            path=str(d["path"]),
+            n_frames=int(d["n_frames"]),
+            width=int(d["width"]),
+            height=int(d["height"]),
+            fps=float(d["fps"]),
+            fingerprint=str(d.get("fingerprint", "")),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProjectError(f"{where}: the media record is damaged ({exc})") from exc
+    rel = d.get("relpath")
+    return media, (str(rel) if rel else None)
+
+
+def build_boxes(rows: Any, where: str) -> dict[int, dict[int, FrameBox]]:
+    """Turn ``boxes`` rows ordered by ``(track_id, frame)`` into the project's
+    ``{track_id: {frame: FrameBox}}``. Every box is validated by its constructors; the first
+    bad row raises :class:`ProjectError` naming the track and frame."""
+    out: dict[int, dict[int, FrameBox]] = {}
+    sources = SOURCES_BY_CODE
+    current_tid: int | None = None
+    current: dict[int, FrameBox] = {}
+    row: Any = None
+    try:
+        for row in rows:
+            tid, frame, x1, y1, x2, y2, src, conf, flags, reason = row
+            if tid != current_tid:
+                current = out.setdefault(tid, {})
+                current_tid = tid
+            current[frame] = FrameBox(
+                frame,
+                BoxXYXY(x1, y1, x2, y2),
+                sources[src],
+                conf,
+                bool(flags & _FLAGGED),
+                reason or "",
+                bool(flags & _VERIFIED),
+                bool(flags & _OCCLUDED),
+                bool(flags & _OUTSIDE),
+            )
+    except (ValueError, TypeError, IndexError) as exc:  # BoxError is a ValueError
+        at = f"track {row[0]} frame {row[1]}" if row is not None else "a box row"
+        raise ProjectError(f"{where}: {at} is damaged: {exc}") from exc
+    return out
+
+
+# -- recognising and upgrading ----------------------------------------------------------
+
+
+def check_header(path: Path) -> None:
+    """Refuse a missing, empty or non-SQLite file before SQLite touches it."""
+    expected = f"expected a tracker_annotate project ({' or '.join(PROJECT_SUFFIXES)})"
+    if not path.exists():
+        raise ProjectError(f"{path}: no such file; {expected}")
+    if path.is_dir():
+        raise ProjectError(f"{path}: is a folder; {expected}")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise ProjectError(f"{path}: cannot be read ({exc}); {expected}") from exc
+    if not head:
+        raise ProjectError(f"{path}: the file is empty; {expected}")
+    if head != SQLITE_HEADER:
+        raise ProjectError(f"{path}: not an SQLite database; {expected}")
+
+
+#: ``MIGRATIONS[v]`` upgrades a file from schema ``v`` to ``v + 1`` inside a transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def check_version(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse foreign and newer files; migrate older ones (in one transaction)."""
+    app_id = con.execute("PRAGMA application_id").fetchone()[0]
+    version = con.execute("PRAGMA user_version").fetchone()[0]
+    if app_id != APPLICATION_ID:
+        raise ProjectError(
+            f"{path}: an SQLite database but not a tracker_annotate project "
+            f"(application_id {app_id:#x}, expected {APPLICATION_ID:#x})"
+        )
+    if version > SCHEMA_VERSION:
+        raise ProjectError(
+            f"{path}: written by a newer tracker_annotate (project schema v{version}; this "
+            f"version reads up to v{SCHEMA_VERSION}); upgrade tracker_annotate to open it"
+        )
+    if version == SCHEMA_VERSION:
+        return
+    missing = [v for v in range(version, SCHEMA_VERSION) if v not in MIGRATIONS]
+    if missing:
+        raise ProjectError(
+            f"{path}: project schema v{version} is too old to migrate "
+            f"(this version reads v{SCHEMA_VERSION}; no upgrade from v{missing[0]})"
+        )
+    with con:
+        for v in range(version, SCHEMA_VERSION):
+            MIGRATIONS[v](con)
+            con.execute(f"PRAGMA user_version = {v + 1}")
