@@ -12,8 +12,10 @@ Conventions (0-based frames are the tracking pipeline's business, not ours):
   expanded one level deep, in sorted order.
 * An input's *name* is the video's stem or the folder's name. Outputs are
   ``out_dir/<name>.<format>``; two inputs with one name are refused.
-* Each job writes to a hidden ``.<name>.incomplete.<format>`` file first and renames it on
-  success, so an output that exists is complete (interrupted or failed jobs leave none).
+* Each job writes into a hidden ``.incomplete-<name>.<format>/`` folder (a project file:
+  ``.<name>.incomplete.taproj`` beside its final place) and the output is moved into place
+  on success, so an output that exists is complete (interrupted or failed jobs leave
+  none) and side files a writer may add (MOT's ``seqinfo.ini``) do not pile up.
 * One failing input never stops the others. A job that raises becomes a ``failed`` result
   with a one-line error; a worker process that dies (a native crash in a decoder) is
   detected and the culprit is found by re-running the suspects one at a time.
@@ -27,6 +29,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -40,14 +43,14 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tracker_annotate.core.errors import ConfigError, TrackerAnnotateError
+from tracker_annotate.io.media import IMAGE_EXTS, VIDEO_EXTS
 from tracker_annotate.tracking.api import CancelToken, ProgressCallback, TrackerConfig
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset(
-    {".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-)
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+# What open_media accepts, so that planning and opening never disagree.
+VIDEO_SUFFIXES = VIDEO_EXTS
+IMAGE_SUFFIXES = IMAGE_EXTS
 #: Output formats, by file suffix (the pipeline picks the writer from the suffix).
 OUTPUT_FORMATS = ("taproj", "txt", "xml", "json")
 #: Keyframe file suffixes looked for under ``--init-dir`` and beside inputs, in this order.
@@ -95,9 +98,26 @@ class BatchJob:
     detections_path: str | None = None
 
     @property
+    def scratch_dir(self) -> Path:
+        """Private folder the job writes into; only the output is moved out of it."""
+        out = Path(self.out_path)
+        return out.with_name(f".incomplete-{out.name}")
+
+    @property
     def partial_path(self) -> str:
         out = Path(self.out_path)
-        return str(out.with_name(f".{out.stem}.incomplete{out.suffix}"))
+        if out.suffix == ".taproj":
+            # A project records its media's path relative to itself as well (to follow a
+            # moved folder), so it is written beside its final place, not one level down.
+            return str(out.with_name(f".{out.stem}.incomplete{out.suffix}"))
+        return str(self.scratch_dir / out.name)
+
+    def discard_partial(self) -> None:
+        shutil.rmtree(self.scratch_dir, ignore_errors=True)
+        partial = Path(self.partial_path)
+        if partial.parent != self.scratch_dir:
+            for sqlite_suffix in ("", "-wal", "-shm", "-journal"):
+                partial.with_name(partial.name + sqlite_suffix).unlink(missing_ok=True)
 
 
 @dataclass
@@ -387,6 +407,7 @@ def run_one(job: BatchJob, config: TrackerConfig, job_fn: JobFn | None = None) -
     partial = Path(job.partial_path)
     start = time.perf_counter()
     try:
+        job.discard_partial()  # a stale one from a killed run
         partial.parent.mkdir(parents=True, exist_ok=True)
         summary = fn(
             job.media_path,
@@ -399,11 +420,14 @@ def run_one(job: BatchJob, config: TrackerConfig, job_fn: JobFn | None = None) -
             raise TrackerAnnotateError(f"the tracker wrote no output to {partial}")
         os.replace(partial, job.out_path)
     except Exception as exc:
-        partial.unlink(missing_ok=True)
+        job.discard_partial()
         log.debug("job %s failed", job.name, exc_info=True)
         return JobResult(
             job, "failed", seconds=time.perf_counter() - start, error=describe_error(exc)
         )
+    # Writers may leave side files (MOT's seqinfo.ini): in a folder of many outputs they
+    # would describe only one input, so they go with the scratch folder.
+    job.discard_partial()
     return result_from_summary(job, summary or {}, time.perf_counter() - start)
 
 
@@ -521,7 +545,7 @@ def run_local(
         pool.shutdown(wait=True)
     for i, job in enumerate(jobs):
         if i not in results:
-            Path(job.partial_path).unlink(missing_ok=True)
+            job.discard_partial()
             results[i] = JobResult(job, "cancelled", error="cancelled before it finished")
     ordered = [results[i] for i in range(len(jobs))]
     return BatchOutcome(ordered, cancelled=cancelled, seconds=time.perf_counter() - start)
@@ -566,7 +590,7 @@ def _isolate(
         try:
             future = solo.submit(run_one, jobs[i], config, job_fn)
             if _take(future, i, record, jobs):
-                Path(jobs[i].partial_path).unlink(missing_ok=True)
+                jobs[i].discard_partial()
                 record(i, JobResult(jobs[i], "failed", error=crashed))
         finally:
             _terminate(solo)
@@ -639,7 +663,7 @@ def run_dask(
                 try:
                     res = fut.result()
                 except Exception as exc:  # KilledWorker, CancelledError, unpicklable
-                    Path(jobs[i].partial_path).unlink(missing_ok=True)
+                    jobs[i].discard_partial()
                     res = JobResult(jobs[i], "failed", error=describe_error(exc))
                 results[i] = res
                 if on_result is not None:
@@ -653,7 +677,7 @@ def run_dask(
         client.close()
     for i, job in enumerate(jobs):
         if i not in results:
-            Path(job.partial_path).unlink(missing_ok=True)
+            job.discard_partial()
             results[i] = JobResult(job, "cancelled", error="cancelled before it finished")
     ordered = [results[i] for i in range(len(jobs))]
     return BatchOutcome(ordered, cancelled=cancelled, seconds=time.perf_counter() - start)
