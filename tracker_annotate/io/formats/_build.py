@@ -48,9 +48,9 @@ class ProjectBuilder:
                 raise self.error(str(exc), field="label") from exc
         return name
 
-    def add_track(self, info: TrackInfo, line: int | None = None) -> None:
+    def add_track(self, info: TrackInfo, line: int | None = None, field: str = "id") -> None:
         if info.track_id in self.tracks:
-            raise self.error(f"track {info.track_id} is declared twice", line, "id")
+            raise self.error(f"track {info.track_id} is declared twice", line, field)
         self.add_label(info.label)
         self.tracks[info.track_id] = info
         self.boxes[info.track_id] = {}
@@ -75,6 +75,7 @@ class ProjectBuilder:
         line: int | None = None,
         *,
         frame_shown: int | None = None,
+        field: str | None = None,
     ) -> None:
         """Add one box. ``frame_shown`` is the frame as the file numbers it (for messages)."""
         shown = box.frame if frame_shown is None else frame_shown
@@ -83,13 +84,15 @@ class ProjectBuilder:
                 f"frame {shown} is beyond the media's {self.media.n_frames} frames "
                 f"({self.media.path})",
                 line,
-                "frame",
+                field or "frame",
             )
         key = (track_id, box.frame)
         if key in self._where:
             first = self._where[key]
             at = f" (first at line {first})" if first is not None else ""
-            raise self.error(f"duplicate box for track {track_id} on frame {shown}{at}", line, "id")
+            raise self.error(
+                f"duplicate box for track {track_id} on frame {shown}{at}", line, field or "id"
+            )
         self._where[key] = line
         self.boxes[track_id][box.frame] = box
 
