@@ -1,0 +1,90 @@
+"""Interchange formats, one module each, and a registry that picks one by name or path.
+
+=========  ===========================  =================================================
+name       module                       what it is
+=========  ===========================  =================================================
+``mot``    :mod:`.mot`                  MOTChallenge ``gt.txt``/results (``.txt``)
+``cvat``   :mod:`.cvat_xml`             CVAT for video 1.1 XML (``.xml``)
+``coco``   :mod:`.coco`                 COCO-VID / TAO JSON with track ids (``.json``)
+``yolo``   :mod:`.yolo`                 YOLO per-frame label files (a folder; export only)
+=========  ===========================  =================================================
+
+Each module has mirrored ``read_<name>(path, ...) -> Project`` and
+``write_<name>(project, path, ...)``. Frames are 0-based inside; modules convert at the edge.
+Readers build the whole project before returning it and raise
+:class:`~tracker_annotate.core.errors.FormatError` (file, 1-based line, field) on bad
+input; writers write to a temporary file and rename it into place.
+Model detections (pre-labels) are read by :mod:`.detections` into columnar arrays.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tracker_annotate.core.errors import FormatError
+from tracker_annotate.core.project import Project
+from tracker_annotate.io.formats._build import PathLike
+
+#: format name -> (module, can read, file extension or "" for a folder)
+FORMATS: dict[str, tuple[str, bool, str]] = {
+    "mot": ("tracker_annotate.io.formats.mot", True, ".txt"),
+    "cvat": ("tracker_annotate.io.formats.cvat_xml", True, ".xml"),
+    "coco": ("tracker_annotate.io.formats.coco", True, ".json"),
+    "yolo": ("tracker_annotate.io.formats.yolo", False, ""),
+}
+_BY_SUFFIX = {ext: name for name, (_, _, ext) in FORMATS.items() if ext}
+
+
+def detect_format(path: PathLike, format: str | None = None, *, writing: bool = False) -> str:
+    """The format named by ``format``, else the one the path's extension implies.
+
+    A folder (or, when writing, a path without an extension) means YOLO.
+    """
+    if format is not None:
+        name = format.lower()
+        if name not in FORMATS:
+            raise FormatError(f"unknown format {format!r}; choose from {sorted(FORMATS)}")
+    else:
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix in _BY_SUFFIX:
+            name = _BY_SUFFIX[suffix]
+        elif p.is_dir() or (writing and not suffix):
+            name = "yolo"
+        else:
+            raise FormatError(
+                f"cannot tell the format from {suffix or 'a name without extension'!r}; "
+                f"pass a format, one of {sorted(FORMATS)}",
+                path=str(path),
+            )
+    if not writing and not FORMATS[name][1]:
+        raise FormatError(f"{name} is an export-only format", path=str(path))
+    return name
+
+
+def _function(name: str, verb: str) -> Callable[..., Any]:
+    module = importlib.import_module(FORMATS[name][0])
+    fn: Callable[..., Any] = getattr(module, f"{verb}_{name}")
+    return fn
+
+
+def read_annotations(path: PathLike, format: str | None = None, **options: Any) -> Project:
+    """Read an annotation file into a new project; ``options`` go to the format's reader
+    (all accept ``media=``)."""
+    project: Project = _function(detect_format(path, format), "read")(path, **options)
+    return project
+
+
+def write_annotations(
+    project: Project, path: PathLike, format: str | None = None, **options: Any
+) -> str:
+    """Write ``project`` in a format; returns the format's name."""
+    name = detect_format(path, format, writing=True)
+    _function(name, "write")(project, path, **options)
+    return name
+
+
+__all__ = ["FORMATS", "detect_format", "read_annotations", "write_annotations"]
