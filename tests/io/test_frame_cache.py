@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracker_annotate.core.errors import ConfigError
+from tracker_annotate.core.errors import ConfigError, MediaError
 from tracker_annotate.io.frame_cache import FrameCache
 from tracker_annotate.io.media import MediaConfig, open_media
 
@@ -89,6 +90,11 @@ def test_budget_is_never_exceeded(budget: int, ops: list[tuple[int, int, int, bo
         assert cache.stats().peak_bytes <= budget
 
 
+def red_stamp(img: np.ndarray) -> int:
+    """The frame index the generator below wrote into the red channel (5 levels apart)."""
+    return round(float(img[:, :, 2].mean()) / 5)
+
+
 def _video(tmp_path: Path, n: int) -> Path:
     path = tmp_path / "grad.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (W, H))
@@ -96,14 +102,15 @@ def _video(tmp_path: Path, n: int) -> Path:
     for i in range(n):
         img = np.zeros((H, W, 3), np.uint8)
         img[:, : (i * 3) % W] = 200
-        img[:, :, 2] = i * 5 % 256
+        img[:, :, 2] = i * 5 % 256  # the index, for red_stamp (valid while n <= 51)
         writer.write(img)
     writer.release()
     return path
 
 
 def test_stepping_back_through_the_cache_decodes_nothing(tmp_path: Path) -> None:
-    src = open_media(_video(tmp_path, 40), MediaConfig(cache_bytes=64 * FRAME_BYTES))
+    cfg = MediaConfig(cache_bytes=64 * FRAME_BYTES, readahead=0)  # counts exact decodes
+    src = open_media(_video(tmp_path, 40), cfg)
     for i in range(40):
         src.read(i)
     before = src.cache_stats()
@@ -115,7 +122,7 @@ def test_stepping_back_through_the_cache_decodes_nothing(tmp_path: Path) -> None
 
 
 def test_stepping_back_beyond_the_cache_decodes_one_chunk_per_miss(tmp_path: Path) -> None:
-    cfg = MediaConfig(cache_bytes=10 * FRAME_BYTES, back_chunk=8, checkpoint_every=4)
+    cfg = MediaConfig(cache_bytes=10 * FRAME_BYTES, back_chunk=8, checkpoint_every=4, readahead=0)
     src = open_media(_video(tmp_path, 60), cfg)
     src.read(59 - 20)
     for i in range(59 - 20, 60):
@@ -142,3 +149,64 @@ def test_random_access_with_a_tiny_budget_stays_within_it(tmp_path: Path) -> Non
         assert src.cache.nbytes <= cfg.cache_bytes
     s = src.cache_stats()
     assert s.peak_bytes <= cfg.cache_bytes and s.frames <= 3
+
+
+def _wait_cached(src: object, indices: range, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(i in src.cache for i in indices):  # type: ignore[attr-defined]
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def _image_folder(tmp_path: Path, n: int) -> Path:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(n):
+        img = np.zeros((H, W, 3), np.uint8)
+        img[:, :, 2] = i * 5
+        cv2.imwrite(str(folder / f"{i}.png"), img)
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["video", "images"])
+def test_read_ahead_fills_the_frames_after_a_forward_reader(tmp_path: Path, kind: str) -> None:
+    path = _video(tmp_path, 30) if kind == "video" else _image_folder(tmp_path, 30)
+    src = open_media(path, MediaConfig(cache_bytes=64 * FRAME_BYTES, readahead=4))
+    assert [red_stamp(src.read(i)) for i in (0, 1)] == [0, 1]  # a forward step starts it
+    assert _wait_cached(src, range(2, 6)), "read-ahead did not decode frames 2..5"
+    before = src.cache_stats()
+    assert [red_stamp(src.read(i)) for i in range(2, 6)] == [2, 3, 4, 5]
+    assert src.cache_stats().hits - before.hits == 4
+    # reading on to the very end: the worker stops at the last frame, nothing fails
+    assert [red_stamp(src.read(i)) for i in range(6, 30)] == list(range(6, 30))
+    with pytest.raises(MediaError, match="frame 30"):
+        src.read(30)
+    src.close()
+    assert not src._readahead.running
+
+
+def test_read_ahead_worker_exits_when_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker_annotate.io.sources import ReadAhead
+
+    monkeypatch.setattr(ReadAhead, "IDLE_EXIT_S", 0.05)
+    src = open_media(_video(tmp_path, 20), MediaConfig(readahead=3))
+    src.read(0)
+    src.read(1)
+    assert _wait_cached(src, range(2, 5))
+    deadline = time.monotonic() + 5
+    while src._readahead.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not src._readahead.running
+    assert red_stamp(src.read(5)) == 5  # and it comes back on demand
+    src.read(6)
+    assert _wait_cached(src, range(7, 10))
+
+
+def test_no_read_ahead_into_a_cache_too_small_to_keep_it(tmp_path: Path) -> None:
+    src = open_media(_video(tmp_path, 20), MediaConfig(cache_bytes=3 * FRAME_BYTES, readahead=4))
+    for i in range(8):
+        assert red_stamp(src.read(i)) == i
+    time.sleep(0.05)
+    assert src.cache_stats().decoded == 8  # only what was read

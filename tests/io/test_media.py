@@ -85,6 +85,14 @@ CODECS = [
 N = 45
 
 SMALL = MediaConfig(cache_bytes=6 * W * H * 3, back_chunk=4, forward_skip=3, checkpoint_every=8)
+# (config, why) for the all-routes test
+CONFIGS = [
+    pytest.param(SMALL, id="tiny cache: most steps back re-decode a chunk"),
+    pytest.param(
+        MediaConfig(cache_bytes=16 * W * H * 3, back_chunk=6, checkpoint_every=4, readahead=3),
+        id="read-ahead worker racing the reader",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -110,18 +118,19 @@ def _video(stamped_videos: dict[str, Path], fourcc: str, ext: str) -> Path:
     return stamped_videos[fourcc + ext]
 
 
+@pytest.mark.parametrize("config", CONFIGS)
 @pytest.mark.parametrize(("fourcc", "ext"), [(c[0], c[1]) for c in CODECS], ids=lambda v: v)
 def test_stamped_video_is_frame_exact_by_every_route(
-    stamped_videos: dict[str, Path], fourcc: str, ext: str
+    stamped_videos: dict[str, Path], fourcc: str, ext: str, config: MediaConfig
 ) -> None:
     path = _video(stamped_videos, fourcc, ext)
-    src = open_media(path, SMALL)
+    src = open_media(path, config)
     assert isinstance(src, FrameSource)
     assert (src.kind, src.n_frames, src.width, src.height) == ("video", N, W, H)
     assert src.fps == pytest.approx(25.0, rel=0.01)
     # stepping forward
     assert [read_stamp(src.read(i)) for i in range(N)] == list(range(N))
-    # stepping back from the end (cache holds 6 frames: most steps re-decode a chunk)
+    # stepping back from the end
     assert [read_stamp(src.read(i)) for i in reversed(range(N))] == list(reversed(range(N)))
     # random access in a fixed shuffled order, including repeats and far jumps
     order = [random.Random(7).randrange(N) for _ in range(40)] + [N - 1, 0, N // 2, 1]

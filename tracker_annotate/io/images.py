@@ -1,0 +1,211 @@
+"""Folders of images and MOTChallenge sequences (``img1/`` + ``seqinfo.ini``).
+
+One file is one frame, in natural order (``2.png`` before ``10.png``). ``seqinfo.ini``'s
+``frameRate`` is used; ``seqLength``, ``imWidth`` and ``imHeight`` are claims checked
+against the images (the images win, and a mismatch is logged).
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import math
+import re
+from pathlib import Path
+
+import cv2
+
+from tracker_annotate.core.errors import MediaError
+from tracker_annotate.core.frames import Frame
+from tracker_annotate.io.sources import EXPECTED, IMAGE_EXTS, MediaConfig, MediaSource
+
+log = logging.getLogger(__name__)
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key putting ``img2`` before ``img10`` (digits compare as numbers)."""
+    return tuple(
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly in ``folder``, in natural order."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+class ImageSequenceSource(MediaSource):
+    """A folder of images, one frame per file; ``kind`` is ``"images"`` or ``"mot"``."""
+
+    kind = "images"
+
+    def __init__(
+        self,
+        path: str,
+        files: list[Path],
+        *,
+        fps: float,
+        config: MediaConfig | None = None,
+        claimed_frames: int | None = None,
+        claimed_size: tuple[int, int] | None = None,
+        kind: str = "images",
+    ) -> None:
+        super().__init__(path, config or MediaConfig())
+        if not files:
+            raise MediaError(f"no image files found; {EXPECTED}", path=path)
+        self._files = list(files)
+        self._fps = float(fps)
+        self._claimed = claimed_frames
+        self._claimed_size = claimed_size
+        self.kind = kind  # type: ignore[misc]
+        first = self._load(0)
+        self._height, self._width = int(first.shape[0]), int(first.shape[1])
+        self._cache.put(0, first)
+        if claimed_size is not None and claimed_size != (self._width, self._height):
+            log.warning(
+                "%s: seqinfo.ini claims %dx%d, images are %dx%d; using the images",
+                path,
+                *claimed_size,
+                self._width,
+                self._height,
+            )
+        if claimed_frames is not None and claimed_frames != len(files):
+            log.warning(
+                "%s: seqinfo.ini claims %d frames, %d images found; using %d",
+                path,
+                claimed_frames,
+                len(files),
+                len(files),
+            )
+
+    @property
+    def files(self) -> list[Path]:
+        return list(self._files)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self._files)
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def claimed_frames(self) -> int | None:
+        return self._claimed
+
+    def reopen(self) -> ImageSequenceSource:
+        return ImageSequenceSource(
+            self.path,
+            self._files,
+            fps=self._fps,
+            config=self.config,
+            claimed_frames=self._claimed,
+            claimed_size=self._claimed_size,
+            kind=self.kind,
+        )
+
+    def _load(self, index: int) -> Frame:
+        file = self._files[index]
+        raw = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        self._cache.count_decoded()
+        if raw is None:
+            raise MediaError(
+                f"cannot decode image {file.name!r} (missing, corrupt or not an image)",
+                path=self.path,
+                frame=index,
+            )
+        return self._checked_frame(raw, index)
+
+    def _prefetch_one(self, upto: int) -> bool:
+        # Runs without the source lock: imread releases the GIL, so loading the next file
+        # overlaps the reader's own work; the cache is thread-safe.
+        if self._closed or not self._room_for_readahead(self._width * self._height * 3):
+            return False
+        for j in range(self._last_read + 1, min(upto, len(self._files) - 1) + 1):
+            if self._cache.peek(j) is None:
+                try:
+                    frame = self._load(j)
+                except MediaError:
+                    return False  # the reader will hit it and report it
+                if frame.shape[:2] != (self._height, self._width):
+                    return False
+                self._cache.put(j, frame)
+                return True
+        return False
+
+    def _read_miss(self, index: int, previous: int) -> Frame:
+        frame = self._load(index)
+        if frame.shape[:2] != (self._height, self._width):
+            raise MediaError(
+                f"image {self._files[index].name!r} is {frame.shape[1]}x{frame.shape[0]}, "
+                f"expected {self._width}x{self._height} like the first image",
+                path=self.path,
+                frame=index,
+            )
+        return self._cache.put(index, frame)
+
+
+def _read_seqinfo(ini: Path) -> dict[str, str]:
+    parser = configparser.ConfigParser()
+    try:
+        parser.read(ini, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise MediaError(f"unreadable seqinfo.ini: {exc}", path=str(ini)) from exc
+    if not parser.has_section("Sequence"):
+        raise MediaError("seqinfo.ini has no [Sequence] section", path=str(ini))
+    return {k.lower(): v for k, v in parser.items("Sequence")}
+
+
+def _claim_int(info: dict[str, str], key: str, ini: Path) -> int | None:
+    value = info.get(key.lower())
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise MediaError(f"{key}={value!r} is not an integer", path=str(ini)) from None
+
+
+def open_folder(folder: Path, config: MediaConfig) -> ImageSequenceSource:
+    ini = folder / "seqinfo.ini"
+    img1 = folder / "img1"
+    if img1.is_dir():
+        fps = config.fps
+        claimed_frames = None
+        claimed_size: tuple[int, int] | None = None
+        if ini.is_file():
+            info = _read_seqinfo(ini)
+            rate = info.get("framerate")
+            try:
+                fps = float(rate) if rate is not None else fps
+            except ValueError:
+                raise MediaError(f"frameRate={rate!r} is not a number", path=str(ini)) from None
+            if not (math.isfinite(fps) and fps > 0):
+                raise MediaError(f"frameRate={rate!r} must be positive", path=str(ini))
+            claimed_frames = _claim_int(info, "seqLength", ini)
+            w, h = _claim_int(info, "imWidth", ini), _claim_int(info, "imHeight", ini)
+            claimed_size = (w, h) if w is not None and h is not None else None
+        else:
+            log.warning("%s: img1/ without seqinfo.ini, assuming %s fps", folder, fps)
+        return ImageSequenceSource(
+            str(folder),
+            list_images(img1),
+            fps=fps,
+            config=config,
+            claimed_frames=claimed_frames,
+            claimed_size=claimed_size,
+            kind="mot",
+        )
+    return ImageSequenceSource(str(folder), list_images(folder), fps=config.fps, config=config)

@@ -1,0 +1,298 @@
+"""What every frame source shares: the configuration, the cache, index checks and the
+sequential read-ahead worker. The concrete sources are :mod:`tracker_annotate.io.video` and
+:mod:`tracker_annotate.io.images`; open them through :func:`tracker_annotate.io.media.open_media`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+from tracker_annotate.core.errors import ConfigError, MediaError
+from tracker_annotate.core.frames import Frame
+from tracker_annotate.io.frame_cache import MIB, CacheStats, FrameCache
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTS = frozenset({".avi", ".mp4", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv"})
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
+DEFAULT_FPS = 30.0
+EXPECTED = (
+    "expected a video file ("
+    + " ".join(sorted(VIDEO_EXTS))
+    + "), a folder of images ("
+    + " ".join(sorted(IMAGE_EXTS))
+    + ") or a MOTChallenge folder (img1/ + seqinfo.ini)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MediaConfig:
+    """How a source trades memory and decode work for latency.
+
+    Attributes:
+        cache_bytes: budget of the decoded-frame cache per open handle. Raising it keeps
+            more frames for instant back-and-forth scrubbing but costs RAM (one 1080p frame
+            is ~6 MiB, so 512 MiB is ~85 frames); 0 disables caching.
+        back_chunk: frames decoded and kept, ending at the target, when a step backward
+            misses the cache. Raising it makes later back-steps hits but lengthens the one
+            slow step (and evicts more of the cache).
+        forward_skip: a forward jump of up to this many frames is decoded through instead
+            of seeking. Raising it avoids seeks on short jumps but makes long-ish jumps
+            decode every frame in between.
+        checkpoint_every: spacing of the verified seek points recorded by the length scan.
+            Lower means shorter decode-forward after a seek but a slower scan (each
+            checkpoint is a full retrieve + hash).
+        readahead: frames a background thread decodes ahead of a reader that steps
+            forward (playback, tracking), overlapping decode with the reader's own work.
+            Raising it absorbs more jitter but spends cache and CPU on frames that may not
+            be read; 0 disables the thread (every read decodes in the caller).
+        fps: frame rate for image folders without ``seqinfo.ini`` (videos use their header).
+    """
+
+    cache_bytes: int = 512 * MIB
+    back_chunk: int = 24
+    forward_skip: int = 48
+    checkpoint_every: int = 16
+    readahead: int = 6
+    fps: float = DEFAULT_FPS
+
+    def __post_init__(self) -> None:
+        for name, low in (
+            ("cache_bytes", 0),
+            ("back_chunk", 1),
+            ("forward_skip", 0),
+            ("checkpoint_every", 1),
+            ("readahead", 0),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"MediaConfig.{name} must be an int >= {low}, got {value!r}")
+        if not (isinstance(self.fps, int | float) and math.isfinite(self.fps) and self.fps > 0):
+            raise ConfigError(f"MediaConfig.fps must be a finite number > 0, got {self.fps!r}")
+
+
+class MediaSource:
+    """Shared behaviour of every source: index checks, the cache and the statistics."""
+
+    kind: ClassVar[str] = "media"
+
+    def __init__(self, path: str, config: MediaConfig) -> None:
+        self.path = path
+        self.config = config
+        self._cache = FrameCache(config.cache_bytes)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._last_read = -1
+        self._readers = 0
+        self._readahead = ReadAhead(self)
+
+    # -- the FrameSource protocol (subclasses supply the geometry) ---------------------
+    @property
+    def n_frames(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def height(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def fps(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def claimed_frames(self) -> int | None:
+        """The length a header or ``seqinfo.ini`` claims (``None`` when nothing claims one)."""
+        return None
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.fps
+
+    def read(self, index: int) -> Frame:
+        """Frame ``index`` (0-based) as a read-only H x W x 3 BGR uint8 array.
+
+        Raises :class:`MediaError` naming the path and frame when the index is outside
+        ``0..n_frames-1`` or the frame cannot be decoded.
+        """
+        i = self._check_index(index)
+        self._readers += 1  # tells the read-ahead worker to step aside
+        try:
+            with self._lock:
+                if self._closed:
+                    raise MediaError("read after close()", path=self.path, frame=i)
+                previous, self._last_read = self._last_read, i
+                frame = self._cache.get(i)
+                if frame is None:
+                    frame = self._read_miss(i, previous)
+        finally:
+            self._readers -= 1
+        if previous == i - 1 and self.config.readahead:
+            self._readahead.want(i + self.config.readahead)
+        return frame
+
+    def reopen(self) -> MediaSource:
+        """An independent handle on the same media (for another thread)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the decoder and the cache, and stop the read-ahead worker."""
+        self._readahead.stop()
+        with self._lock:
+            self._closed = True
+            self._cache.clear()
+
+    def __enter__(self) -> MediaSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cache_stats(self) -> CacheStats:
+        return self._cache.stats()
+
+    @property
+    def cache(self) -> FrameCache:
+        return self._cache
+
+    def describe(self) -> dict[str, Any]:
+        """What ``tracker-annotate info`` shows, as plain JSON-able values."""
+        return {
+            "path": self.path,
+            "kind": self.kind,
+            "frames": self.n_frames,
+            "claimed_frames": self.claimed_frames,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "duration_s": self.duration_s,
+        }
+
+    # -- for subclasses ----------------------------------------------------------------
+    def _prefetch_one(self, upto: int) -> bool:
+        """Decode one frame after the last read, up to ``upto``, into the cache.
+
+        Called by the read-ahead worker; returns ``False`` when there is nothing (more)
+        to do. Must never raise: a frame that fails is left for the reader to report.
+        """
+        return False
+
+    def _room_for_readahead(self, frame_bytes: int) -> bool:
+        # Prefetching into a cache too small to keep the frames until they are read would
+        # only evict what the reader may step back to.
+        return frame_bytes * (self.config.readahead + 2) <= self._cache.budget_bytes
+
+    def _read_miss(self, index: int, previous: int) -> Frame:
+        """Decode ``index`` (not in the cache); ``previous`` is the index read before it."""
+        raise NotImplementedError
+
+    def _known_length(self) -> int | None:
+        return self.n_frames
+
+    def _check_index(self, index: int) -> int:
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise MediaError(f"frame index must be an integer, got {index!r}", path=self.path)
+        i = int(index)
+        n = self._known_length()
+        if i < 0 or (n is not None and i >= n):
+            bound = f"0..{n - 1}" if n else "0.. (length still unknown)"
+            raise MediaError(
+                f"frame index out of range: expected {bound} ({n} decodable frames)",
+                path=self.path,
+                frame=i,
+            )
+        return i
+
+    def _checked_frame(self, frame: Any, index: int) -> Frame:
+        if frame is None or not isinstance(frame, np.ndarray) or frame.size == 0:
+            raise MediaError("decoder returned no image", path=self.path, frame=index)
+        if frame.ndim == 2:
+            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        elif frame.shape[2] == 4:
+            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+        if frame.dtype != np.uint8:
+            raise MediaError(
+                f"expected 8-bit pixels, got {frame.dtype}", path=self.path, frame=index
+            )
+        return np.ascontiguousarray(frame)
+
+
+class ReadAhead:
+    """A daemon thread that keeps the cache filled a few frames ahead of a forward reader.
+
+    It holds only a weak reference to its source (a dropped source is collected and the
+    thread ends), exits after a couple of idle seconds, and is restarted on demand.
+    """
+
+    IDLE_EXIT_S = 2.0
+
+    def __init__(self, source: MediaSource) -> None:
+        self._source = weakref.ref(source)
+        self._cond = threading.Condition()
+        self._target = -1
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def want(self, upto: int) -> None:
+        """Ask for frames up to ``upto`` (inclusive) to be decoded ahead."""
+        with self._cond:
+            if self._stopped:
+                return
+            self._target = upto
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="tracker-annotate-readahead", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if self._target < 0 and not self._stopped:
+                    self._cond.wait(timeout=self.IDLE_EXIT_S)
+                if self._stopped or self._target < 0:
+                    self._thread = None
+                    return
+                target = self._target
+            source = self._source()
+            if source is None:
+                return
+            if source._readers:
+                del source
+                time.sleep(0.0005)  # a reader is waiting for the decoder: let it go first
+                continue
+            try:
+                more = source._prefetch_one(target)
+            except Exception:  # never let a background failure escape; the reader reports
+                log.debug("read-ahead stopped on %s", source.path, exc_info=True)
+                more = False
+            del source
+            if not more:
+                with self._cond:
+                    if self._target == target:
+                        self._target = -1

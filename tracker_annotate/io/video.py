@@ -1,0 +1,295 @@
+"""Video files decoded by OpenCV's FFmpeg backend, frame-exact under any access order.
+
+OpenCV's ``CAP_PROP_POS_FRAMES`` seek is trusted only after verification. A sequential scan
+(``grab()`` only, once per file and shared by every handle in the process) counts the frames
+that really decode and records a signature of every ``checkpoint_every``-th frame. A seek
+goes to such a checkpoint, checks the decoded frame against its signature, and decodes
+forward from there; when the check fails it tries earlier checkpoints, then decodes from
+the start. The scan also corrects a header that overstates the length: ``n_frames`` is the
+decodable count and ``claimed_frames`` what the header said.
+
+Time to first frame is one decode: frame 0 is decoded on open and the scan runs only when
+the length is asked for or a seek needs checkpoints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from tracker_annotate.core.errors import MediaError
+from tracker_annotate.core.frames import Frame
+from tracker_annotate.io.sources import DEFAULT_FPS, EXPECTED, MediaConfig, MediaSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    n_frames: int
+    checkpoints: dict[int, bytes]  # frame index -> signature of the decoded frame
+
+
+_SCANS: dict[tuple[str, int, int, int], _Scan] = {}
+_SCANS_LOCK = threading.Lock()
+
+
+def _signature(frame: Frame) -> bytes:
+    # A sparse but exact sample: neighbouring frames of a static shot still differ in noise,
+    # and decoding is deterministic, so equality is the right test.
+    sample = np.ascontiguousarray(frame[::4, ::4])
+    return hashlib.blake2b(sample.tobytes(), digest_size=16).digest()
+
+
+class VideoSource(MediaSource):
+    """A video file decoded by OpenCV's FFmpeg backend, with verified seeking."""
+
+    kind = "video"
+
+    def __init__(self, path: str, config: MediaConfig | None = None) -> None:
+        super().__init__(path, config or MediaConfig())
+        self._cap = self._open_capture()
+        header = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self._claimed = int(header) if header and header > 0 and math.isfinite(header) else None
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        if not (fps and math.isfinite(fps) and 0 < fps <= 1000):
+            log.warning("%s: header frame rate %r is unusable, assuming %s", path, fps, DEFAULT_FPS)
+            fps = DEFAULT_FPS
+        self._fps = float(fps)
+        fourcc = int(self._cap.get(cv2.CAP_PROP_FOURCC))
+        self.codec = "".join(chr((fourcc >> (8 * k)) & 0xFF) for k in range(4)).strip("\0 ")
+        self._pos = 0  # index of the frame the next grab() returns
+        self._seeks = 0
+        self._seek_fallbacks = 0
+        self._scan_result: _Scan | None = None
+        self._verified: tuple[int, Frame] | None = None  # checkpoint frame a seek decoded
+        # Decode frame 0 now: it proves the file decodes, gives the true size and makes the
+        # first read a cache hit (time to first frame is one decode, no scan).
+        try:
+            first = self._decode_forward(0, 0)
+        except MediaError:
+            self._cap.release()
+            raise MediaError(
+                "opens but no frame decodes (corrupt, truncated or unsupported codec)", path=path
+            ) from None
+        self._height, self._width = int(first.shape[0]), int(first.shape[1])
+
+    def _open_capture(self) -> Any:
+        cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise MediaError(
+                "OpenCV cannot open this file as a video (corrupt, truncated or unsupported "
+                f"format); {EXPECTED}",
+                path=self.path,
+            )
+        return cap
+
+    @property
+    def n_frames(self) -> int:
+        return self._scan().n_frames
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def claimed_frames(self) -> int | None:
+        return self._claimed
+
+    @property
+    def seek_count(self) -> int:
+        """Seeks made so far, and how many needed a fallback (verification failed)."""
+        return self._seeks
+
+    @property
+    def seek_fallbacks(self) -> int:
+        return self._seek_fallbacks
+
+    def reopen(self) -> VideoSource:
+        return VideoSource(self.path, self.config)
+
+    def close(self) -> None:
+        with self._lock:
+            super().close()
+            self._cap.release()
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["codec"] = self.codec
+        return info
+
+    def _known_length(self) -> int | None:
+        return self._scan_result.n_frames if self._scan_result is not None else None
+
+    # -- the length scan ---------------------------------------------------------------
+    def _scan(self) -> _Scan:
+        if self._scan_result is not None:
+            return self._scan_result
+        st = os.stat(self.path)
+        key = (os.path.abspath(self.path), st.st_size, st.st_mtime_ns, self.config.checkpoint_every)
+        with _SCANS_LOCK:
+            scan = _SCANS.get(key)
+        if scan is None:
+            scan = self._run_scan()
+            with _SCANS_LOCK:
+                _SCANS[key] = scan
+        self._scan_result = scan
+        return scan
+
+    def _run_scan(self) -> _Scan:
+        every = self.config.checkpoint_every
+        cap = self._open_capture()
+        checkpoints: dict[int, bytes] = {}
+        n = 0
+        try:
+            while cap.grab():
+                if n % every == 0:
+                    ok, frame = cap.retrieve()
+                    if not ok or frame is None:
+                        break
+                    checkpoints[n] = _signature(self._checked_frame(frame, n))
+                n += 1
+        finally:
+            cap.release()
+        if self._claimed is not None and self._claimed != n:
+            log.warning(
+                "%s: header claims %d frames, %d decode; using %d", self.path, self._claimed, n, n
+            )
+        return _Scan(n_frames=n, checkpoints=checkpoints)
+
+    # -- decoding ----------------------------------------------------------------------
+    def _read_miss(self, index: int, previous: int) -> Frame:
+        cfg = self.config
+        stepping_back = previous == index + 1
+        if self._pos <= index <= self._pos + cfg.forward_skip:
+            keep_from = max(self._pos, index - cfg.back_chunk + 1)
+        else:
+            self._scan()
+            self._check_index(index)  # now against the real length
+            # seek: a back-step keeps a whole chunk ending at index, a jump only what it decodes
+            hint = max(0, index - cfg.back_chunk + 1) if stepping_back else index
+            start = self._seek(hint)
+            keep_from = max(start, index - cfg.back_chunk + 1)
+        return self._decode_forward(index, keep_from)
+
+    def _decode_forward(self, index: int, keep_from: int) -> Frame:
+        """Grab from the current position through ``index``; keep frames >= ``keep_from``."""
+        result: Frame | None = None
+        if self._verified is not None and self._verified[0] == index:
+            result = self._verified[1]  # the seek's checkpoint frame is the target itself
+        self._verified = None
+        while self._pos <= index:
+            j = self._pos
+            if not self._cap.grab():
+                self._restart()  # position unknown after a failure
+                self._raise_decode_failure(index, j)
+            self._pos += 1
+            self._cache.count_decoded()
+            if j >= keep_from:
+                ok, raw = self._cap.retrieve()
+                if not ok:
+                    self._restart()
+                    self._raise_decode_failure(index, j)
+                frame = self._cache.put(j, self._checked_frame(raw, j))
+                if j == index:
+                    result = frame
+        if result is None:  # pragma: no cover - keep_from > index is a caller bug
+            raise MediaError(
+                "internal: target frame was not retrieved", path=self.path, frame=index
+            )
+        return result
+
+    def _prefetch_one(self, upto: int) -> bool:
+        # Only ever continues the decoder just past what the reader has seen: never seeks.
+        with self._lock:
+            known = self._known_length()
+            j = self._pos
+            if (
+                self._closed
+                or not self._last_read < j <= upto
+                or (known is not None and j >= known)
+                or not self._room_for_readahead(self._width * self._height * 3)
+            ):
+                return False
+            self._decode_forward(j, j)
+            return True
+
+    def _raise_decode_failure(self, index: int, failed: int) -> None:
+        n = self.n_frames
+        if index >= n:
+            claim = f", header claims {self._claimed}" if self._claimed not in (None, n) else ""
+            raise MediaError(
+                f"frame index out of range: expected 0..{n - 1} ({n} decodable frames{claim})",
+                path=self.path,
+                frame=index,
+            )
+        raise MediaError(
+            f"cannot decode frame {failed} (needed to reach frame {index}); the file may be "
+            "corrupt or have changed since it was opened",
+            path=self.path,
+            frame=index,
+        )
+
+    def _restart(self) -> None:
+        """Reopen the decoder at frame 0 (the one position that needs no trust in seeking)."""
+        self._cap.release()
+        self._cap = self._open_capture()
+        self._pos = 0
+
+    def _seek(self, hint: int) -> int:
+        """Position the decoder at a verified checkpoint <= ``hint``; return its index.
+
+        Falls back to earlier checkpoints, then to decoding from the start (or from the
+        current position when it is already at or before ``hint``).
+        """
+        scan = self._scan()
+        every = self.config.checkpoint_every
+        self._seeks += 1
+        target = (hint // every) * every
+        for start in dict.fromkeys(max(0, target - k * every) for k in (0, 1, 4)):
+            if start == 0 or start <= self._pos <= hint:
+                break  # decoding from here is no slower than a seek and needs no trust
+            if self._try_seek(start, scan.checkpoints.get(start)):
+                return start
+            self._seek_fallbacks += 1
+            log.debug("%s: seek to checkpoint %d failed verification", self.path, start)
+        if self._pos > hint:
+            self._restart()
+        return self._pos
+
+    def _try_seek(self, start: int, expected: bytes | None) -> bool:
+        if expected is None:
+            return False
+        ok = self._cap.set(cv2.CAP_PROP_POS_FRAMES, start)
+        if not ok or round(self._cap.get(cv2.CAP_PROP_POS_FRAMES)) != start:
+            self._restart()
+            return False
+        grabbed, raw = self._cap.read()
+        self._cache.count_decoded()
+        if not grabbed or raw is None:
+            self._restart()
+            return False
+        frame = self._checked_frame(raw, start)
+        if _signature(frame) != expected:
+            self._restart()
+            return False
+        self._verified = (start, self._cache.put(start, frame))
+        self._pos = start + 1
+        return True
