@@ -432,7 +432,7 @@ def run_dask(
             for i, job in enumerate(jobs)
         }
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 i = futures[fut]
                 try:
                     res = fut.result()
