@@ -369,3 +369,29 @@ def test_summary_json(clips: dict[str, Path], tmp_path: Path) -> None:
     ]
     assert doc["jobs"][0]["output"] == str(out / "clip_a.txt")
     assert doc["jobs"][1]["output"] is None and "cannot decode" in doc["jobs"][1]["error"]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "partial_name", "in_scratch"),
+    [
+        ("txt", "clip.txt", True),  # side files (seqinfo.ini) stay in the scratch folder
+        ("xml", "clip.xml", True),
+        ("taproj", ".clip.incomplete.taproj", False),  # its media relpath must stay valid
+    ],
+)
+def test_partial_outputs_and_their_cleanup(
+    tmp_path: Path, fmt: str, partial_name: str, in_scratch: bool
+) -> None:
+    job = BatchJob("clip", str(tmp_path / "clip.avi"), None, str(tmp_path / f"clip.{fmt}"))
+    partial = Path(job.partial_path)
+    assert partial.name == partial_name
+    assert (partial.parent == job.scratch_dir) is in_scratch
+    assert (partial.parent.parent if in_scratch else partial.parent) == tmp_path
+    partial.parent.mkdir(exist_ok=True)
+    partial.write_text("half")
+    Path(f"{partial}-wal").write_text("wal")
+    if in_scratch:
+        (partial.parent / "seqinfo.ini").write_text("[Sequence]\n")
+    (tmp_path / "clip.avi").write_text("the input")
+    job.discard_partial()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
