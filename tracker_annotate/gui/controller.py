@@ -1,0 +1,379 @@
+"""What the user's gestures mean: canvas and key actions turned into model commands,
+and tracking runs started, streamed and applied.
+
+The controller owns no state a view shows: the project, the session and the history are
+the model's. It holds only the running worker, the queued re-tracks and the streaming
+preview. Everything it does to the project is one :mod:`~tracker_annotate.core.commands`
+call (one undo step); every failure becomes ``error`` (shown by the window), never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PyQt6.QtCore import QObject, QTimer, pyqtSignal
+
+from tracker_annotate.core import commands
+from tracker_annotate.core.boxes import BoxXYXY, FrameBox
+from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
+from tracker_annotate.core.project import Project, TrackInfo
+from tracker_annotate.core.session import Session
+from tracker_annotate.gui.document import Document
+from tracker_annotate.gui.preferences import Preferences
+from tracker_annotate.gui.tracking_worker import Job, TrackingWorker, snapshot_project
+from tracker_annotate.tracking.api import (
+    CancelToken,
+    PartialCallback,
+    ProgressCallback,
+    TrackingRun,
+    apply_run,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Controller(QObject):
+    status = pyqtSignal(str)
+    error = pyqtSignal(object)  # exception or message
+    busy_changed = pyqtSignal(bool)
+    progress = pyqtSignal(int, int, float)  # done, total, object-frames/s
+    preview_changed = pyqtSignal(object)  # {track_id: {frame: FrameBox}}
+
+    def __init__(self, prefs: Preferences, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.prefs = prefs
+        self.doc: Document | None = None
+        self.worker: TrackingWorker | None = None
+        self.current_label: Callable[[], str | None] = lambda: None
+        self._pending_retrack: dict[int, int] = {}  # track_id -> earliest edited frame
+        self._preview: dict[int, dict[int, FrameBox]] = {}
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(100)  # stream results at 10 Hz, not per frame
+        self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
+
+    # -- helpers -------------------------------------------------------------------------
+    @property
+    def project(self) -> Project | None:
+        return self.doc.project if self.doc is not None else None
+
+    @property
+    def session(self) -> Session | None:
+        return self.doc.session if self.doc is not None else None
+
+    def _do(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except TrackerAnnotateError as exc:
+            self.error.emit(exc)
+        except OSError as exc:
+            self.error.emit(exc)
+        return None
+
+    def _selected_box(self) -> tuple[int, int] | None:
+        p, s = self.project, self.session
+        if p is None or s is None or s.selected is None:
+            self.status.emit("Select a box first (click it, or press F for the next flag)")
+            return None
+        if p.box(s.selected, s.frame) is None:
+            self.status.emit(f"Track {s.selected} has no box on frame {s.frame}")
+            return None
+        return s.selected, s.frame
+
+    # -- box edits -------------------------------------------------------------------------
+    def draw_box(self, frame: int, xyxy: BoxXYXY, *, into_selected: bool = False) -> None:
+        """A box dragged on empty image: a new track, or (``into_selected``) a keyframe of
+        the selected track on this frame."""
+        p, s = self.project, self.session
+        if p is None or s is None:
+            return
+        if into_selected and s.selected is not None:
+            tid = s.selected
+            self._do(lambda: commands.add_box(p, tid, frame, xyxy))
+            self._after_edit(tid, frame)
+            return
+        tid = self._do(lambda: commands.add_track(p, frame, xyxy, self.current_label()))
+        if tid is not None:
+            s.select(tid)
+            self.status.emit(f"New track {tid} on frame {frame}; press T to track it")
+
+    def edit_box(self, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
+        p = self.project
+        if p is None:
+            return
+        self._do(lambda: commands.set_box_geometry(p, track_id, frame, xyxy))
+        self._after_edit(track_id, frame)
+
+    def delete_selected_box(self) -> None:
+        p, sel = self.project, self._selected_box()
+        if p is None or sel is None:
+            return
+        self._do(lambda: commands.delete_box(p, *sel))
+        self._advance_review()
+
+    def mark_outside(self) -> None:
+        p, sel = self.project, self._selected_box()
+        if p is None or sel is None:
+            return
+        self._do(lambda: commands.mark_outside(p, *sel))
+        self.status.emit(f"Track {sel[0]} marked outside from frame {sel[1]}")
+        self._advance_review()
+
+    def accept_selected(self) -> None:
+        p, sel = self.project, self._selected_box()
+        if p is None or sel is None:
+            return
+        self._do(lambda: commands.accept_box(p, *sel))
+        self._advance_review()
+
+    def copy_to_next(self) -> None:
+        p, s, sel = self.project, self.session, self._selected_box()
+        if p is None or s is None or sel is None:
+            return
+        if sel[1] + 1 >= s.n_frames:
+            self.status.emit("Already on the last frame")
+            return
+        self._do(lambda: commands.copy_box_to_frame(p, sel[0], sel[1], sel[1] + 1))
+        s.step(1)
+
+    def set_label(self, name: str) -> None:
+        p, s = self.project, self.session
+        if p is None or s is None or s.selected is None:
+            return
+        tid = s.selected
+        self._do(lambda: commands.relabel(p, tid, name))
+
+    def select_next_on_frame(self) -> None:
+        p, s = self.project, self.session
+        if p is None or s is None:
+            return
+        tids = [t for t, _ in p.boxes_at(s.frame) if not p.tracks[t].hidden]
+        if tids:
+            later = [t for t in tids if s.selected is None or t > s.selected]
+            s.select(later[0] if later else tids[0])
+
+    advance_after_review = True
+
+    def _advance_review(self) -> None:
+        s = self.session
+        if s is not None and self.advance_after_review and s.next_flag() is None:
+            self.status.emit("No more flagged boxes after this one")
+
+    def undo(self) -> None:
+        p = self.project
+        if p is not None:
+            text = p.history.undo_text()
+            if self._do(p.history.undo) is not None:
+                self.status.emit(f"Undid: {text}")
+
+    def redo(self) -> None:
+        p = self.project
+        if p is not None:
+            text = p.history.redo_text()
+            if self._do(p.history.redo) is not None:
+                self.status.emit(f"Redid: {text}")
+
+    # -- tracking ------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def track(self, *, selected_only: bool) -> None:
+        p, s, doc = self.project, self.session, self.doc
+        if p is None or s is None or doc is None:
+            return
+        if doc.source is None:
+            self.error.emit(ProjectError("this project has no media to track on"))
+            return
+        if selected_only and s.selected is None:
+            self.status.emit("Select a track to track it (or press T to track all)")
+            return
+        tids = [s.selected] if selected_only and s.selected is not None else None
+        if tids is None and not p.tracks:
+            self.status.emit("Draw a box first: drag on the image")
+            return
+        config = self.prefs.tracker_config()
+        src = doc.source
+
+        def job(
+            progress: ProgressCallback, cancel: CancelToken, partial: PartialCallback
+        ) -> TrackingRun:
+            from tracker_annotate.tracking.engine import track_project
+
+            own = src.reopen()
+            try:
+                return track_project(
+                    snap,
+                    own,
+                    config,
+                    track_ids=tids,
+                    progress=progress,
+                    cancel=cancel,
+                    on_partial=partial,
+                )
+            finally:
+                own.close()
+
+        snap = snapshot_project(p)
+        what = f"Track {tids[0]}" if tids else "Track all"
+        self._start(job, what)
+
+    def _after_edit(self, track_id: int, frame: int) -> None:
+        if not self.prefs.auto_retrack or self.doc is None or self.doc.source is None:
+            return
+        p = self.project
+        if p is None or track_id not in p.tracks:
+            return
+        prev = self._pending_retrack.get(track_id)
+        self._pending_retrack[track_id] = frame if prev is None else min(prev, frame)
+        if not self.busy:
+            self._run_pending_retrack()
+
+    def _run_pending_retrack(self) -> None:
+        p, doc = self.project, self.doc
+        if not self._pending_retrack or p is None or doc is None or doc.source is None:
+            return
+        track_id, frame = self._pending_retrack.popitem()
+        if track_id not in p.tracks:
+            return
+        config = self.prefs.tracker_config()
+        src = doc.source
+        snap = snapshot_project(p)
+
+        def job(
+            progress: ProgressCallback, cancel: CancelToken, partial: PartialCallback
+        ) -> TrackingRun:
+            from tracker_annotate.tracking.engine import retrack_after_edit
+
+            own = src.reopen()
+            try:
+                return retrack_after_edit(
+                    snap, own, config, track_id, frame, progress=progress, cancel=cancel
+                )
+            finally:
+                own.close()
+
+        self._start(job, f"Re-track {track_id} after edit")
+
+    def _start(self, job: Job, description: str) -> None:
+        if self.worker is not None:
+            self.status.emit("Tracking is already running; cancel it (Esc) or wait")
+            return
+        w = TrackingWorker(job, description)
+        w.progress.connect(self.progress)
+        w.partial.connect(self._on_partial)
+        w.done.connect(self._on_done)
+        w.failed.connect(self._on_failed)
+        w.finished.connect(self._on_finished)
+        self.worker = w
+        self._preview = {}
+        self.busy_changed.emit(True)
+        self.status.emit(f"{description}: running (Esc cancels)")
+        w.start()
+
+    def cancel_tracking(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self._pending_retrack.clear()
+            self.status.emit("Cancelling tracking…")
+
+    def _on_partial(self, track_id: int, boxes: list[FrameBox]) -> None:
+        lane = self._preview.setdefault(track_id, {})
+        for b in boxes:
+            lane[b.frame] = b
+        if not self._preview_timer.isActive():
+            self._preview_timer.start()
+
+    def _on_done(self, run: TrackingRun) -> None:
+        p, w = self.project, self.worker
+        if p is None or w is None:
+            return
+        desc = w.description + (" (cancelled, kept what finished)" if run.cancelled else "")
+        # the project may have lost a track while the run was going: skip those
+        run.boxes = {t: b for t, b in run.boxes.items() if t in p.tracks}
+        run.spans = {t: sp for t, sp in run.spans.items() if t in p.tracks}
+        if self._do(lambda: self._apply(p, run, desc)) is None:
+            return
+        n = sum(len(b) for b in run.boxes.values())
+        rate = run.object_frames / run.seconds if run.seconds > 0 else 0.0
+        self.status.emit(
+            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s); "
+            "Ctrl+Z undoes the whole run"
+        )
+
+    @staticmethod
+    def _apply(p: Project, run: TrackingRun, desc: str) -> bool:
+        with p.edit(desc):
+            apply_run(p, run, desc)
+            for boxes in run.proposed:
+                if boxes:
+                    with p.edit(desc) as tx:
+                        tid = tx.new_track_id()
+                        tx.set_track(TrackInfo(tid, next(iter(p.labels)), proposed=True))
+                        for b in boxes:
+                            tx.set_box(tid, b)
+        return True
+
+    def _on_failed(self, message: str) -> None:
+        self._pending_retrack.clear()
+        self.error.emit(f"Tracking failed; the project is unchanged.\n\n{message}")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._preview = {}
+        self._preview_timer.stop()
+        self.preview_changed.emit({})
+        self.busy_changed.emit(False)
+        if self._pending_retrack:
+            self._run_pending_retrack()
+
+    def shutdown(self, timeout_ms: int = 10_000) -> None:
+        """Stop tracking before closing: what was committed is already saved; a run that
+        did not finish is dropped (nothing half-applied)."""
+        self._pending_retrack.clear()
+        w = self.worker
+        if w is not None:
+            w.done.disconnect(self._on_done)
+            w.cancel()
+            w.wait(timeout_ms)
+            self.worker = None
+
+    def import_detections(self, path: str) -> None:
+        """Read detections and let the engine turn unmatched ones into proposed tracks."""
+        p, doc = self.project, self.doc
+        if p is None or doc is None or doc.source is None:
+            return
+        try:
+            from tracker_annotate.io.formats.detections import read_detections
+
+            dets = read_detections(path)
+        except (TrackerAnnotateError, OSError) as exc:
+            self.error.emit(exc)
+            return
+        config = self.prefs.tracker_config()
+        src = doc.source
+        snap = snapshot_project(p)
+
+        def job(
+            progress: ProgressCallback, cancel: CancelToken, partial: PartialCallback
+        ) -> TrackingRun:
+            from tracker_annotate.tracking.engine import track_project
+
+            own = src.reopen()
+            try:
+                return track_project(
+                    snap,
+                    own,
+                    config,
+                    progress=progress,
+                    cancel=cancel,
+                    on_partial=partial,
+                    detections=dets,
+                )
+            finally:
+                own.close()
+
+        self._start(job, f"Import detections {path}")

@@ -1,0 +1,219 @@
+"""One open project: its store (autosaving), its frame source and the session over it.
+
+Opening media creates ``<name>.taproj`` beside it (or where the user chooses when that
+folder is read-only) and reopens it next time, restoring frame, zoom and selection. The
+first frame shows at once: a new video's real length is counted by a background scan
+(the header's claim is used until it finishes and corrected if it lied).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PyQt6.QtCore import QThread, pyqtSignal
+
+from tracker_annotate.core.errors import MediaError, MediaMovedError
+from tracker_annotate.core.frames import Frame
+from tracker_annotate.core.project import MediaRef, Project
+from tracker_annotate.core.session import Session
+from tracker_annotate.io.media import MediaConfig, MediaSource, fingerprint, open_media
+from tracker_annotate.io.store import ProjectStore, is_project_path
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ProjectStore.PROJECT_SUFFIX
+
+#: ``choose_project_path(suggested) -> path or None`` when the media's folder is read-only.
+ChooseProjectPath = Callable[[Path], Path | None]
+#: ``choose_media(expected_path, message) -> new path or None`` when the media moved.
+ChooseMedia = Callable[[str, str], str | None]
+
+
+def project_path_for(media_path: str | os.PathLike[str]) -> Path:
+    """``clip.mp4`` -> ``clip.taproj`` beside it; a folder ``seq/`` -> ``seq.taproj``."""
+    p = Path(media_path).resolve()
+    if p.name == "seqinfo.ini":
+        p = p.parent
+    return p.with_suffix(SUFFIX) if p.is_file() else p.parent / (p.name + SUFFIX)
+
+
+def _writable(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+class LengthScan(QThread):
+    """Counts a video's decodable frames off the GUI thread (media caches the result per
+    file, so the GUI's own source picks it up without scanning again)."""
+
+    counted = pyqtSignal(int)
+
+    def __init__(self, source: MediaSource) -> None:
+        super().__init__()
+        self._source = source
+
+    def run(self) -> None:
+        try:
+            src = self._source.reopen()
+            try:
+                n = src.n_frames
+            finally:
+                src.close()
+        except MediaError as exc:
+            log.warning("length scan failed: %s", exc)
+            return
+        self.counted.emit(n)
+
+
+class Document:
+    """A project bound to its file and media. ``close()`` saves the view and releases all."""
+
+    def __init__(self, store: ProjectStore, source: MediaSource | None) -> None:
+        self.store = store
+        self.source = source
+        media = store.project.media
+        n = media.n_frames if media is not None else 1
+        fps = source.fps if source is not None else (media.fps if media is not None else 30.0)
+        self.session = Session(store.project, n_frames=n, fps=fps)
+        self.session.restore(store.get_ui_state())
+        self.scan: LengthScan | None = None
+
+    @property
+    def project(self) -> Project:
+        return self.store.project
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
+    def read(self, index: int) -> Frame:
+        if self.source is None:
+            raise MediaError("this project has no media", frame=index)
+        return self.source.read(index)
+
+    def start_length_scan(self) -> None:
+        """Count the real length in the background when only the header's claim is known."""
+        if self.source is None or getattr(self.source, "kind", "") != "video":
+            return
+        self.scan = LengthScan(self.source)
+        self.scan.counted.connect(self._on_counted)
+        self.scan.start()
+
+    def _on_counted(self, n: int) -> None:
+        media = self.project.media
+        if media is not None and media.n_frames != n and n > 0:
+            log.info("%s has %d decodable frames (header said %d)", media.path, n, media.n_frames)
+            self.project.set_media(replace(media, n_frames=n))
+            self.session.set_n_frames(n)
+
+    def save_view(self) -> None:
+        self.store.set_ui_state(self.session.ui_state())
+
+    def close(self) -> None:
+        if self.scan is not None:
+            self.scan.wait(10_000)
+        try:
+            if not self.store.closed:
+                self.save_view()
+        finally:
+            self.store.close()
+            if self.source is not None:
+                self.source.close()
+
+
+def _media_ref_fast(source: MediaSource) -> tuple[MediaRef, bool]:
+    """A :class:`MediaRef` without a full length scan when the header gives a length.
+
+    Returns the ref and whether its length is only the header's claim.
+    """
+    claimed = source.claimed_frames
+    is_video = getattr(source, "kind", "") == "video"
+    n = claimed if (is_video and claimed) else source.n_frames
+    ref = MediaRef(
+        path=os.path.abspath(source.path),
+        n_frames=n,
+        width=source.width,
+        height=source.height,
+        fps=source.fps,
+        fingerprint=fingerprint(source.path),
+    )
+    return ref, bool(is_video and claimed)
+
+
+def open_document(
+    path: str | os.PathLike[str],
+    *,
+    media_config: MediaConfig | None = None,
+    choose_project_path: ChooseProjectPath,
+    choose_media: ChooseMedia,
+) -> Document | None:
+    """Open a project file or media (creating or reopening its project).
+
+    Returns ``None`` when the user cancelled a question. Raises the library's errors
+    (:class:`MediaError`, :class:`ProjectError` ...) for the caller to show.
+    """
+    p = Path(path)
+    if is_project_path(p):
+        return _open_project(p, media_config, choose_media)
+    source = open_media(p, media_config)
+    try:
+        target = project_path_for(p)
+        if target.exists():
+            doc = _open_project(target, media_config, choose_media, source=source)
+            if doc is None:
+                source.close()
+            return doc
+        if not _writable(target.parent):
+            chosen = choose_project_path(Path.home() / target.name)
+            if chosen is None:
+                source.close()
+                return None
+            target = chosen if chosen.suffix == SUFFIX else chosen.with_suffix(SUFFIX)
+            if target.exists():
+                doc = _open_project(target, media_config, choose_media, source=source)
+                if doc is None:
+                    source.close()
+                return doc
+        media, provisional = _media_ref_fast(source)
+        store = ProjectStore.create(target, Project(media))
+    except BaseException:
+        source.close()
+        raise
+    doc = Document(store, source)
+    if provisional:
+        doc.start_length_scan()
+    return doc
+
+
+def _open_project(
+    path: Path,
+    media_config: MediaConfig | None,
+    choose_media: ChooseMedia,
+    source: MediaSource | None = None,
+) -> Document | None:
+    try:
+        store = ProjectStore.open(path)
+    except MediaMovedError as exc:
+        new = choose_media(exc.expected_path, str(exc))
+        if new is None:
+            return None
+        store = ProjectStore.open(path, check_media=False)
+        try:
+            store.relink(new)
+        except BaseException:
+            store.close()
+            raise
+        if source is not None:
+            source.close()
+            source = None
+    try:
+        media = store.project.media
+        if source is None and media is not None:
+            source = open_media(media.path, media_config)
+    except BaseException:
+        store.close()
+        raise
+    return Document(store, source)

@@ -1,0 +1,188 @@
+"""File dialogs and the flows behind them: open, import, export.
+
+Each flow asks its questions with standard dialogs, calls the io layer and reports
+failures in the window (what went wrong, what to do next). Opening never loses work: the
+previous project's edits are already on disk when it is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from tracker_annotate.core.errors import TrackerAnnotateError
+from tracker_annotate.core.labels import Label
+from tracker_annotate.core.project import Project
+from tracker_annotate.gui import errors, preferences
+from tracker_annotate.gui.document import SUFFIX, open_document
+from tracker_annotate.io.media import VIDEO_EXTS, MediaConfig
+
+if TYPE_CHECKING:
+    from tracker_annotate.gui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
+
+MEDIA_FILTER = (
+    f"Video or project (*{' *'.join(sorted(VIDEO_EXTS))} *{SUFFIX});;"
+    f"Projects (*{SUFFIX});;All files (*)"
+)
+
+
+def open_dialog(win: MainWindow) -> None:
+    """File > Open: a video or project file; a folder via the dialog's second button."""
+    start = str(win.doc.path.parent) if win.doc else str(Path.home())
+    box = QMessageBox(win)
+    box.setWindowTitle("Open")
+    box.setText("Open a video or project file, or a folder of images / a MOT sequence?")
+    file_btn = box.addButton("File…", QMessageBox.ButtonRole.AcceptRole)
+    dir_btn = box.addButton("Folder…", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is file_btn:
+        path, _ = QFileDialog.getOpenFileName(win, "Open video or project", start, MEDIA_FILTER)
+    elif box.clickedButton() is dir_btn:
+        path = QFileDialog.getExistingDirectory(win, "Open image folder or MOT sequence", start)
+    else:
+        return
+    if path:
+        open_path(win, path)
+
+
+def _choose_project_path(win: MainWindow, suggested: Path) -> Path | None:
+    QMessageBox.information(
+        win,
+        "Where to keep the project?",
+        "The media's folder is read-only, so the project file cannot go beside it.\n"
+        "Choose where to save it.",
+    )
+    path, _ = QFileDialog.getSaveFileName(
+        win, "Save project as", str(suggested), f"Projects (*{SUFFIX})"
+    )
+    return Path(path) if path else None
+
+
+def _choose_media(win: MainWindow, expected: str, message: str) -> str | None:
+    answer = QMessageBox.question(
+        win,
+        "Media moved",
+        f"{message}\n\nLocate the media now?",
+    )
+    if answer != QMessageBox.StandardButton.Yes:
+        return None
+    start = str(Path(expected).parent) if Path(expected).parent.is_dir() else str(Path.home())
+    if Path(expected).suffix.lower() in VIDEO_EXTS:
+        path, _ = QFileDialog.getOpenFileName(win, f"Locate {Path(expected).name}", start)
+    else:
+        path = QFileDialog.getExistingDirectory(win, f"Locate {Path(expected).name}", start)
+    return path or None
+
+
+def open_path(win: MainWindow, path: str) -> bool:
+    """Open media or a project in ``win``; errors are shown. Returns whether it opened."""
+    win.close_document()
+    app = QApplication.instance()
+    if app is not None:
+        QApplication.setOverrideCursor(win.cursor())
+    try:
+        doc = open_document(
+            path,
+            media_config=MediaConfig(cache_bytes=win.prefs.cache_bytes),
+            choose_project_path=lambda s: _choose_project_path(win, s),
+            choose_media=lambda e, m: _choose_media(win, e, m),
+        )
+    except (TrackerAnnotateError, OSError) as exc:
+        errors.show_error(win, f"Cannot open {Path(path).name}", exc)
+        return False
+    finally:
+        if app is not None:
+            QApplication.restoreOverrideCursor()
+    if doc is None:
+        return False
+    preferences.add_recent(str(Path(path).resolve()))
+    win.set_document(doc)
+    win.statusBar().showMessage(f"Opened {doc.path} (every edit is saved as you go)", 8000)  # type: ignore[union-attr]
+    return True
+
+
+def merge_into(project: Project, imported: Project, description: str) -> list[int]:
+    """Add every track of ``imported`` to ``project`` under new ids (one undo step).
+
+    Labels the project lacks are added; returns the new track ids.
+    """
+    new_ids: list[int] = []
+    with project.edit(description) as tx:
+        for lab in imported.labels.values():
+            if lab.name not in project.labels:
+                tx.set_label(Label(lab.name, lab.color))
+        for tid in sorted(imported.tracks):
+            info = imported.tracks[tid]
+            new = tx.new_track_id()
+            tx.set_track(project.copy_info(info, track_id=new))
+            for box in imported.boxes(tid).values():
+                tx.set_box(new, box)
+            new_ids.append(new)
+    return new_ids
+
+
+def _formats() -> list[str]:
+    try:
+        from tracker_annotate.io import formats
+
+        names = getattr(formats, "FORMATS", None) or getattr(formats, "FORMAT_NAMES", None)
+        if names:
+            return sorted(str(n) for n in names)
+    except ImportError:
+        pass
+    return ["mot", "cvat", "coco", "yolo", "otb"]
+
+
+def import_annotations(win: MainWindow) -> None:
+    if win.doc is None:
+        return
+    path, _ = QFileDialog.getOpenFileName(win, "Import annotations", str(win.doc.path.parent))
+    if not path:
+        return
+    try:
+        from tracker_annotate.io.formats import read_annotations
+
+        imported = read_annotations(path)
+        ids = merge_into(win.doc.project, imported, f"Import {Path(path).name}")
+    except (TrackerAnnotateError, OSError) as exc:
+        errors.show_error(win, "Import failed; nothing was changed", exc)
+        return
+    win.statusBar().showMessage(f"Imported {len(ids)} tracks from {path}", 8000)  # type: ignore[union-attr]
+
+
+def import_detections(win: MainWindow) -> None:
+    """Detections (MOT det.txt or COCO results) become proposed tracks via the engine."""
+    if win.doc is None:
+        return
+    path, _ = QFileDialog.getOpenFileName(
+        win, "Import detections", str(win.doc.path.parent), "Detections (*.txt *.json)"
+    )
+    if path:
+        win.controller.import_detections(path)
+
+
+def export(win: MainWindow) -> None:
+    if win.doc is None:
+        return
+    fmts = _formats()
+    filters = ";;".join(f"{f.upper()} (*)" for f in fmts)
+    path, chosen = QFileDialog.getSaveFileName(
+        win, "Export annotations", str(win.doc.path.with_suffix("")), filters
+    )
+    if not path:
+        return
+    fmt = chosen.split(" ")[0].lower() if chosen else None
+    try:
+        from tracker_annotate.io.formats import write_annotations
+
+        write_annotations(win.doc.project, path, format=fmt)
+    except (TrackerAnnotateError, OSError) as exc:
+        errors.show_error(win, "Export failed", exc)
+        return
+    win.statusBar().showMessage(f"Exported {fmt or 'annotations'} to {path}", 8000)  # type: ignore[union-attr]

@@ -1,0 +1,140 @@
+"""User preferences kept with QSettings (per user, not per project) and their dialog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QSpinBox,
+    QWidget,
+)
+
+from tracker_annotate.io.frame_cache import MIB
+from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+
+ORG, APP = "tracker_annotate", "tracker-annotate"
+MAX_RECENT = 10
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What the annotator chose. Each field says its trade-off.
+
+    ``tracker`` / ``flag_threshold``: see :class:`TrackerConfig`. ``cache_mb``: decoded
+    frames kept in memory; more makes scrubbing back instant but costs RAM (a 1080p frame
+    is ~6 MB). ``auto_retrack``: re-track the edited segment after every box edit; turn it
+    off on slow machines or when placing many keyframes first.
+    """
+
+    tracker: str = "cascade"
+    flag_threshold: float = 0.5
+    cache_mb: int = 512
+    auto_retrack: bool = True
+
+    def tracker_config(self) -> TrackerConfig:
+        return TrackerConfig(tracker=self.tracker, flag_threshold=self.flag_threshold)
+
+    @property
+    def cache_bytes(self) -> int:
+        return self.cache_mb * MIB
+
+
+def settings() -> QSettings:
+    return QSettings(ORG, APP)
+
+
+def load() -> Preferences:
+    s = settings()
+    d = Preferences()
+
+    def get(key: str, default: object, kind: type) -> object:
+        try:
+            return kind(s.value(key, default))
+        except (TypeError, ValueError):
+            return default
+
+    tracker = str(s.value("tracker", d.tracker))
+    auto = s.value("auto_retrack", d.auto_retrack)
+    return Preferences(
+        tracker=tracker if tracker in TRACKER_NAMES else d.tracker,
+        flag_threshold=min(1.0, max(0.0, float(get("flag_threshold", d.flag_threshold, float)))),  # type: ignore[arg-type]
+        cache_mb=max(0, int(get("cache_mb", d.cache_mb, int))),  # type: ignore[call-overload]
+        auto_retrack=auto in (True, "true", "1", 1),
+    )
+
+
+def save(prefs: Preferences) -> None:
+    s = settings()
+    s.setValue("tracker", prefs.tracker)
+    s.setValue("flag_threshold", prefs.flag_threshold)
+    s.setValue("cache_mb", prefs.cache_mb)
+    s.setValue("auto_retrack", prefs.auto_retrack)
+    s.sync()
+
+
+def recent_files() -> list[str]:
+    value = settings().value("recent_files", [])
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def add_recent(path: str) -> list[str]:
+    files = [path] + [f for f in recent_files() if f != path]
+    files = files[:MAX_RECENT]
+    s = settings()
+    s.setValue("recent_files", files)
+    s.sync()
+    return files
+
+
+class PreferencesDialog(QDialog):
+    """Edit :class:`Preferences`; ``result_prefs()`` after ``exec()`` returns Accepted."""
+
+    def __init__(self, prefs: Preferences, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self._prefs = prefs
+        form = QFormLayout(self)
+        self.tracker = QComboBox()
+        self.tracker.addItems(TRACKER_NAMES)
+        self.tracker.setCurrentText(prefs.tracker)
+        self.tracker.setToolTip("cascade: fast optical flow, heavier tracker only when unsure")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setValue(prefs.flag_threshold)
+        self.threshold.setToolTip("Higher flags more boxes: fewer errors slip by, more review")
+        self.cache = QSpinBox()
+        self.cache.setRange(0, 64 * 1024)
+        self.cache.setSuffix(" MB")
+        self.cache.setValue(prefs.cache_mb)
+        self.cache.setToolTip("Decoded frames kept in memory (applies when media is reopened)")
+        self.auto = QCheckBox("Re-track automatically after editing a box")
+        self.auto.setChecked(prefs.auto_retrack)
+        form.addRow("Tracker", self.tracker)
+        form.addRow("Flag threshold", self.threshold)
+        form.addRow("Frame cache", self.cache)
+        form.addRow(self.auto)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def result_prefs(self) -> Preferences:
+        return replace(
+            self._prefs,
+            tracker=self.tracker.currentText(),
+            flag_threshold=float(self.threshold.value()),
+            cache_mb=int(self.cache.value()),
+            auto_retrack=self.auto.isChecked(),
+        )
