@@ -12,10 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-pytest.importorskip("pytestqt")
-
 from PyQt6.QtCore import QPoint, QPointF, QSettings, Qt
+from PyQt6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
 
 from tracker_annotate.gui import errors
 from tracker_annotate.gui.main_window import MainWindow
@@ -77,7 +76,7 @@ def prefs() -> Preferences:
 
 
 @pytest.fixture
-def window(qtbot, prefs: Preferences, shown_errors: list[str]) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+def window(qtbot: QtBot, prefs: Preferences, shown_errors: list[str]) -> Iterator[MainWindow]:
     win = MainWindow(prefs)
     qtbot.addWidget(win)
     win.resize(1200, 800)
@@ -92,7 +91,14 @@ def view_point(win: MainWindow, x: float, y: float) -> QPoint:
     return win.canvas.mapFromScene(QPointF(x, y))
 
 
-def drag(qtbot, widget, a: QPoint, b: QPoint, button=Qt.MouseButton.LeftButton, steps: int = 5):  # type: ignore[no-untyped-def]
+def drag(
+    qtbot: QtBot,
+    widget: QWidget,
+    a: QPoint,
+    b: QPoint,
+    button: Qt.MouseButton = Qt.MouseButton.LeftButton,
+    steps: int = 5,
+) -> None:
     qtbot.mousePress(widget, button, pos=a)
     for i in range(1, steps + 1):
         p = a + (b - a) * (i / steps)

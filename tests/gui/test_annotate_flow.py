@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from PyQt6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import drag, object_xyxy, view_point
 from tracker_annotate.core.boxes import BoxSource
@@ -21,7 +22,9 @@ def test_open_video_creates_project_beside_it(window: MainWindow, video: Path) -
     assert "clip.taproj" in window.windowTitle() and "saved" in window.windowTitle()
 
 
-def test_draw_track_flag_fix_undo_redo(qtbot, window: MainWindow, video: Path, shown_errors) -> None:  # type: ignore[no-untyped-def]
+def test_draw_track_flag_fix_undo_redo(
+    qtbot: QtBot, window: MainWindow, video: Path, shown_errors: list[str]
+) -> None:
     assert window.open_path(video)
     doc = window.doc
     assert doc is not None
