@@ -1,0 +1,252 @@
+"""Render ``results.json`` as a markdown report and PNG plots (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tracker_annotate.bench.strategies import STRATEGIES
+
+NOTES = """\
+## How the numbers are made
+
+- The simulated annotator holds the ground truth (GT) and acts on a project only through
+  the editing commands the GUI uses (draw = new manual keyframe, correct = redraw a proposed
+  box, verify = accept a proposed box, mark end = an `outside` box). The engine receives the
+  project and the frames, never the GT.
+- **per_frame** draws every GT box. **interpolation** puts keyframes on each track's first
+  and last frame, interpolates xyxy linearly (CVAT, Label Studio, VATIC), then keyframes
+  the frame with the worst IoU below tau until every box reaches tau; cost = keyframes x
+  draw + a playback review of every box. **tracker_oracle** is the same loop and accounting
+  with our engine filling between keyframes (told not to extend past the last keyframe)
+  and re-tracking only the touched segments after each keyframe. **tracker_flagged** draws
+  each track's first box and marks its end, lets the engine propagate, then visits only
+  flagged boxes in playback order: verify when IoU >= tau, else correct (a keyframe, then
+  re-track); new flags are visited too until none are left. Unflagged boxes are never looked
+  at; cost = draws + verifications + corrections + end marks.
+- An end mark always costs its seconds; when a track is visible until the video's last
+  frame there is no frame after it to put the `outside` box on, so nothing is written.
+- *Residual error* = share of GT boxes whose final box has IoU < 0.5 (or < tau) and was
+  never shown to the annotator (a missing box scores IoU 0; a box where the object is not
+  counts as an error too). Strategies with a playback review show every box, so their
+  residual error is 0 by construction.
+- *Flag precision / recall* are measured on the first propagation: a derived box is "bad"
+  when its IoU < tau.
+- *Engine compute* is wall time inside the engine (and installing its output); it is
+  reported apart and never added to annotator time.
+"""
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def _x(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.1f}x"
+
+
+def _hms(seconds: float) -> str:
+    h, rem = divmod(round(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
+def _summary_table(summary: dict[str, Any]) -> list[str]:
+    lines = [
+        "| strategy | annotator time | speedup vs per_frame | manual boxes | manual vs "
+        "interpolation | verified | corrected | mean IoU | residual err IoU<0.5 | residual "
+        "err IoU<tau | engine compute |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in STRATEGIES:
+        if s not in summary:
+            continue
+        r = summary[s]
+        lines.append(
+            f"| {s} | {r['seconds']:,.0f} s ({_hms(r['seconds'])}) | "
+            f"{_x(r['speedup_vs_per_frame'])} | {r['manual_boxes']:,} | "
+            f"{_pct(r['manual_boxes_vs_interpolation'])} | {r['verified_boxes']:,} | "
+            f"{r['corrected_boxes']:,} | {r['mean_iou']:.3f} | "
+            f"{_pct(r['residual_error_rate'])} | {_pct(r['residual_error_rate_tau'])} | "
+            f"{r['compute_seconds']:.0f} s |"
+        )
+    return lines
+
+
+def _sequence_table(seqs: dict[str, Any]) -> list[str]:
+    lines = [
+        "| sequence | GT boxes | per_frame | interpolation (keyframes) | tracker_oracle "
+        "(keyframes) | tracker_flagged (manual / verified) | flagged residual IoU<0.5 | flag "
+        "precision / recall | engine compute |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def cell(d: dict[str, Any] | None, extra: str) -> str:
+        return "-" if d is None else f"{d['seconds']:,.0f} s ({extra.format(**d)})"
+
+    for name, by in seqs.items():
+        pf, it = by.get("per_frame"), by.get("interpolation")
+        orc, fl = by.get("tracker_oracle"), by.get("tracker_flagged")
+        n = next(iter(by.values()))["gt_boxes"]
+        comp = sum(d["compute_seconds"] for d in by.values())
+        lines.append(
+            f"| {name} | {n:,} | {cell(pf, '{manual_boxes}')} | "
+            f"{cell(it, '{manual_boxes}')} | {cell(orc, '{manual_boxes}')} | "
+            f"{cell(fl, '{manual_boxes} / {verified_boxes}')} | "
+            f"{_pct(fl['residual_error_rate']) if fl else '-'} | "
+            f"{(_pct(fl['flag_precision']) + ' / ' + _pct(fl['flag_recall'])) if fl else '-'} | "
+            f"{comp:.0f} s |"
+        )
+    return lines
+
+
+def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
+    tau = results["tau"]
+    summary = results["summary"]
+    n_boxes = next(iter(summary.values()))["gt_boxes"] if summary else 0
+    m = results["machine"]
+    out = [
+        "# Labeling-time benchmark",
+        "",
+        f"Command: `{results['command']}`",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['platform']}, Python {m['python']}. "
+        f"Wall time {results['wall_seconds']:.0f} s; load average before "
+        f"{results['load_average_before']}, after {results['load_average_after']} "
+        "(other jobs shared the machine).",
+        "",
+        f"## Summary: {len(results['sequences'])} sequences, {n_boxes:,} GT boxes, tau = {tau}",
+        "",
+        *_summary_table(summary),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        *[
+            f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |"
+            for t in results["targets"]
+        ],
+        "",
+    ]
+    ka = results["known_answer"]
+    if ka.get("measured_keyframes"):
+        out += [
+            "## Known-answer check (interpolation keyframes, default costs, tau 0.7)",
+            "",
+            f"Expected per sequence {ka['expected_keyframes']}, measured "
+            f"{ka['measured_keyframes']}.",
+        ]
+        if "measured_total" in ka:
+            out.append(f"Expected total {ka['expected_total']}, measured {ka['measured_total']}.")
+        out += [f"Matches: **{'yes' if ka['matches'] else 'no'}**.", ""]
+    out += [f"## Per sequence (tau = {tau})", "", *_sequence_table(results["sequences"]), ""]
+    for t, block in results["by_tau"].items():
+        if float(t) == tau:
+            continue
+        out += [f"## Summary at tau = {t}", "", *_summary_table(block["summary"]), ""]
+    out += [
+        "## Sensitivity: drawing (and correcting) at "
+        f"{results['sensitivity_costs']['draw_s']} s per box",
+        "",
+        "| tau | strategy | annotator time | speedup vs per_frame | speedup vs interpolation |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for t, block in results["by_tau"].items():
+        for s, r in block["sensitivity_slow_drawing"].items():
+            out.append(
+                f"| {t} | {s} | {r['seconds']:,.0f} s | {_x(r['speedup_vs_per_frame'])} | "
+                f"{_x(r['speedup_vs_interpolation'])} |"
+            )
+    out += ["", f"## Trade-off: engine flag threshold (tracker_flagged, tau = {tau})", ""]
+    out += [
+        "| flag threshold | annotator time | speedup vs per_frame | verified | corrected | "
+        "residual err IoU<0.5 | residual err IoU<tau | mean IoU |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    base = summary.get("per_frame", {}).get("seconds")
+    for r in results["tradeoff"]:
+        sp = base / r["seconds"] if base and r["seconds"] else None
+        out.append(
+            f"| {r['flag_threshold']} | {r['seconds']:,.0f} s | {_x(sp)} | "
+            f"{r['verified_boxes']:,} | {r['corrected_boxes']:,} | "
+            f"{_pct(r['residual_error_rate'])} | {_pct(r['residual_error_rate_tau'])} | "
+            f"{r['mean_iou']:.3f} |"
+        )
+    out += ["", "## Cost model", "", "| action | seconds | source |", "|---|---:|---|"]
+    for k, v in results["costs"].items():
+        out.append(f"| {k} | {v} | {results['cost_sources'].get(k, '')} |")
+    out += ["", f"Engine: `{results['tracker_config']}`", "", NOTES]
+    for p in plots:
+        out += [f"![{Path(p).stem}]({Path(p).name})", ""]
+    return "\n".join(out)
+
+
+def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
+    """``seconds_per_sequence.png`` and ``tradeoff.png``; returns the written paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    written: list[str] = []
+    seqs = results["sequences"]
+    names = list(seqs)
+    strategies = [s for s in STRATEGIES if any(s in seqs[n] for n in names)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(names) + 2), 4.5))
+    width = 0.8 / max(1, len(strategies))
+    x = np.arange(len(names))
+    for i, s in enumerate(strategies):
+        vals = [seqs[n][s]["seconds"] if s in seqs[n] else np.nan for n in names]
+        ax.bar(x + (i - (len(strategies) - 1) / 2) * width, vals, width, label=s)
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("annotator seconds (log)")
+    ax.set_title(f"Annotator time per sequence (tau = {results['tau']})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "seconds_per_sequence.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(str(path))
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    trade = results["tradeoff"]
+    if trade:
+        xs = [r["seconds"] for r in trade]
+        ax.plot(xs, [100 * r["residual_error_rate"] for r in trade], "o-", label="IoU < 0.5")
+        ax.plot(xs, [100 * r["residual_error_rate_tau"] for r in trade], "s--", label="IoU < tau")
+        for r in trade:
+            ax.annotate(
+                f"flag<{r['flag_threshold']}",
+                (r["seconds"], 100 * r["residual_error_rate"]),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(4, 4),
+            )
+    for s in ("interpolation", "tracker_oracle"):
+        if s in results["summary"]:
+            ax.axvline(results["summary"][s]["seconds"], color="grey", lw=0.8, ls=":")
+            ax.annotate(s, (results["summary"][s]["seconds"], 0), fontsize=7, rotation=90)
+    ax.set_xscale("log")
+    ax.set_xlabel("annotator seconds, all sequences (log)")
+    ax.set_ylabel("residual error: unseen bad boxes (% of GT boxes)")
+    ax.set_title("tracker_flagged: residual error vs annotator time")
+    if trade:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "tradeoff.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(str(path))
+    return written
+
+
+def write_report(results: dict[str, Any], out_dir: Path) -> Path:
+    """Write the plots and ``report.md`` into ``out_dir``; returns the report's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(results, out_dir)
+    path = out_dir / "report.md"
+    path.write_text(render_markdown(results, plots) + "\n", encoding="utf-8")
+    return path
