@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker_annotate.core.errors import ConfigError
+from tracker_annotate.core.errors import ConfigError, MediaError
+from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.synth import (
     SAMPLE_CONFIG,
     SAMPLE_NAME,
@@ -73,6 +74,50 @@ def test_seed_changes_pixels_not_the_script(small: SynthSequence) -> None:
     other = generate(dataclasses.replace(SMALL, seed=SMALL.seed + 1))
     assert other.gt.to_mot_text() == small.gt.to_mot_text()
     assert np.abs(other.frame(0).astype(int) - small.frame(0).astype(int)).mean() > 5
+
+
+def test_sequence_is_a_frame_source_with_frame_named_errors(small: SynthSequence) -> None:
+    assert isinstance(small, FrameSource)
+    np.testing.assert_array_equal(small.reopen().read(12), small.frame(12))
+    with pytest.raises(MediaError, match="frame 48"):
+        small.read(small.n_frames)
+
+
+_ALL_OFF = {
+    "crossing": False,
+    "look_alikes": False,
+    "scale_change": False,
+    "exit_reenter": False,
+    "camera_pan": False,
+    "illumination": False,
+    "shadow_band": False,
+}
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        SynthConfig(width=64, height=48, n_frames=8),  # smallest allowed: objects of ~7 px
+        SynthConfig(width=64, height=48, n_frames=8, **_ALL_OFF),  # one static object remains
+        SynthConfig(width=300, height=400, n_frames=9, seed=3),  # portrait, odd length
+        SynthConfig(width=160, height=90, n_frames=20, camera_pan=False),  # still camera
+    ],
+    ids=["smallest", "all-flags-off", "portrait", "no-pan"],
+)
+def test_gt_invariants_hold_across_configs(config: SynthConfig) -> None:
+    seq = generate(config)
+    gt = seq.gt
+    assert len(gt) > 0 and len(seq.tracks) == len(set(gt.track_id.tolist()))
+    x, y, w, h = gt.xywh.T
+    assert np.all((x < config.width) & (y < config.height) & (x + w > 0) & (y + h > 0))
+    for f in range(config.n_frames):
+        rendered = seq.render(f)
+        assert rendered.image.shape == (config.height, config.width, 3)
+        rows = np.flatnonzero(gt.rows_at(f))
+        for r in rows[gt.visibility[rows] == 1.0]:
+            ys, xs = np.nonzero(rendered.id_map == gt.track_id[r])
+            bbox = (xs.min(), ys.min(), xs.max() + 1 - xs.min(), ys.max() + 1 - ys.min())
+            assert bbox == tuple(gt.xywh[r])
 
 
 # --- each hard case is really in the ground truth -----------------------------------------

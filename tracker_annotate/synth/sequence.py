@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.core.errors import MediaError
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.synth.config import SynthConfig
 from tracker_annotate.synth.scene import (
@@ -161,6 +162,9 @@ def shape_mask(shape: ShapeKind, width: int, height: int) -> npt.NDArray[np.bool
 class SynthSequence:
     """A generated sequence: exact GT up front, frames rendered on demand (random access).
 
+    It also meets :class:`~tracker_annotate.core.frames.FrameSource` (``read``, ``reopen``,
+    ``close``, ``n_frames`` ...), so tracking code can run on it in memory.
+
     Rendering frame ``i`` gives the same pixels whether frames are visited in order or not,
     because each frame's sensor noise comes from its own stream derived from the seed.
     """
@@ -182,6 +186,8 @@ class SynthSequence:
             SynthTrack(i + 1, s.name, s.texture, s.shape, s.depth, s.look_alike_group)
             for i, s in enumerate(specs)
         )
+        self.path = f"synth:seed={config.seed}"
+        """A label for messages; the FrameSource protocol wants a ``path``."""
         self.gt: SynthGroundTruth = self._ground_truth()
 
     @property
@@ -217,7 +223,11 @@ class SynthSequence:
 
     def _check_frame(self, frame: int) -> None:
         if not 0 <= frame < self.n_frames:
-            raise IndexError(f"frame {frame} is outside [0, {self.n_frames - 1}]")
+            raise MediaError(
+                f"frame index out of range; expected 0 to {self.n_frames - 1}",
+                path=self.path,
+                frame=frame,
+            )
 
     def _layers(self, frame: int) -> list[_Layer]:
         """Objects whose full box overlaps the image, back to front, in image pixels."""
@@ -298,6 +308,19 @@ class SynthSequence:
         """All frames in order, rendered one at a time (constant memory)."""
         for i in range(self.n_frames):
             yield self.frame(i)
+
+    # The FrameSource protocol, so a sequence can feed the tracker with no file at all.
+
+    def read(self, index: int) -> Frame:
+        """Frame ``index`` (0-based); :class:`MediaError` naming the frame when out of range."""
+        return self.frame(index)
+
+    def reopen(self) -> SynthSequence:
+        """Sequences hold no handles and rendering has no shared state: itself serves."""
+        return self
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def _clip(
