@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.commands import replace_derived_boxes
 from tracker_annotate.core.errors import ConfigError
-from tracker_annotate.core.project import Project
+from tracker_annotate.core.labels import DEFAULT_LABEL
+from tracker_annotate.core.project import Project, TrackInfo
 
 #: Named measurement back-ends. ``cascade`` is ours (LK median flow + NCC, heavier tracker
 #: only when unsure); the rest are OpenCV's contrib trackers.
@@ -95,5 +96,19 @@ class TrackingRun:
 
 
 def apply_run(project: Project, run: TrackingRun, description: str = "Track") -> None:
-    """Install a run's boxes as one undoable step. Keyframes are never overwritten."""
-    replace_derived_boxes(project, run.boxes, run.spans, description)
+    """Install a run's boxes as one undoable step. Keyframes are never overwritten.
+
+    ``run.proposed`` tracks (from model detections) are added in the same step as new
+    tracks with ``TrackInfo(proposed=True)`` and their ``IMPORTED`` boxes.
+    """
+    with project.edit(description) as tx:
+        replace_derived_boxes(project, run.boxes, run.spans, description)
+        for boxes in run.proposed:
+            if not boxes:
+                continue
+            if DEFAULT_LABEL.name not in project.labels:
+                tx.set_label(DEFAULT_LABEL)
+            tid = tx.new_track_id()
+            tx.set_track(TrackInfo(tid, DEFAULT_LABEL.name, proposed=True))
+            for box in boxes:
+                tx.set_box(tid, box)

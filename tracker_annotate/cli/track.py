@@ -1,0 +1,108 @@
+"""``tracker-annotate track MEDIA --init KEYFRAMES --out RESULT``: track one video.
+
+MEDIA is a video, an image folder or a MOTChallenge sequence folder. KEYFRAMES is a MOT
+file (1-based frames, one row per keyframe box, id column = track), a CVAT video XML, a
+COCO-VID JSON or a project. RESULT's extension picks the output: ``.txt`` MOT results with
+the confidence in column 7, ``.xml`` CVAT video, ``.json`` COCO, ``.taproj``/``.sqlite`` a
+project for review in the GUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.tracking.pipeline import track_file
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "track",
+        help="track objects from keyframes through a video; flag doubtful boxes",
+        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+    )
+    parser.add_argument("media", metavar="MEDIA", help="video file, image folder or MOT folder")
+    parser.add_argument(
+        "--init",
+        required=True,
+        metavar="KEYFRAMES",
+        help="keyframes: MOT .txt, CVAT .xml, COCO .json or a .taproj/.sqlite project",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="RESULT",
+        help="output: .txt (MOT), .xml (CVAT), .json (COCO) or .taproj/.sqlite (project)",
+    )
+    parser.add_argument(
+        "--tracker",
+        default="cascade",
+        choices=TRACKER_NAMES,
+        help="measurement back-end (default: cascade, fast LK + NCC with a search fallback)",
+    )
+    parser.add_argument(
+        "--detections",
+        metavar="DET",
+        default=None,
+        help="model detections (MOT det.txt or COCO results .json): extra measurements, and "
+        "proposed tracks for confident unmatched objects",
+    )
+    parser.add_argument(
+        "--no-extend",
+        action="store_true",
+        help="stop each track at its last keyframe instead of following it to the end",
+    )
+    parser.add_argument(
+        "--flag-threshold",
+        type=float,
+        default=TrackerConfig.flag_threshold,
+        metavar="T",
+        help="flag boxes with confidence below T for review (default: %(default)s)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = TrackerConfig(
+        tracker=args.tracker, flag_threshold=args.flag_threshold, extend=not args.no_extend
+    )
+    bar: Any = None
+    progress = None
+    if not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="obj-frame", desc="track", file=sys.stderr, leave=False)
+
+        def progress(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        summary = track_file(
+            args.media,
+            args.init,
+            args.out,
+            config,
+            detections_path=args.detections,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"{summary['out']}: {summary['tracks']} track(s), {summary['boxes']} tracked boxes "
+            f"over {summary['frames']} frames, {summary['flagged']} flagged for review, "
+            f"{summary['proposed']} proposed track(s); "
+            f"{summary['object_frames_per_s']} object-frames/s ({summary['tracker']})"
+        )
+    return 0

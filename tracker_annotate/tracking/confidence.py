@@ -1,0 +1,103 @@
+"""Confidence in [0, 1] for derived boxes, and the reason shown when a box is flagged.
+
+Signals, strongest first (measured on synthetic failures and on the shared sequences, see
+``benchmarks/results/tracking.md``): appearance similarity to the track's keyframe templates,
+coasting (no trusted measurement: occlusion), the measurement step's own quality (LK
+forward-backward error and inliers, or the search peak's distinctness), the Kalman
+innovation, the share of the box inside the image. Between two keyframes the forward and
+backward passes are blended and their agreement raises or lowers the result; overlap with
+another track lowers it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tracker_annotate.tracking.passes import StepSignals
+
+REASON_DRIFT = "appearance drift"
+REASON_OCCLUSION = "possible occlusion"
+REASON_CONFLICT = "two tracks on one object"
+REASON_LEFT = "left the frame?"
+REASON_DISAGREE = "forward/backward disagree"
+REASON_END = "track end: confirm"
+REASON_UNREADABLE = "frame could not be decoded"
+REASON_GAP = "possible occlusion (gap filled by interpolation)"
+
+#: Appearance score (NCC) mapped to 0 and to 1.
+APP_LO, APP_HI = 0.2, 0.75
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def step_confidence(s: StepSignals) -> tuple[float, str]:
+    """Confidence of one pass's box and the reason that would explain a flag."""
+    if s.unreadable:
+        return 0.0, REASON_UNREADABLE
+    app = max(s.app, 0.85 * s.app_recent) if s.coasted == 0 else s.app
+    a = float(np.clip((app - APP_LO) / (APP_HI - APP_LO), 0.0, 1.0))
+    q = 0.55 + 0.45 * float(np.clip(s.quality, 0.0, 1.0))
+    coast = 0.8**s.coasted
+    innov = 1.0 / (1.0 + 0.5 * max(s.maha, 0.0))
+    vis = float(np.clip((s.vis - 0.3) / 0.5, 0.0, 1.0))
+    conf = (a**0.8) * q * coast * (0.7 + 0.3 * innov) * vis
+    if s.conflict:
+        conf *= 0.5
+    factors = {
+        REASON_LEFT: vis,
+        REASON_CONFLICT: 0.5 if s.conflict else 1.0,
+        REASON_OCCLUSION: coast * (0.6 + 0.4 * innov),
+        REASON_DRIFT: a * q,
+    }
+    reason = min(factors, key=lambda k: factors[k])
+    return float(np.clip(conf, 0.0, 1.0)), reason
+
+
+def blend_pair(
+    fwd: StepSignals | None,
+    bwd: StepSignals | None,
+    t: float,
+) -> tuple[np.ndarray, float, str, bool] | None:
+    """Blend forward and backward results at relative position ``t`` in (0, 1) between the
+    keyframes (0 at the first). Returns ``(xyxy, confidence, reason, disagree)``.
+
+    Each pass is weighted by its confidence and by closeness to its own keyframe. Where the
+    passes agree (IoU >= 0.5) the boxes are averaged and agreement raises the confidence;
+    where they disagree, the more trusted one is kept and the box is capped and flagged.
+    """
+    if fwd is None and bwd is None:
+        return None
+    if fwd is None or bwd is None:
+        one = fwd if fwd is not None else bwd
+        assert one is not None
+        c, r = step_confidence(one)
+        return one.xyxy, c, r, False
+    cf, rf = step_confidence(fwd)
+    cb, rb = step_confidence(bwd)
+    wf = (cf + 0.05) * (1.0 - t)
+    wb = (cb + 0.05) * t
+    iou = _iou(fwd.xyxy, bwd.xyxy)
+    if iou >= 0.5:
+        box = (wf * fwd.xyxy + wb * bwd.xyxy) / (wf + wb)
+        base = (wf * cf + wb * cb) / (wf + wb)
+        agree = float(np.clip((iou - 0.5) / 0.35, 0.0, 1.0))
+        conf = 1.0 - (1.0 - base) * (1.0 - 0.6 * agree)
+        reason = rf if cf <= cb else rb
+        return box, float(np.clip(conf, 0.0, 1.0)), reason, False
+    if wf >= wb:
+        return fwd.xyxy, min(cf, 0.35) * (0.5 + iou), REASON_DISAGREE, True
+    return bwd.xyxy, min(cb, 0.35) * (0.5 + iou), REASON_DISAGREE, True
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    inter = float(ix * iy)
+    ua = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / ua if ua > 0 else 0.0

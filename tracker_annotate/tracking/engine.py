@@ -1,0 +1,437 @@
+"""The tracking engine: keyframes in, derived boxes with confidence and flags out.
+
+:func:`track_project` plans passes from each track's keyframes (:mod:`.plan`), runs every
+forward pass in one frame-major sweep and every backward pass in another (each frame is
+decoded and converted to grayscale once, shared by all tracks on it), looks across tracks on
+every frame (conflicts, detections: :mod:`.assoc`), then blends each keyframe-to-keyframe
+segment's two passes and turns the signals into confidence and flags (:mod:`.confidence`).
+
+The project is only read: keyframes (manual or verified boxes, including *outside* markers).
+Install the result with :func:`tracker_annotate.tracking.api.apply_run`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.errors import MediaError, TrackingError
+from tracker_annotate.core.frames import FrameSource
+from tracker_annotate.core.project import Project
+from tracker_annotate.tracking import confidence as cm
+from tracker_annotate.tracking.api import (
+    CancelToken,
+    PartialCallback,
+    ProgressCallback,
+    TrackerConfig,
+    TrackingRun,
+)
+from tracker_annotate.tracking.appearance import Template
+from tracker_annotate.tracking.assoc import (
+    build_proposals,
+    detections_at,
+    find_conflicts,
+    match_detections,
+)
+from tracker_annotate.tracking.measure import FrameData
+from tracker_annotate.tracking.passes import StepSignals, TrackPass
+from tracker_annotate.tracking.plan import (
+    Segment,
+    passes_for,
+    segments_for,
+    track_keyframes,
+)
+
+log = logging.getLogger(__name__)
+
+#: Keyframe templates a pass compares against (its own ends first, then the nearest others).
+MAX_TEMPLATES = 4
+
+
+def track_project(
+    project: Project,
+    source: FrameSource,
+    config: TrackerConfig = TrackerConfig(),  # noqa: B008 - frozen, so sharing is safe
+    *,
+    track_ids: Iterable[int] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    on_partial: PartialCallback | None = None,
+    detections: Any = None,
+) -> TrackingRun:
+    """Track every requested track (default: all) from its keyframes.
+
+    ``spans[tid]`` is ``(first keyframe, last frame)``: derived boxes there are replaced.
+    Tracks without keyframes are left alone. ``detections`` (see
+    :func:`tracker_annotate.tracking.assoc.detections_at`) are used as extra measurements,
+    and the confident ones no track explains become ``run.proposed`` tracks.
+    """
+    n = source.n_frames
+    tids = sorted(project.tracks) if track_ids is None else list(track_ids)
+    segs: dict[int, list[Segment]] = {}
+    spans: dict[int, tuple[int, int]] = {}
+    for tid in tids:
+        if tid not in project.tracks:
+            raise TrackingError(f"no track {tid} in the project")
+        kfs = track_keyframes(project, tid, n, source.width, source.height)
+        if not kfs:
+            continue
+        segs[tid] = segments_for(kfs, tid, n, config.extend)
+        spans[tid] = (kfs[0].frame, n - 1)
+    return _run(
+        project=project,
+        source=source,
+        config=config,
+        segs=segs,
+        spans=spans,
+        progress=progress,
+        cancel=cancel,
+        on_partial=on_partial,
+        detections=detections,
+    )
+
+
+def retrack_after_edit(
+    project: Project,
+    source: FrameSource,
+    config: TrackerConfig,
+    track_id: int,
+    frame: int,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> TrackingRun:
+    """Recompute only what an edit on ``frame`` of ``track_id`` can change.
+
+    The span is (previous keyframe or ``frame``) .. (next keyframe, or the last frame): the
+    segment(s) adjacent to the edited frame, whether a keyframe was added, moved or deleted.
+    """
+    n = source.n_frames
+    if track_id not in project.tracks:
+        raise TrackingError(f"no track {track_id} in the project")
+    kfs = track_keyframes(project, track_id, n, source.width, source.height)
+    before = [k.frame for k in kfs if k.frame < frame]
+    after = [k.frame for k in kfs if k.frame > frame]
+    lo = before[-1] if before else frame
+    hi = after[0] if after else n - 1
+    all_segs = segments_for(kfs, track_id, n, config.extend)
+    segs = {track_id: [s for s in all_segs if lo <= s.a.frame and s.end <= hi]}
+    return _run(
+        project=project,
+        source=source,
+        config=config,
+        segs=segs,
+        spans={track_id: (lo, hi)},
+        progress=progress,
+        cancel=cancel,
+        on_partial=None,
+        detections=None,
+    )
+
+
+# ------------------------------------------------------------------------------ internals
+
+
+def _read(source: FrameSource, f: int) -> FrameData:
+    return FrameData(f, source.read(f))
+
+
+def _templates(
+    project: Project, source: FrameSource, segs: dict[int, list[Segment]]
+) -> dict[int, dict[int, Template]]:
+    """Keyframe templates per track (only keyframes some segment uses), frame-ordered reads."""
+    need: dict[int, list[tuple[int, FrameBox]]] = {}
+    for tid, ss in segs.items():
+        kf_frames = sorted(project.keyframes(tid))
+        for f in kf_frames:
+            b = project.box(tid, f)
+            if b is not None and not b.outside and ss:
+                need.setdefault(f, []).append((tid, b))
+    out: dict[int, dict[int, Template]] = {tid: {} for tid in segs}
+    for f in sorted(need):
+        try:
+            fd = _read(source, f)
+        except MediaError as exc:
+            tids = sorted({tid for tid, _ in need[f]})
+            raise TrackingError(
+                f"keyframe frame {f} (0-based) of track(s) {tids} cannot be decoded: {exc}"
+            ) from exc
+        for tid, b in need[f]:
+            out[tid][f] = Template.from_box(fd.gray, b.xyxy.to_array(), f)
+    return out
+
+
+def _pass_templates(temps: dict[int, Template], ends: list[int]) -> list[Template]:
+    ordered = [temps[f] for f in ends if f in temps]
+    rest = sorted(
+        (t for f, t in temps.items() if f not in ends),
+        key=lambda t: min(abs(t.frame - e) for e in ends),
+    )
+    return (ordered + rest)[:MAX_TEMPLATES]
+
+
+def _run(
+    *,
+    project: Project,
+    source: FrameSource,
+    config: TrackerConfig,
+    segs: dict[int, list[Segment]],
+    spans: dict[int, tuple[int, int]],
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    on_partial: PartialCallback | None,
+    detections: Any,
+) -> TrackingRun:
+    t0 = time.perf_counter()
+    temps = _templates(project, source, segs)
+    passes: dict[tuple[int, int, int], TrackPass] = {}  # (tid, start, step)
+    for tid, ss in segs.items():
+        for seg in ss:
+            ends = [seg.a.frame] + ([seg.b.frame] if seg.b is not None else [])
+            for plan in passes_for(seg):
+                own = [plan.start] + [e for e in ends if e != plan.start]
+                passes[(tid, plan.start, plan.step)] = TrackPass(
+                    plan, config.tracker, _pass_templates(temps[tid], own), config.max_coast_frames
+                )
+    total = sum(p.plan.n_steps for p in passes.values())
+    state = _Progress(total, progress, cancel)
+    fwd = [p for p in passes.values() if p.plan.step > 0]
+    bwd = [p for p in passes.values() if p.plan.step < 0]
+    _sweep(source=source, passes=fwd, step=+1, config=config, detections=detections, state=state)
+    if not state.cancelled:
+        _sweep(
+            source=source, passes=bwd, step=-1, config=config, detections=detections, state=state
+        )
+    run = TrackingRun(cancelled=state.cancelled)
+    for tid, ss in segs.items():
+        boxes: list[FrameBox] = []
+        for seg in ss:
+            boxes.extend(_assemble(seg, passes, config, state.cancelled))
+        boxes.sort(key=lambda b: b.frame)
+        run.boxes[tid] = boxes
+        lo, hi = spans[tid]
+        if state.cancelled:  # keep what was there beyond what we finished
+            hi = max([b.frame for b in boxes], default=lo)
+        run.spans[tid] = (lo, hi)
+        if on_partial is not None:
+            on_partial(tid, boxes)
+    for tid, span in spans.items():
+        if tid not in run.spans:
+            run.boxes[tid] = []
+            run.spans[tid] = span
+    if detections is not None and not state.cancelled:
+        run.proposed = _proposals(project, run, source.n_frames, config, detections)
+    run.object_frames = state.done
+    run.seconds = time.perf_counter() - t0
+    return run
+
+
+class _Progress:
+    def __init__(self, total: int, cb: ProgressCallback | None, cancel: CancelToken | None) -> None:
+        self.total, self.cb, self.cancel = total, cb, cancel
+        self.done = 0
+        self._last = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.cancelled
+
+    def add(self, k: int) -> None:
+        self.done += k
+        if self.cb is not None:
+            now = time.perf_counter()
+            if now - self._last > 0.05 or self.done >= self.total:
+                self._last = now
+                self.cb(self.done, self.total)
+
+
+def _sweep(
+    *,
+    source: FrameSource,
+    passes: list[TrackPass],
+    step: int,
+    config: TrackerConfig,
+    detections: Any,
+    state: _Progress,
+) -> None:
+    """Run ``passes`` (all in direction ``step``) frame-major."""
+    pending = sorted(passes, key=lambda p: p.plan.start * step)
+    active: list[TrackPass] = []
+    i = 0
+    if not pending:
+        return
+    f = pending[0].plan.start
+    while True:
+        if state.cancelled:
+            return
+        starting = []
+        while i < len(pending) and pending[i].plan.start == f:
+            starting.append(pending[i])
+            i += 1
+        running = [p for p in active if not p.done]
+        if running or starting:
+            try:
+                fd: FrameData | None = _read(source, f)
+            except MediaError as exc:
+                if starting:
+                    raise TrackingError(f"keyframe frame {f} cannot be decoded: {exc}") from exc
+                log.warning("frame %d cannot be decoded, coasting: %s", f, exc)
+                fd = None
+            if fd is None:
+                for p in running:
+                    p.skip(f)
+            else:
+                _step_frame(fd, running, config, detections)
+            state.add(len(running))
+            for p in starting:
+                p.begin(fd)  # type: ignore[arg-type]  # fd is set when starting is non-empty
+            active = [p for p in running if not p.done] + [p for p in starting if not p.done]
+        if not active:
+            if i >= len(pending):
+                return
+            f = pending[i].plan.start
+        else:
+            f += step
+
+
+def _step_frame(
+    fd: FrameData, running: list[TrackPass], config: TrackerConfig, detections: Any
+) -> None:
+    if not running:
+        return
+    cands = [p.propose(fd) for p in running]
+    boxes = np.stack([c.xyxy if c.xyxy is not None else c.pred_xyxy for c in cands])
+    tids = [p.plan.track_id for p in running]
+    scores = [c.app if c.xyxy is not None else -1.0 for c in cands]
+    reject = find_conflicts(boxes, tids, scores, min_iou=0.5)
+    det_for: dict[int, tuple[np.ndarray, float]] = {}
+    if detections is not None:
+        det_xyxy, det_scores = detections_at(detections, fd.index)
+        for r, c in match_detections(boxes, det_xyxy, config.detection_iou):
+            if r not in reject:
+                det_for[r] = (det_xyxy[c], float(det_scores[c]))
+    for k, p in enumerate(running):
+        d = det_for.get(k)
+        p.commit(
+            fd,
+            reject=k in reject,
+            detection_xyxy=None if d is None else d[0],
+            detection_score=0.0 if d is None else d[1],
+        )
+
+
+def _box(
+    f: int,
+    xyxy: np.ndarray,
+    conf: float,
+    reason: str,
+    config: TrackerConfig,
+    *,
+    source: BoxSource = BoxSource.TRACKED,
+    force_flag: bool = False,
+) -> FrameBox:
+    conf = float(np.clip(conf, 0.0, 1.0))
+    flagged = force_flag or conf < config.flag_threshold
+    return FrameBox(
+        f,
+        BoxXYXY.from_array(xyxy),
+        source=source,
+        confidence=conf,
+        flagged=flagged,
+        flag_reason=reason if flagged else "",
+    )
+
+
+def _assemble(
+    seg: Segment,
+    passes: dict[tuple[int, int, int], TrackPass],
+    config: TrackerConfig,
+    cancelled: bool,
+) -> list[FrameBox]:
+    tid = seg.track_id
+    a = seg.a
+    fp = passes.get((tid, a.frame, +1)) if not a.outside else None
+    bp = passes.get((tid, seg.b.frame, -1)) if seg.b is not None and not seg.b.outside else None
+    fwd_by: dict[int, StepSignals] = {s.frame: s for s in fp.out} if fp is not None else {}
+    bwd_by: dict[int, StepSignals] = {s.frame: s for s in bp.out} if bp is not None else {}
+    if seg.b is None:  # extension: forward only, flag how it ended
+        return _assemble_extension(seg, fp, config, cancelled)
+    b = seg.b
+    out: dict[int, FrameBox] = {}
+    for f in range(a.frame + 1, b.frame):
+        t = (f - a.frame) / (b.frame - a.frame)
+        got = cm.blend_pair(fwd_by.get(f), bwd_by.get(f), t)
+        if got is None:
+            continue
+        xyxy, conf, reason, disagree = got
+        out[f] = _box(f, xyxy, conf, reason, config, force_flag=disagree)
+    if not a.outside and not b.outside and not cancelled:
+        _fill_gaps(out, a, b, config)
+    return [out[f] for f in sorted(out)]
+
+
+def _fill_gaps(out: dict[int, FrameBox], a: FrameBox, b: FrameBox, config: TrackerConfig) -> None:
+    """Both passes lost the object somewhere: interpolate across the hole, flagged."""
+    known = {a.frame: a.xyxy.to_array(), b.frame: b.xyxy.to_array()}
+    known.update({f: bx.xyxy.to_array() for f, bx in out.items()})
+    frames = sorted(known)
+    for lo, hi in itertools.pairwise(frames):
+        for f in range(lo + 1, hi):
+            t = (f - lo) / (hi - lo)
+            xyxy = (1 - t) * known[lo] + t * known[hi]
+            out[f] = _box(
+                f, xyxy, 0.1, cm.REASON_GAP, config, source=BoxSource.INTERPOLATED, force_flag=True
+            )
+
+
+def _assemble_extension(
+    seg: Segment, fp: TrackPass | None, config: TrackerConfig, cancelled: bool
+) -> list[FrameBox]:
+    if fp is None or not fp.out:
+        return []
+    sigs = list(fp.out)
+    if fp.end_reason == "lost":
+        while sigs and sigs[-1].coasted > 0:
+            sigs.pop()
+    elif fp.end_reason == "left":
+        while len(sigs) > 1 and sigs[-1].vis < 0.35:
+            sigs.pop()
+    out = []
+    for s in sigs:
+        conf, reason = cm.step_confidence(s)
+        out.append(_box(s.frame, s.xyxy, conf, reason, config))
+    if out and not cancelled and fp.done:
+        last = out[-1]
+        reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
+        conf = last.confidence if fp.end_reason != "lost" else min(last.confidence, 0.3)
+        out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
+    return out
+
+
+def _proposals(
+    project: Project, run: TrackingRun, n_frames: int, config: TrackerConfig, detections: Any
+) -> list[list[FrameBox]]:
+    occupied: dict[int, list[np.ndarray]] = {}
+    for tid in project.tracks:
+        for f, b in project.boxes(tid).items():
+            if b.outside:
+                continue
+            if tid in run.boxes and b.is_derived and run.spans[tid][0] <= f <= run.spans[tid][1]:
+                continue
+            occupied.setdefault(f, []).append(b.xyxy.to_array())
+    for boxes in run.boxes.values():
+        for b in boxes:
+            occupied.setdefault(b.frame, []).append(b.xyxy.to_array())
+    return build_proposals(
+        detections,
+        n_frames,
+        occupied,
+        min_score=config.proposal_score,
+        min_iou=config.detection_iou,
+    )

@@ -1,0 +1,274 @@
+"""One directional pass of one track: seed on a keyframe, step frame by frame.
+
+A pass is stepped in two halves so the engine can look across tracks on each frame:
+:meth:`TrackPass.propose` predicts (Kalman), measures (back-end) and, for ``cascade``,
+checks the result against the track's keyframe templates and searches when unsure;
+:meth:`TrackPass.commit` accepts or rejects the candidate (cross-track conflicts, detection
+matches) and records a :class:`StepSignals` for the confidence model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tracker_annotate.tracking.appearance import Template, ncc, score_box, search, warp_box
+from tracker_annotate.tracking.kalman import BoxKalman, KalmanParams
+from tracker_annotate.tracking.measure import FrameData, Measurement, make_measurer
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class PassPlan:
+    """Seed ``init_xyxy`` on frame ``start``; produce boxes up to ``stop`` (inclusive)."""
+
+    track_id: int
+    start: int
+    stop: int
+    step: int  # +1 forward, -1 backward
+    init_xyxy: tuple[float, float, float, float]
+    kind: str  # "between" (keyframe to keyframe), "extend" (after the last), "enter"
+
+    @property
+    def n_steps(self) -> int:
+        return abs(self.stop - self.start)
+
+
+@dataclass(frozen=True)
+class CascadeParams:
+    """Thresholds of the cheap-then-heavy measurement logic (and of loss detection)."""
+
+    #: LK quality below which the step is "unsure" and the template search runs. Raising it
+    #: searches more often: more robust to fast motion and blur, but slower.
+    unsure_quality: float = 0.55
+    #: Appearance score (NCC) below which the step is "unsure". Same trade-off.
+    unsure_score: float = 0.65
+    #: Drop of the appearance score against the previous frame that makes the step unsure.
+    unsure_drop: float = 0.12
+    #: A search hit replaces the LK box when it scores this much better. Raising it trusts
+    #: LK's smooth motion more; lowering it jumps to look-alikes more easily.
+    switch_margin: float = 0.04
+    #: Search window reach in box sizes beyond the predicted box (grows while coasting).
+    search_radius: float = 0.75
+    #: Below this appearance score a measurement is not trusted: the Kalman filter coasts.
+    #: Raising it coasts through partial occlusions instead of following occluders, but
+    #: loses objects whose appearance changes quickly.
+    min_score: float = 0.3
+    #: While coasting, a candidate must score at least this to re-acquire the object.
+    reacquire_score: float = 0.55
+    #: Blend rate of the running template (appearance adapts to slow change).
+    template_rate: float = 0.1
+
+
+@dataclass
+class StepSignals:
+    """What one step knew; the confidence model turns it into a number and a reason."""
+
+    frame: int
+    xyxy: FloatArray
+    app: float  # best NCC to the track's keyframe templates, in [-1, 1]
+    app_recent: float  # NCC to the running template
+    quality: float  # measurement step's own belief, [0, 1]
+    coasted: int  # consecutive frames without an accepted measurement
+    maha: float  # squared Mahalanobis distance of the innovation / gate (0 when coasting)
+    vis: float  # share of the box inside the image
+    method: str
+    conflict: bool = False
+    unreadable: bool = False
+    detection: bool = False
+
+
+@dataclass
+class Candidate:
+    pred_xyxy: FloatArray
+    xyxy: FloatArray | None
+    score: float  # appearance score used for decisions (max of keyframe and running)
+    app: float
+    app_recent: float
+    quality: float
+    method: str
+    gated_ok: bool
+    maha: float
+
+
+@dataclass
+class TrackPass:
+    plan: PassPlan
+    backend: str
+    key_templates: list[Template]
+    max_coast: int
+    params: CascadeParams = field(default_factory=CascadeParams)
+    kalman_params: KalmanParams = field(default_factory=KalmanParams)
+    out: list[StepSignals] = field(default_factory=list)
+    done: bool = False
+    end_reason: str = ""  # "", "left", "lost", "stop"
+
+    def begin(self, frame: FrameData) -> None:
+        box = np.array(self.plan.init_xyxy, dtype=np.float64)
+        self.kf = BoxKalman(box, self.kalman_params)
+        self.measurer = make_measurer(self.backend)
+        self.measurer.start(frame, box)
+        self.recent = Template.from_box(frame.gray, box, frame.index)
+        self._recent_f = self.recent.pixels.astype(np.float32)
+        self.prev = frame
+        self.prev_xyxy = box
+        self.last_score = 1.0
+        self.low_run = 0
+        self.cand: Candidate | None = None
+        if self.plan.n_steps == 0:
+            self.done = True
+
+    def frames_done(self) -> int:
+        return len(self.out)
+
+    # ------------------------------------------------------------------ step, part 1
+    def propose(self, cur: FrameData) -> Candidate:
+        pred = self.kf.predict()
+        m = self.measurer.measure(self.prev, cur, self.prev_xyxy, pred)
+        cand = self._check(cur, m, pred)
+        if self.backend == "cascade" and self._unsure(cand):
+            cand = self._search(cur, cand, pred)
+        if cand.xyxy is not None:
+            cand.maha = self.kf.mahalanobis2(cand.xyxy, max(cand.quality, 0.3))
+            cand.gated_ok = cand.maha <= self.kf.params.gate_chi2
+        self.cand = cand
+        return cand
+
+    def _check(self, cur: FrameData, m: Measurement, pred: FloatArray) -> Candidate:
+        if m.xyxy is None:
+            return Candidate(pred, None, -1.0, -1.0, -1.0, 0.0, m.method, False, math.inf)
+        app = score_box(cur.gray, m.xyxy, self.key_templates)
+        rec = ncc(warp_box(cur.gray, m.xyxy, self.recent.size), self.recent.pixels)
+        return Candidate(pred, m.xyxy, max(app, rec), app, rec, m.quality, m.method, True, 0.0)
+
+    def _unsure(self, c: Candidate) -> bool:
+        p = self.params
+        return (
+            c.xyxy is None
+            or c.quality < p.unsure_quality
+            or c.score < p.unsure_score
+            or c.score < self.last_score - p.unsure_drop
+            or self.kf.coasted > 1
+        )
+
+    def _search(self, cur: FrameData, cand: Candidate, pred: FloatArray) -> Candidate:
+        p = self.params
+        radius = p.search_radius * (1.0 + 0.25 * min(self.kf.coasted, 8))
+        centers = [((pred[0] + pred[2]) / 2.0, (pred[1] + pred[3]) / 2.0)]
+        size = (float(pred[2] - pred[0]), float(pred[3] - pred[1]))
+        best = cand
+        templates = [self.recent, *self.key_templates[:2]]
+        for t in templates:
+            for c in centers:
+                hit = search(cur.gray, c, size, t, radius=radius)
+                if hit is None:
+                    continue
+                if best.xyxy is not None and hit.score <= best.score + p.switch_margin:
+                    continue
+                app = score_box(cur.gray, hit.xyxy, self.key_templates)
+                rec = ncc(warp_box(cur.gray, hit.xyxy, self.recent.size), self.recent.pixels)
+                score = max(app, rec)
+                if best.xyxy is None or score > best.score + p.switch_margin:
+                    q = float(np.clip(hit.margin / 0.2, 0.2, 1.0)) * float(np.clip(score, 0, 1))
+                    best = Candidate(pred, hit.xyxy, score, app, rec, q, "search", True, 0.0)
+        return best
+
+    # ------------------------------------------------------------------ step, part 2
+    def commit(
+        self,
+        cur: FrameData,
+        *,
+        reject: bool = False,
+        detection_xyxy: FloatArray | None = None,
+        detection_score: float = 0.0,
+    ) -> StepSignals:
+        """Accept (or, with ``reject``, refuse) the candidate and record the step."""
+        c = self.cand
+        if c is None:
+            raise RuntimeError("commit() without propose()")
+        p = self.params
+        accept = (
+            not reject
+            and c.xyxy is not None
+            and c.score >= p.min_score
+            and (c.gated_ok or c.score >= p.reacquire_score + 0.2)
+            and (self.kf.coasted <= 1 or c.score >= p.reacquire_score)
+        )
+        maha = 0.0
+        if accept and c.xyxy is not None:
+            maha = c.maha / self.kf.params.gate_chi2
+            if not c.gated_ok:  # strong re-acquisition far from the prediction
+                self.kf.reset(c.xyxy)
+            else:
+                self.kf.update(c.xyxy, max(c.quality, 0.15))
+        used_det = False
+        if detection_xyxy is not None and not reject:
+            self.kf.update(detection_xyxy, max(0.2, 0.6 * detection_score))
+            used_det = True
+        box = self.kf.xyxy
+        if used_det:
+            self.kf.coasted = 0
+        if accept:
+            self.last_score = c.score
+            self._adapt(cur, box, c)
+        vis = _visible_fraction(box, cur.width, cur.height)
+        app = c.app if accept else score_box(cur.gray, box, self.key_templates)
+        sig = StepSignals(
+            frame=cur.index,
+            xyxy=box,
+            app=app,
+            app_recent=c.app_recent,
+            quality=c.quality if accept else 0.0,
+            coasted=self.kf.coasted,
+            maha=maha,
+            vis=vis,
+            method=c.method,
+            conflict=reject,
+            detection=used_det,
+        )
+        self.out.append(sig)
+        self.prev = cur
+        self.prev_xyxy = box
+        self._check_end(sig)
+        return sig
+
+    def skip(self, index: int) -> StepSignals:
+        """The frame could not be decoded: coast on the prediction, flag it."""
+        box = self.kf.predict()
+        sig = StepSignals(
+            index, box, -1.0, -1.0, 0.0, self.kf.coasted, 0.0, 1.0, "none", unreadable=True
+        )
+        self.out.append(sig)
+        self._check_end(sig)
+        return sig
+
+    def _adapt(self, cur: FrameData, box: FloatArray, c: Candidate) -> None:
+        if c.score < 0.5 or c.quality < 0.3:
+            return
+        new = warp_box(cur.gray, box, self.recent.size).astype(np.float32)
+        r = self.params.template_rate
+        self._recent_f = (1.0 - r) * self._recent_f + r * new
+        self.recent = Template(np.clip(self._recent_f, 0, 255).astype(np.uint8), cur.index)
+
+    def _check_end(self, sig: StepSignals) -> None:
+        if sig.frame == self.plan.stop:
+            self.done, self.end_reason = True, "stop"
+        elif sig.vis < 0.35:
+            self.done, self.end_reason = True, "left"
+        elif sig.coasted > self.max_coast:
+            self.done, self.end_reason = True, "lost"
+        else:
+            self.low_run = self.low_run + 1 if sig.app < 0.2 else 0
+            if self.low_run > max(5, self.max_coast):
+                self.done, self.end_reason = True, "lost"
+
+
+def _visible_fraction(xyxy: FloatArray, width: int, height: int) -> float:
+    area = max(float((xyxy[2] - xyxy[0]) * (xyxy[3] - xyxy[1])), 1e-9)
+    ix = max(0.0, min(float(xyxy[2]), width) - max(float(xyxy[0]), 0.0))
+    iy = max(0.0, min(float(xyxy[3]), height) - max(float(xyxy[1]), 0.0))
+    return ix * iy / area

@@ -1,0 +1,131 @@
+"""File in, file out: keyframes + media (+ detections) -> tracked annotations.
+
+:func:`track_file` is what ``tracker-annotate track`` and ``tracker-annotate batch`` run for
+each input. Formats are chosen by extension:
+
+* keyframes (``init_path``): MOT ``.txt`` (1-based frames, one row per keyframe box, id
+  column = track), CVAT video ``.xml``, COCO-VID ``.json``, or a project ``.taproj``/
+  ``.sqlite`` (its manual and verified boxes are the keyframes);
+* output (``out_path``): ``.txt`` MOT results (confidence in column 7), ``.xml`` CVAT video,
+  ``.json`` COCO-VID, or ``.taproj``/``.sqlite`` a project the GUI opens for review.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from tracker_annotate.core.boxes import BoxSource
+from tracker_annotate.core.errors import TrackingError
+from tracker_annotate.core.frames import FrameSource
+from tracker_annotate.core.project import MediaRef, Project
+from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply_run
+from tracker_annotate.tracking.engine import track_project
+
+log = logging.getLogger(__name__)
+
+
+def media_ref_for(source: FrameSource, path: str | os.PathLike[str]) -> MediaRef:
+    """A project's reference to the media ``source`` was opened from."""
+    from tracker_annotate.io.media import fingerprint
+
+    return MediaRef(
+        path=os.path.abspath(os.fspath(path)),
+        n_frames=source.n_frames,
+        width=source.width,
+        height=source.height,
+        fps=source.fps,
+        fingerprint=fingerprint(path),
+    )
+
+
+def load_keyframes(init_path: str | os.PathLike[str], media: MediaRef) -> Project:
+    """Read a keyframe file or project; its human boxes are the keyframes."""
+    from tracker_annotate.io.formats import read_annotations
+    from tracker_annotate.io.store import ProjectStore, is_project_path
+
+    p = Path(init_path)
+    if not p.exists():
+        raise TrackingError(f"keyframe file {p} does not exist")
+    if is_project_path(p):
+        with ProjectStore.open(p, check_media=False) as store:
+            project = store.project
+        project.set_media(media)
+        return project
+    return read_annotations(p, media=media)
+
+
+def write_result(project: Project, out_path: str | os.PathLike[str]) -> str:
+    """Write by extension; returns the format written (``project`` for .taproj/.sqlite)."""
+    from tracker_annotate.io.formats import detect_format, write_annotations
+    from tracker_annotate.io.store import ProjectStore, is_project_path
+
+    out = Path(out_path)
+    if is_project_path(out):
+        ProjectStore.create(out, project, overwrite=True).close()
+        return "project"
+    fmt = detect_format(out, writing=True)
+    options: dict[str, Any] = {"write_seqinfo": False} if fmt == "mot" else {}
+    return write_annotations(project, out, fmt, **options)
+
+
+def track_file(
+    media_path: str | os.PathLike[str],
+    init_path: str | os.PathLike[str] | None,
+    out_path: str | os.PathLike[str],
+    config: TrackerConfig,
+    *,
+    detections_path: str | os.PathLike[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Track one media file from its keyframes and write the result.
+
+    Returns a JSON-able summary: ``frames``, ``tracks``, ``boxes`` (derived), ``flagged``,
+    ``proposed``, ``object_frames``, ``seconds``, ``object_frames_per_s``, ``tracker``,
+    ``format`` and ``out``. Raises :class:`~tracker_annotate.core.errors.TrackerAnnotateError`
+    subclasses naming the file, line or frame at fault.
+    """
+    from tracker_annotate.io.formats.detections import read_detections
+    from tracker_annotate.io.media import open_media
+
+    if init_path is None:
+        raise TrackingError(
+            f"{media_path}: no keyframes given (expected a MOT/CVAT/COCO file or project)"
+        )
+    with open_media(media_path) as source:
+        media = media_ref_for(source, media_path)
+        project = load_keyframes(init_path, media)
+        n_key = sum(len(project.keyframes(t)) for t in project.tracks)
+        if n_key == 0:
+            raise TrackingError(f"{init_path}: holds no keyframes (manual or verified boxes)")
+        dets = read_detections(detections_path) if detections_path is not None else None
+        if dets is not None and len(dets) == 0:
+            log.warning("%s: the detections file holds no detections", detections_path)
+        run = track_project(project, source, config, progress=progress, detections=dets)
+    apply_run(project, run, f"Track ({config.tracker})")
+    fmt = write_result(project, out_path)
+    derived = [
+        b
+        for t in project.tracks
+        for b in project.boxes(t).values()
+        if b.source is not BoxSource.MANUAL
+    ]
+    return {
+        "media": os.fspath(media_path),
+        "out": os.fspath(out_path),
+        "format": fmt,
+        "tracker": config.tracker,
+        "frames": media.n_frames,
+        "tracks": len(project.tracks),
+        "keyframes": n_key,
+        "boxes": len(derived),
+        "flagged": sum(1 for b in derived if b.flagged),
+        "proposed": len(run.proposed),
+        "object_frames": run.object_frames,
+        "seconds": round(run.seconds, 3),
+        "object_frames_per_s": round(run.object_frames / run.seconds, 1)
+        if run.seconds > 0
+        else None,
+    }
