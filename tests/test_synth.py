@@ -273,6 +273,23 @@ def test_gt_box_equals_mask_bbox_and_visibility_equals_pixel_share(small: SynthS
     assert checked_full > 100
 
 
+def test_image_changes_only_inside_object_silhouettes(clean: SynthSequence) -> None:
+    # Removing the crossers leaves the background draw untouched (it comes first), so
+    # pixels outside every silhouette must be equal and the crossers' pixels must differ.
+    without = generate(dataclasses.replace(CLEAN, crossing=False))
+    crosser_ids = [clean.track(n).track_id for n in ("crosser_front", "crosser_back")]
+    changed_inside = 0
+    for f in (0, 20, 30, 47):
+        a, b = clean.render(f), without.render(f)
+        background = (a.id_map == 0) & (b.id_map == 0)
+        np.testing.assert_array_equal(a.image[background], b.image[background])
+        only_crossers = np.isin(a.id_map, crosser_ids) & (b.id_map == 0)
+        differs = np.any(a.image != b.image, axis=2)
+        changed_inside += int(np.count_nonzero(differs & only_crossers))
+        assert np.count_nonzero(differs & only_crossers) > 0.9 * np.count_nonzero(only_crossers)
+    assert changed_inside > 0
+
+
 def test_mot_text_is_one_based_and_sorted_by_track_then_frame(small: SynthSequence) -> None:
     lines = small.gt.to_mot_text().splitlines()
     assert len(lines) == len(small.gt)

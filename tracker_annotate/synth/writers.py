@@ -21,8 +21,9 @@ from tracker_annotate.synth.sequence import SynthSequence, generate
 
 log = logging.getLogger(__name__)
 
-SAMPLE_CONFIG = SynthConfig(width=640, height=360, n_frames=150, fps=30.0, seed=2026,
-                            sensor_noise_sigma=1.5)  # fmt: skip
+SAMPLE_CONFIG = SynthConfig(
+    width=640, height=360, n_frames=150, fps=30.0, seed=2026, sensor_noise_sigma=1.5
+)
 """The committed sample: 5 s at 30 fps, 640x360, all hard cases on."""
 SAMPLE_NAME = "synthetic"
 SAMPLE_JPEG_QUALITY = 80
