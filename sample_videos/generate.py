@@ -28,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     paths = write_sample(args.out)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
-    print(f"wrote {paths.sequence_dir}, {paths.video}, {paths.keyframes} ({size / 1e6:.2f} MB)")
+    logging.getLogger("generate").info(
+        "wrote %s, %s, %s (%.2f MB)", paths.sequence_dir, paths.video, paths.keyframes, size / 1e6
+    )
     return 0
 
 
