@@ -322,6 +322,10 @@ class Controller(QObject):
         self.error.emit(f"Tracking failed; the project is unchanged.\n\n{message}")
 
     def _on_finished(self) -> None:
+        if self.worker is not None:
+            # ``finished`` is emitted just before the thread ends: let it end before the
+            # last reference (and with it the QThread) goes away
+            self.worker.wait()
         self.worker = None
         self._preview = {}
         self._preview_timer.stop()

@@ -65,8 +65,10 @@ class MainWindow(QMainWindow):
         split = QSplitter(Qt.Orientation.Vertical, self)
         split.addWidget(self.canvas)
         split.addWidget(self.timeline)
-        split.setStretchFactor(0, 5)
-        split.setStretchFactor(1, 1)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 0)
+        split.setCollapsible(0, False)
+        split.setSizes([760, 140])
         self.setCentralWidget(split)
         docks = []
         for title, widget in (
@@ -254,7 +256,7 @@ class MainWindow(QMainWindow):
     def _on_frame(self, frame: int) -> None:
         s = self.doc.session if self.doc else None
         if s is not None:
-            self.frame_label.setText(f"Frame {frame + 1} / {s.n_frames}")
+            self.frame_label.setText(f"Frame {frame} / {s.n_frames - 1}")
             self.time_label.setText(s.timecode(frame))
 
     def _on_project_changed(self, cs: ChangeSet) -> None:
@@ -321,10 +323,10 @@ class MainWindow(QMainWindow):
         if s is None:
             return
         f, ok = QInputDialog.getInt(
-            self, "Go to frame", f"Frame (1-{s.n_frames}):", s.frame + 1, 1, s.n_frames
+            self, "Go to frame", f"Frame (0-{s.n_frames - 1}):", s.frame, 0, s.n_frames - 1
         )
         if ok:
-            s.seek(f - 1)
+            s.seek(f)
 
     def _toggle_auto_retrack(self) -> None:
         from dataclasses import replace
