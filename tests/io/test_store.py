@@ -315,6 +315,20 @@ def test_edits_after_close_are_not_written(tmp_path: Path, project: Project) -> 
         store.get_ui_state()
 
 
+def test_save_as_moves_the_autosave_to_the_new_file(tmp_path: Path, project: Project) -> None:
+    old = ProjectStore.create(tmp_path / "a.taproj", project)
+    old.set_ui_state({"frame": 3})
+    new = old.save_as(tmp_path / "b.taproj")
+    assert old.closed and not new.closed
+    with project.edit("after save as") as tx:
+        tx.set_box(2, box(0))
+    new.close()
+    assert reopened(tmp_path / "b.taproj").box(2, 0) == box(0)
+    assert reopened(tmp_path / "a.taproj").box(2, 0) is None
+    with ProjectStore.open(tmp_path / "b.taproj") as store:
+        assert store.get_ui_state() == {"frame": 3}
+
+
 # -- UI state ---------------------------------------------------------------------------
 
 
@@ -425,9 +439,9 @@ def test_second_program_cannot_open_an_open_project(tmp_path: Path, project: Pro
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
-        with pytest.raises(ProjectError, match="open in another program"):
+        with pytest.raises(ProjectError, match="already open"):
             ProjectStore.open(path, check_media=False)
-        with pytest.raises(ProjectError, match="open in another program"):
+        with pytest.raises(ProjectError, match="already open"):
             ProjectStore.create(path, project, overwrite=True)
     finally:
         holder.communicate("\n", timeout=30)

@@ -42,8 +42,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
-from tracker_annotate.core.labels import Label
-from tracker_annotate.core.project import ChangeSet, MediaRef, Project, TrackInfo
+from tracker_annotate.core.project import ChangeSet, MediaRef, Project
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ class ProjectStore:
                         con.execute(stmt)
                 con.execute(f"PRAGMA application_id = {sc.APPLICATION_ID}")
                 con.execute(f"PRAGMA user_version = {sc.SCHEMA_VERSION}")
-                _write_everything(con, project, path.parent)
+                sc.write_project(con, project, path.parent)
                 con.execute("COMMIT")
             finally:
                 con.close()  # checkpoints the WAL into the file and removes it
@@ -144,7 +143,7 @@ class ProjectStore:
             raise ProjectError(f"{path}: could not write the project: {exc}") from exc
         con = _connect(path, synchronous)
         log.info("created project %s (%d boxes)", path, project.n_boxes())
-        return cls(con, path, project, media_relpath=_media_relpath(project.media, path))
+        return cls(con, path, project, media_relpath=sc.media_relpath(project.media, path.parent))
 
     @classmethod
     def open(
@@ -164,7 +163,7 @@ class ProjectStore:
         sc.check_header(path)
         con = _connect(path, synchronous, check=True)
         try:
-            project, relpath = _load_project(con, path)
+            project, relpath = sc.load_project(con, path)
         except sqlite3.Error as exc:
             con.close()
             raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
@@ -182,6 +181,17 @@ class ProjectStore:
             "opened project %s (%d tracks, %d boxes)", path, len(project.tracks), project.n_boxes()
         )
         return store
+
+    def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> ProjectStore:
+        """Write the project (and the UI state) to a new file, detach from this one and
+        return the new store; edits from now on go to the new file only."""
+        self.flush()
+        ui_state = self.get_ui_state()
+        new = ProjectStore.create(path, self.project, overwrite=overwrite)
+        if ui_state:
+            new.set_ui_state(ui_state)
+        self.close()
+        return new
 
     # -- media ----------------------------------------------------------------------------
     def check_media(self) -> None:
@@ -293,7 +303,7 @@ class ProjectStore:
         self.flush()
 
     def _on_media_changed(self, media: MediaRef) -> None:
-        self._media_relpath = _media_relpath(media, self.path)
+        self._media_relpath = sc.media_relpath(media, self.path.parent)
         self._write_meta({"media": sc.media_to_json(media, self.path.parent)})
 
     @property
@@ -442,8 +452,8 @@ def _connect(path: Path, synchronous: Synchronous, *, check: bool = False) -> sq
         con.close()
         if "locked" in str(exc) or "busy" in str(exc):
             raise ProjectError(
-                f"{path}: the project is open in another program (another tracker_annotate "
-                f"window?); close it there first"
+                f"{path}: the project is already open (another tracker_annotate window, "
+                f"or another store in this one); close it there first"
             ) from exc
         raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
     except sqlite3.DatabaseError as exc:
@@ -464,82 +474,6 @@ def _ensure_not_in_use(path: Path) -> None:
         if fh.read(len(sc.SQLITE_HEADER)) != sc.SQLITE_HEADER:
             return
     _connect(path, "NORMAL").close()
-
-
-def _write_everything(con: sqlite3.Connection, project: Project, project_dir: Path) -> None:
-    """Insert the whole project into an empty schema (inside the caller's transaction)."""
-    con.executemany(
-        "INSERT INTO labels (name, ord, r, g, b) VALUES (?, ?, ?, ?, ?)",
-        [(name, i, *sc.label_row(lab)[1:]) for i, (name, lab) in enumerate(project.labels.items())],
-    )
-    con.executemany(sc.UPSERT_TRACK, [sc.track_row(t) for t in project.tracks.values()])
-    for tid in project.tracks:
-        con.executemany(sc.UPSERT_BOX, [sc.box_row(tid, b) for b in project.boxes(tid).values()])
-    con.executemany(
-        sc.SET_META,
-        [
-            ("app", json.dumps("tracker_annotate")),
-            ("media", sc.media_to_json(project.media, project_dir)),
-            ("next_track_id", json.dumps(project.next_track_id)),
-        ],
-    )
-
-
-def _load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | None]:
-    where = str(path)
-    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
-    media, relpath = sc.media_from_json(meta.get("media", "null"), where)
-    labels = [
-        Label(name, (r, g, b))
-        for name, r, g, b in con.execute("SELECT name, r, g, b FROM labels ORDER BY ord")
-    ]
-    project = Project(media, labels)
-    tracks: dict[int, TrackInfo] = {}
-    for tid, label, name, hidden, proposed in con.execute(
-        "SELECT track_id, label, name, hidden, proposed FROM tracks ORDER BY track_id"
-    ):
-        if label not in project.labels:
-            raise ProjectError(f"{where}: track {tid} has label {label!r}, which is not defined")
-        tracks[tid] = TrackInfo(tid, label, name, bool(hidden), bool(proposed))
-    boxes = sc.build_boxes(
-        con.execute(f"SELECT {sc.BOX_COLUMNS} FROM boxes ORDER BY track_id, frame"), where
-    )
-    orphans = sorted(set(boxes) - set(tracks))
-    if orphans:
-        raise ProjectError(f"{where}: boxes of tracks {orphans[:10]} whose track is missing")
-    try:
-        next_id = int(json.loads(meta.get("next_track_id", "1")))
-    except (ValueError, TypeError):
-        next_id = 1
-    _fill_project_unchecked(project, tracks, boxes, next_id)
-    return project, relpath
-
-
-def _fill_project_unchecked(
-    project: Project,
-    tracks: dict[int, TrackInfo],
-    boxes: dict[int, dict[int, Any]],
-    next_track_id: int,
-) -> None:
-    """Install loaded tracks and boxes straight into a fresh project's internals.
-
-    Deliberately bypasses :meth:`Project.edit`: loading is not an undoable edit, must not
-    emit ``changed`` (which would write a million rows back), and the Transaction path costs
-    several times more per box. Each box was already validated by ``FrameBox.__post_init__``
-    and every track's label checked, so the project's invariants hold.
-    """
-    project._tracks = dict(tracks)
-    project._boxes = {tid: boxes.get(tid, {}) for tid in tracks}
-    project._next_track_id = max([next_track_id, 1, *(t + 1 for t in tracks)])
-
-
-def _media_relpath(media: MediaRef | None, path: Path) -> str | None:
-    if media is None:
-        return None
-    try:
-        return Path(os.path.relpath(Path(media.path).absolute(), path.parent.absolute())).as_posix()
-    except ValueError:
-        return None
 
 
 def _rollback(con: sqlite3.Connection) -> None:

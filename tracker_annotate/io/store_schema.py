@@ -9,6 +9,9 @@ A project is a SQLite database:
 * ``meta`` (key -> JSON text): the media reference, the next track id, the UI state;
 * ``labels``, ``tracks`` and ``boxes``: the model, one row per object.
 
+:func:`write_project` and :func:`load_project` move a whole project between the file and
+memory; the store writes edits row by row with the ``UPSERT_*``/``DELETE_*`` statements.
+
 Boxes are the bulk (a long video holds millions), so each is one compact row of typed
 columns in a ``WITHOUT ROWID`` table clustered on ``(track_id, frame)``: a track's boxes are
 contiguous on disk, loading is one sequential scan, and an edit is a B-tree upsert. The
@@ -29,7 +32,7 @@ from typing import Any
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.labels import Label
-from tracker_annotate.core.project import MediaRef, TrackInfo
+from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 
 #: ``PRAGMA application_id`` of a project: the ASCII bytes "TAPR" as a big-endian int32.
 APPLICATION_ID = int.from_bytes(b"TAPR", "big")
@@ -147,12 +150,21 @@ def media_to_json(media: MediaRef | None, project_dir: Path) -> str:
         "fps": media.fps,
         "fingerprint": media.fingerprint,
     }
+    rel = media_relpath(media, project_dir)
+    if rel is not None:
+        d["relpath"] = rel
+    return json.dumps(d)
+
+
+def media_relpath(media: MediaRef | None, project_dir: Path) -> str | None:
+    """The media's path relative to the project's folder (POSIX style), if one exists."""
+    if media is None:
+        return None
     try:
         rel = os.path.relpath(Path(media.path).absolute(), project_dir.absolute())
-        d["relpath"] = Path(rel).as_posix()
     except ValueError:  # another drive on Windows: no relative path exists
-        pass
-    return json.dumps(d)
+        return None
+    return Path(rel).as_posix()
 
 
 def media_from_json(text: str, where: str) -> tuple[MediaRef | None, str | None]:
@@ -205,6 +217,76 @@ def build_boxes(rows: Any, where: str) -> dict[int, dict[int, FrameBox]]:
         at = f"track {row[0]} frame {row[1]}" if row is not None else "a box row"
         raise ProjectError(f"{where}: {at} is damaged: {exc}") from exc
     return out
+
+
+# -- whole project <-> file --------------------------------------------------------------
+
+
+def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) -> None:
+    """Insert the whole project into an empty schema (inside the caller's transaction)."""
+    con.executemany(
+        "INSERT INTO labels (name, ord, r, g, b) VALUES (?, ?, ?, ?, ?)",
+        [(name, i, *label_row(lab)[1:]) for i, (name, lab) in enumerate(project.labels.items())],
+    )
+    con.executemany(UPSERT_TRACK, [track_row(t) for t in project.tracks.values()])
+    for tid in project.tracks:
+        con.executemany(UPSERT_BOX, [box_row(tid, b) for b in project.boxes(tid).values()])
+    con.executemany(
+        SET_META,
+        [
+            ("app", json.dumps("tracker_annotate")),
+            ("media", media_to_json(project.media, project_dir)),
+            ("next_track_id", json.dumps(project.next_track_id)),
+        ],
+    )
+
+
+def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | None]:
+    where = str(path)
+    meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
+    media, relpath = media_from_json(meta.get("media", "null"), where)
+    labels = [
+        Label(name, (r, g, b))
+        for name, r, g, b in con.execute("SELECT name, r, g, b FROM labels ORDER BY ord")
+    ]
+    project = Project(media, labels)
+    tracks: dict[int, TrackInfo] = {}
+    for tid, label, name, hidden, proposed in con.execute(
+        "SELECT track_id, label, name, hidden, proposed FROM tracks ORDER BY track_id"
+    ):
+        if label not in project.labels:
+            raise ProjectError(f"{where}: track {tid} has label {label!r}, which is not defined")
+        tracks[tid] = TrackInfo(tid, label, name, bool(hidden), bool(proposed))
+    boxes = build_boxes(
+        con.execute(f"SELECT {BOX_COLUMNS} FROM boxes ORDER BY track_id, frame"), where
+    )
+    orphans = sorted(set(boxes) - set(tracks))
+    if orphans:
+        raise ProjectError(f"{where}: boxes of tracks {orphans[:10]} whose track is missing")
+    try:
+        next_id = int(json.loads(meta.get("next_track_id", "1")))
+    except (ValueError, TypeError):
+        next_id = 1
+    _fill_project_unchecked(project, tracks, boxes, next_id)
+    return project, relpath
+
+
+def _fill_project_unchecked(
+    project: Project,
+    tracks: dict[int, TrackInfo],
+    boxes: dict[int, dict[int, Any]],
+    next_track_id: int,
+) -> None:
+    """Install loaded tracks and boxes straight into a fresh project's internals.
+
+    Deliberately bypasses :meth:`Project.edit`: loading is not an undoable edit, must not
+    emit ``changed`` (which would write a million rows back), and the Transaction path costs
+    several times more per box. Each box was already validated by ``FrameBox.__post_init__``
+    and every track's label checked, so the project's invariants hold.
+    """
+    project._tracks = dict(tracks)
+    project._boxes = {tid: boxes.get(tid, {}) for tid in tracks}
+    project._next_track_id = max([next_track_id, 1, *(t + 1 for t in tracks)])
 
 
 # -- recognising and upgrading ----------------------------------------------------------
