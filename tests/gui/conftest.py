@@ -104,3 +104,29 @@ def drag(
         p = a + (b - a) * (i / steps)
         qtbot.mouseMove(widget, p)
     qtbot.mouseRelease(widget, button, pos=b)
+
+
+def add_flagged_track(win: MainWindow, flagged_frames: tuple[int, ...] = (5, 9, 14)) -> int:
+    """A track with a keyframe on 0 and tracked boxes on 1..19, some flagged (the state
+    a tracking run leaves), built through the model so review tests need no tracker run."""
+    from tracker_annotate.core import commands
+    from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+
+    assert win.doc is not None
+    p = win.doc.project
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    with p.edit("Track") as tx:
+        for f in range(1, 20):
+            conf = 0.2 + 0.01 * f if f in flagged_frames else 0.9
+            tx.set_box(
+                tid,
+                FrameBox(
+                    f,
+                    BoxXYXY(*object_xyxy(f)),
+                    BoxSource.TRACKED,
+                    conf,
+                    flagged=f in flagged_frames,
+                    flag_reason="appearance drift" if f in flagged_frames else "",
+                ),
+            )
+    return tid

@@ -1,0 +1,159 @@
+"""Keyboard and mouse navigation: frames, keyframes, flags, play, go-to, timeline, zoom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QPoint, QPointF, Qt
+from PyQt6.QtWidgets import QInputDialog
+from pytestqt.qtbot import QtBot
+
+from tests.gui.conftest import add_flagged_track, drag, view_point
+from tracker_annotate.core import commands
+from tracker_annotate.core.boxes import BoxXYXY
+from tracker_annotate.gui.main_window import MainWindow
+from tracker_annotate.gui.timeline import HEADER_W, RULER_H
+
+pytestmark = pytest.mark.gui
+
+K = Qt.Key
+M = Qt.KeyboardModifier
+
+
+@pytest.mark.parametrize(
+    ("key", "mod", "start", "expected"),
+    [
+        (K.Key_Right, M.NoModifier, 5, 6),  # next frame
+        (K.Key_D, M.NoModifier, 5, 6),  # next frame, left hand on the keyboard
+        (K.Key_Left, M.NoModifier, 5, 4),  # previous frame
+        (K.Key_A, M.NoModifier, 5, 4),  # previous frame, left hand
+        (K.Key_Right, M.ShiftModifier, 5, 15),  # ten forward
+        (K.Key_Left, M.ShiftModifier, 15, 5),  # ten back
+        (K.Key_Left, M.ShiftModifier, 3, 0),  # ten back clamps at the first frame
+        (K.Key_Right, M.NoModifier, 39, 39),  # the last frame stays put
+    ],
+)
+def test_frame_keys(
+    qtbot: QtBot, window: MainWindow, video: Path, key: K, mod: M, start: int, expected: int
+) -> None:
+    assert window.open_path(video)
+    s = window.doc.session  # type: ignore[union-attr]
+    s.seek(start)
+    qtbot.keyClick(window.canvas, key, mod)
+    assert s.frame == expected
+    assert window.frame_label.text() == f"Frame {expected} / 39"
+
+
+def test_keyframe_and_flag_keys(qtbot: QtBot, window: MainWindow, video: Path) -> None:
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    tid = add_flagged_track(window)
+    commands.add_box(doc.project, tid, 12, BoxXYXY(10, 10, 60, 60))
+    s = doc.session
+    s.select(tid)
+    qtbot.keyClick(window.canvas, K.Key_K)
+    assert s.frame == 12
+    qtbot.keyClick(window.canvas, K.Key_K, M.ShiftModifier)
+    assert s.frame == 0
+    qtbot.keyClick(window.canvas, K.Key_F)
+    assert (s.frame, s.selected) == (5, tid)
+    qtbot.keyClick(window.canvas, K.Key_F)
+    assert s.frame == 9
+    qtbot.keyClick(window.canvas, K.Key_F, M.ShiftModifier)
+    assert s.frame == 5
+
+
+def test_space_plays_at_video_rate_and_pauses(
+    qtbot: QtBot, window: MainWindow, video: Path
+) -> None:
+    assert window.open_path(video)
+    s = window.doc.session  # type: ignore[union-attr]
+    qtbot.keyClick(window.canvas, K.Key_Space)
+    assert s.playing and window.play_timer.interval() == 40  # 25 fps
+    qtbot.waitUntil(lambda: s.frame >= 5, timeout=5000)
+    qtbot.keyClick(window.canvas, K.Key_Space)
+    assert not s.playing
+    stopped = s.frame
+    qtbot.wait(150)
+    assert s.frame == stopped
+
+
+def test_go_to_frame_dialog(
+    qtbot: QtBot, window: MainWindow, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert window.open_path(video)
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (27, True))
+    qtbot.keyClick(window.canvas, K.Key_G, M.ControlModifier)
+    assert window.doc.session.frame == 27  # type: ignore[union-attr]
+
+
+def test_timeline_click_seeks_and_selects_lane(
+    qtbot: QtBot, window: MainWindow, video: Path
+) -> None:
+    assert window.open_path(video)
+    tid = add_flagged_track(window)
+    s = window.doc.session  # type: ignore[union-attr]
+    s.select(None)
+    lanes = window.timeline.lanes
+    x = round(window.timeline.x_of(20.5))
+    qtbot.mouseClick(lanes, Qt.MouseButton.LeftButton, pos=QPoint(x, RULER_H + 4))
+    assert s.frame == 20 and s.selected == tid
+    assert x > HEADER_W
+
+
+def test_wheel_zooms_and_middle_drag_pans(qtbot: QtBot, window: MainWindow, video: Path) -> None:
+    assert window.open_path(video)
+    c = window.canvas
+    before = c.zoom
+    c.set_zoom(before * 4)
+    assert c.zoom == pytest.approx(before * 4)
+    h = c.horizontalScrollBar()
+    assert h is not None
+    h.setValue(h.maximum() // 2)
+    x0 = h.value()
+    vp = c.viewport()
+    assert vp is not None
+    drag(qtbot, vp, QPoint(300, 300), QPoint(200, 300), button=Qt.MouseButton.MiddleButton)
+    assert h.value() == pytest.approx(x0 + 100, abs=2)
+    assert window.doc.session.view.zoom == pytest.approx(c.zoom)  # type: ignore[union-attr]
+    qtbot.keyClick(c, K.Key_0, M.ControlModifier)
+    assert window.doc.session.view.zoom is None  # type: ignore[union-attr]
+
+
+def test_resize_with_handle_and_copy_delete(qtbot: QtBot, window: MainWindow, video: Path) -> None:
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    p, s = doc.project, doc.session
+    tid = commands.add_track(p, 0, BoxXYXY(40, 80, 90, 140))
+    s.select(tid)
+    vp = window.canvas.viewport()
+    assert vp is not None
+    # bottom-right handle dragged 20 image px right and down
+    drag(qtbot, vp, view_point(window, 90, 140), view_point(window, 110, 160))
+    box = p.box(tid, 0)
+    assert box is not None
+    assert box.xyxy.x1 == pytest.approx(40, abs=1) and box.xyxy.x2 == pytest.approx(110, abs=1.5)
+    assert box.xyxy.y2 == pytest.approx(160, abs=1.5)
+    qtbot.keyClick(window.canvas, K.Key_D, M.ControlModifier)  # copy to the next frame
+    assert s.frame == 1 and p.box(tid, 1) is not None
+    assert p.box(tid, 1).xyxy == box.xyxy  # type: ignore[union-attr]
+    qtbot.keyClick(window.canvas, K.Key_Delete)
+    assert p.box(tid, 1) is None and p.box(tid, 0) is not None
+
+
+def test_plain_click_on_image_deselects(qtbot: QtBot, window: MainWindow, video: Path) -> None:
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    tid = commands.add_track(doc.project, 0, BoxXYXY(40, 80, 90, 140))
+    doc.session.select(tid)
+    vp = window.canvas.viewport()
+    pt = window.canvas.mapFromScene(QPointF(250, 200))
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=pt)  # type: ignore[arg-type]
+    assert doc.session.selected is None
+    qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=view_point(window, 60, 100))  # type: ignore[arg-type]
+    assert doc.session.selected == tid
+    assert len(doc.project.tracks) == 1  # clicks never create boxes

@@ -1,0 +1,165 @@
+"""Review queue, tracks panel and labels panel, driven through their buttons and keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QItemSelectionModel, Qt
+from PyQt6.QtWidgets import QInputDialog
+from pytestqt.qtbot import QtBot
+
+from tests.gui.conftest import add_flagged_track
+from tracker_annotate.core import commands
+from tracker_annotate.core.boxes import BoxXYXY
+from tracker_annotate.core.review import review_items
+from tracker_annotate.gui.main_window import MainWindow
+from tracker_annotate.gui.tracks_panel import COL_NAME, COL_SHOW
+
+pytestmark = pytest.mark.gui
+K = Qt.Key
+
+
+@pytest.fixture
+def opened(window: MainWindow, video: Path) -> MainWindow:
+    assert window.open_path(video)
+    return window
+
+
+def test_review_accept_with_enter_counts_down_and_advances(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    win = opened
+    tid = add_flagged_track(win)
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    assert win.review.counter.text().startswith("3 left")
+    # lowest confidence first
+    assert [it.frame for it in win.review.items] == [5, 9, 14]
+    win.review.list.setCurrentRow(1)  # a click on a row goes there and selects the box
+    assert (s.frame, s.selected) == (9, tid)
+    qtbot.keyClick(win.canvas, K.Key_Return)
+    accepted = p.box(tid, 9)
+    assert accepted is not None and accepted.verified and not accepted.flagged
+    assert win.review.counter.text().startswith("2 left")
+    assert s.frame == 14  # went on to the next flag
+    qtbot.keyClick(win.canvas, K.Key_Delete)  # reject: the wrong box goes
+    assert p.box(tid, 14) is None
+    assert win.review.counter.text().startswith("1 left")
+
+
+def test_review_outside_and_unverified_filter(qtbot: QtBot, opened: MainWindow) -> None:
+    win = opened
+    tid = add_flagged_track(win)
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    win.review.only_derived.setChecked(True)
+    assert len(win.review.items) == 19  # every tracked box, flagged or not
+    win.review.only_derived.setChecked(False)
+    s.go_to(9, tid)
+    qtbot.keyClick(win.canvas, K.Key_O)
+    box = p.box(tid, 9)
+    assert box is not None and box.outside
+    assert all(f <= 9 for f in p.boxes(tid))  # derived boxes after the end are gone
+    assert [it.frame for it in review_items(p)] == [5]
+    qtbot.keyClick(win.canvas, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(p.boxes(tid)) == 20
+
+
+def _select_rows(win: MainWindow, tids: list[int]) -> None:
+    table = win.tracks.table
+    sm = table.selectionModel()
+    assert sm is not None
+    sm.clearSelection()
+    for tid in tids:
+        idx = table.model().index(win.tracks.row_of(tid), 1)  # type: ignore[union-attr]
+        sm.select(
+            idx, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        )
+
+
+def test_tracks_panel_rename_merge_split_end_hide_delete(qtbot: QtBot, opened: MainWindow) -> None:
+    win = opened
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    a = commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    b = commands.add_track(p, 10, BoxXYXY(20, 20, 60, 60))
+    commands.add_box(p, b, 20, BoxXYXY(30, 30, 70, 70))
+    # rename by editing the Name cell
+    item = win.tracks.table.item(win.tracks.row_of(a), COL_NAME)
+    assert item is not None
+    item.setText("red car")
+    assert p.tracks[a].name == "red car"
+    # merge b into a
+    _select_rows(win, [a, b])
+    qtbot.mouseClick(win.tracks.btn["merge"], Qt.MouseButton.LeftButton)
+    assert b not in p.tracks and sorted(p.boxes(a)) == [0, 10, 20]
+    # split at frame 10: boxes from 10 on become a new track
+    s.seek(10)
+    _select_rows(win, [a])
+    qtbot.mouseClick(win.tracks.btn["split"], Qt.MouseButton.LeftButton)
+    new = s.selected
+    assert new is not None and new != a
+    assert sorted(p.boxes(a)) == [0] and sorted(p.boxes(new)) == [10, 20]
+    # end the new track at frame 15
+    s.seek(15)
+    qtbot.mouseClick(win.tracks.btn["end"], Qt.MouseButton.LeftButton)
+    end = p.box(new, 15)
+    assert end is not None and end.outside
+    # hide with the Show checkbox: the canvas stops drawing it
+    s.seek(10)
+    show = win.tracks.table.item(win.tracks.row_of(new), COL_SHOW)
+    assert show is not None
+    show.setCheckState(Qt.CheckState.Unchecked)
+    assert p.tracks[new].hidden
+    assert [it.track_id for it in win.canvas.box_items()] == []
+    # delete
+    _select_rows(win, [new])
+    qtbot.mouseClick(win.tracks.btn["delete"], Qt.MouseButton.LeftButton)
+    assert new not in p.tracks
+    qtbot.keyClick(win.canvas, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert new in p.tracks and sorted(p.boxes(new)) == [10, 15, 20]
+
+
+def test_merge_needs_two_tracks_and_says_so(qtbot: QtBot, opened: MainWindow) -> None:
+    win = opened
+    p = win.doc.project  # type: ignore[union-attr]
+    a = commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    _select_rows(win, [a])
+    with qtbot.waitSignal(win.tracks.status) as sig:
+        qtbot.mouseClick(win.tracks.btn["merge"], Qt.MouseButton.LeftButton)
+    assert "two or more" in sig.args[0]
+    assert a in p.tracks
+
+
+def test_labels_add_and_number_keys_relabel(
+    qtbot: QtBot, opened: MainWindow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    win = opened
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("car", True))
+    win.labels.add_interactive()
+    assert "car" in p.labels
+    assert [win.label_combo.itemText(i) for i in range(win.label_combo.count())] == [
+        "object",
+        "car",
+    ]
+    tid = commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    s.select(tid)
+    qtbot.keyClick(win.canvas, K.Key_2)
+    assert p.tracks[tid].label == "car"
+    qtbot.keyClick(win.canvas, K.Key_1)
+    assert p.tracks[tid].label == "object"
+    # a new box takes the combo's current label
+    win.label_combo.setCurrentText("car")
+    s.select(None)
+    win.label_combo.setCurrentText("car")
+    win.controller.draw_box(3, BoxXYXY(100, 100, 140, 150))
+    assert p.tracks[max(p.tracks)].label == "car"
+
+
+def test_removing_a_used_label_shows_an_error(opened: MainWindow, shown_errors: list[str]) -> None:
+    win = opened
+    p = win.doc.project  # type: ignore[union-attr]
+    commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    win.labels.list.setCurrentRow(0)
+    win.labels.remove_current()
+    assert len(shown_errors) == 1 and "relabel them first" in shown_errors[0]
+    assert "object" in p.labels
