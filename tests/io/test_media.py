@@ -176,6 +176,10 @@ def test_wrong_seek_is_caught_by_verification(
     order = [40, 17, 33, 9, 44, 24, 8, 16]
     assert [read_stamp(src.read(i)) for i in order] == order
     assert src.seek_fallbacks > 0
+    # after repeated failures it stops trying to seek and stays exact
+    order = [random.Random(2).randrange(N) for _ in range(25)]
+    assert [read_stamp(src.read(i)) for i in order] == order
+    assert src.seek_fallbacks <= VideoSource.SEEK_FAILURES_BEFORE_GIVING_UP
 
 
 def test_tree_avi_header_overstates_length(shared_data: Path) -> None:

@@ -53,6 +53,7 @@ class VideoSource(MediaSource):
     """A video file decoded by OpenCV's FFmpeg backend, with verified seeking."""
 
     kind = "video"
+    SEEK_FAILURES_BEFORE_GIVING_UP = 6
 
     def __init__(self, path: str, config: MediaConfig | None = None) -> None:
         super().__init__(path, config or MediaConfig())
@@ -71,6 +72,9 @@ class VideoSource(MediaSource):
         self._seek_fallbacks = 0
         self._scan_result: _Scan | None = None
         self._verified: tuple[int, Frame] | None = None  # checkpoint frame a seek decoded
+        self._failures_in_row = 0
+        self._seek_disabled = False  # set when verified seeks keep failing for this file
+        self._width = self._height = 0
         # Decode frame 0 now: it proves the file decodes, gives the true size and makes the
         # first read a cache hit (time to first frame is one decode, no scan).
         try:
@@ -207,7 +211,17 @@ class VideoSource(MediaSource):
                 if not ok:
                     self._restart()
                     self._raise_decode_failure(index, j)
-                frame = self._cache.put(j, self._checked_frame(raw, j))
+                frame = self._checked_frame(raw, j)
+                if self._width and frame.shape[:2] != (self._height, self._width):
+                    self._restart()
+                    raise MediaError(
+                        f"frame {j} is {frame.shape[1]}x{frame.shape[0]}, expected "
+                        f"{self._width}x{self._height} like frame 0 (size changes mid-stream "
+                        "are not supported)",
+                        path=self.path,
+                        frame=index,
+                    )
+                frame = self._cache.put(j, frame)
                 if j == index:
                     result = frame
         if result is None:  # pragma: no cover - keep_from > index is a caller bug
@@ -264,12 +278,21 @@ class VideoSource(MediaSource):
         self._seeks += 1
         target = (hint // every) * every
         for start in dict.fromkeys(max(0, target - k * every) for k in (0, 1, 4)):
-            if start == 0 or start <= self._pos <= hint:
+            if start == 0 or start <= self._pos <= hint or self._seek_disabled:
                 break  # decoding from here is no slower than a seek and needs no trust
             if self._try_seek(start, scan.checkpoints.get(start)):
+                self._failures_in_row = 0
                 return start
             self._seek_fallbacks += 1
+            self._failures_in_row += 1
             log.debug("%s: seek to checkpoint %d failed verification", self.path, start)
+            if self._failures_in_row >= self.SEEK_FAILURES_BEFORE_GIVING_UP:
+                self._seek_disabled = True
+                log.warning(
+                    "%s: seeking lands on the wrong frame for this file; jumping back now "
+                    "decodes from the start (correct but slow; re-encoding the video fixes it)",
+                    self.path,
+                )
         if self._pos > hint:
             self._restart()
         return self._pos
