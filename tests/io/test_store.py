@@ -399,6 +399,103 @@ def test_open_refuses_with_a_clear_message(tmp_path: Path, make: object, message
         assert path.read_bytes() == before, "a refused file is left untouched"
 
 
+def _tamper(sql: str) -> object:
+    """A valid project (track 1 with boxes on frames 0, 3, 6, 9) damaged by one SQL statement."""
+
+    def make(p: Path, project: Project) -> None:
+        ProjectStore.create(p, project).close()
+        con = sqlite3.connect(p)
+        con.execute(sql)
+        con.commit()
+        con.close()
+
+    return make
+
+
+DAMAGED = [
+    pytest.param(
+        _tamper("UPDATE boxes SET x2 = x1 - 1 WHERE frame = 3 AND track_id = 1"),
+        "track 1 frame 3",
+        id="zero-size box names its track and frame",
+    ),
+    pytest.param(
+        _tamper("UPDATE boxes SET confidence = 7 WHERE frame = 6 AND track_id = 1"),
+        "track 1 frame 6",
+        id="confidence outside [0, 1]",
+    ),
+    pytest.param(
+        _tamper("UPDATE boxes SET source = 42 WHERE frame = 0 AND track_id = 1"),
+        "track 1 frame 0",
+        id="unknown source code",
+    ),
+    pytest.param(
+        _tamper("UPDATE boxes SET frame = -1 WHERE frame = 9 AND track_id = 1"),
+        "track 1 frame -1",
+        id="negative frame",
+    ),
+    pytest.param(
+        _tamper("DELETE FROM tracks WHERE track_id = 1"),
+        r"boxes of tracks \[1\]",
+        id="boxes whose track row is gone",
+    ),
+    pytest.param(
+        _tamper("DELETE FROM labels WHERE name = 'person'"),
+        "label 'person'",
+        id="track with an undefined label",
+    ),
+    pytest.param(
+        _tamper("UPDATE meta SET value = '{\"path\": 1}' WHERE key = 'media'"),
+        "media record is damaged",
+        id="media record without geometry",
+    ),
+    pytest.param(_tamper("DROP TABLE boxes"), "damaged", id="a table is missing"),
+]
+
+
+@pytest.mark.parametrize(("make", "message"), DAMAGED)
+def test_damaged_content_is_refused_naming_what(
+    tmp_path: Path, project: Project, make: object, message: str
+) -> None:
+    path = tmp_path / "d.taproj"
+    make(path, project)  # type: ignore[operator]
+    with pytest.raises(ProjectError, match=message) as info:
+        ProjectStore.open(path, check_media=False)
+    assert str(path) in str(info.value)
+    ProjectStore.create(path, project, overwrite=True).close()  # the file is not left locked
+
+
+def test_older_schema_is_migrated_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker_annotate.io import store_schema
+
+    path = tmp_path / "old.taproj"
+    ProjectStore.create(path, Project()).close()
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 0")
+    con.execute("DELETE FROM meta WHERE key = 'next_track_id'")
+    con.commit()
+    con.close()
+    ran: list[int] = []
+
+    def v0_to_v1(c: sqlite3.Connection) -> None:
+        ran.append(0)
+        c.execute("INSERT INTO meta (key, value) VALUES ('next_track_id', '41')")
+
+    monkeypatch.setitem(store_schema.MIGRATIONS, 0, v0_to_v1)
+    with ProjectStore.open(path) as store:
+        assert store.project.next_track_id == 41
+    assert ran == [0]
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    con.close()
+
+
+def test_synchronous_must_be_normal_or_full(tmp_path: Path) -> None:
+    ProjectStore.create(tmp_path / "p.taproj", Project()).close()
+    with pytest.raises(ProjectError, match="synchronous"):
+        ProjectStore.open(tmp_path / "p.taproj", synchronous="OFF")  # type: ignore[arg-type]
+    ProjectStore.open(tmp_path / "p.taproj", synchronous="FULL").close()
+
+
 def test_create_refuses_bad_targets(tmp_path: Path, project: Project) -> None:
     with pytest.raises(ProjectError, match=r"must end in \.taproj or \.sqlite"):
         ProjectStore.create(tmp_path / "clip.avi", project)

@@ -247,19 +247,23 @@ def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | No
     media, relpath = media_from_json(meta.get("media", "null"), where)
     labels = [
         Label(name, (r, g, b))
-        for name, r, g, b in con.execute("SELECT name, r, g, b FROM labels ORDER BY ord")
+        for name, r, g, b in con.execute("SELECT name, r, g, b FROM labels ORDER BY ord").fetchall()
     ]
     project = Project(media, labels)
     tracks: dict[int, TrackInfo] = {}
     for tid, label, name, hidden, proposed in con.execute(
         "SELECT track_id, label, name, hidden, proposed FROM tracks ORDER BY track_id"
-    ):
+    ).fetchall():
         if label not in project.labels:
             raise ProjectError(f"{where}: track {tid} has label {label!r}, which is not defined")
         tracks[tid] = TrackInfo(tid, label, name, bool(hidden), bool(proposed))
-    boxes = build_boxes(
-        con.execute(f"SELECT {BOX_COLUMNS} FROM boxes ORDER BY track_id, frame"), where
-    )
+    cursor = con.execute(f"SELECT {BOX_COLUMNS} FROM boxes ORDER BY track_id, frame")
+    try:
+        boxes = build_boxes(cursor, where)
+    finally:
+        # an unfinished statement would keep the file locked after close() while the
+        # traceback of a damaged-row error holds on to it
+        cursor.close()
     orphans = sorted(set(boxes) - set(tracks))
     if orphans:
         raise ProjectError(f"{where}: boxes of tracks {orphans[:10]} whose track is missing")
