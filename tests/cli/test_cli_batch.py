@@ -165,7 +165,8 @@ def test_user_errors_exit_2_before_running(
         code = int(exc.code or 0)
     assert code == 2
     err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) <= 3
+    last = err.strip().splitlines()[-1]  # argparse prints its usage above the error
+    assert "error:" in last and message in last
     assert not (tmp_path / "tracked").exists()
 
 
@@ -174,7 +175,15 @@ def test_dry_run_prints_the_plan_and_writes_nothing(
 ) -> None:
     out = tmp_path / "out"
     code = main(
-        ["batch", str(media), "--init-dir", str(tmp_path / "kf"), "--out-dir", str(out), "--dry-run"]
+        [
+            "batch",
+            str(media),
+            "--init-dir",
+            str(tmp_path / "kf"),
+            "--out-dir",
+            str(out),
+            "--dry-run",
+        ]
     )
     assert code == 0
     lines = capsys.readouterr().out.splitlines()
@@ -192,7 +201,16 @@ def test_missing_dask_is_a_clear_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "distributed", None)  # import now raises ImportError
     code = main(
-        ["batch", str(media / "clip_a.avi"), "--init-dir", str(tmp_path / "kf"), "--out-dir", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:8786"]
+        [
+            "batch",
+            str(media / "clip_a.avi"),
+            "--init-dir",
+            str(tmp_path / "kf"),
+            "--out-dir",
+            str(tmp_path / "out"),
+            "--scheduler",
+            "tcp://127.0.0.1:8786",
+        ]
     )
     assert code == 2
     assert "pip install 'tracker_annotate[dask]'" in capsys.readouterr().err
@@ -207,7 +225,21 @@ def test_ctrl_c_cancels_cleanly(shared_data: Path, tmp_path: Path) -> None:
     write_mot(kf / "vtest.txt", x=370, y=160, w=40, h=100)
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tracker_annotate", "batch", str(video), "--init-dir", str(kf), "--out-dir", str(out), "--format", "txt", "--jobs", "1"],
+        [
+            sys.executable,
+            "-m",
+            "tracker_annotate",
+            "batch",
+            str(video),
+            "--init-dir",
+            str(kf),
+            "--out-dir",
+            str(out),
+            "--format",
+            "txt",
+            "--jobs",
+            "1",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

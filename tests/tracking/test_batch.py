@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,19 +40,54 @@ def square_xywh(frame: int) -> tuple[int, int, int, int]:
     return 20 + 3 * frame, 20 + frame, SIDE, SIDE
 
 
-def write_video(path: Path, n_frames: int = N_FRAMES, seed: int = 0) -> Path:
+def render(n_frames: int, seed: int) -> list[np.ndarray]:
+    """A textured square drifting over a flat background, plus a static textured patch
+    that no keyframe names (a detector would still see it)."""
     rng = np.random.default_rng(seed)
     texture = rng.integers(0, 255, (SIDE, SIDE, 3), dtype=np.uint8)
-    background = np.full((H, W, 3), 90, np.uint8)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (W, H))
-    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    patch = rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)
+    frames = []
     for f in range(n_frames):
-        img = background.copy()
+        img = np.full((H, W, 3), 90, np.uint8)
+        img[90:110, 130:150] = patch
         x, y, w, h = square_xywh(f)
         img[y : y + h, x : x + w] = texture
+        frames.append(img)
+    return frames
+
+
+def write_video(path: Path, n_frames: int = N_FRAMES, seed: int = 0) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (W, H))
+    assert writer.isOpened(), "OpenCV cannot write MJPG here"
+    for img in render(n_frames, seed):
         writer.write(img)
     writer.release()
     return path
+
+
+def write_sequence(folder: Path, *, mot: bool, seed: int = 0) -> Path:
+    """An image folder (MOT layout with ``img1/`` + ``seqinfo.ini`` when ``mot``) with
+    ``keyframes.txt`` and ``det/det.txt`` (the square and the static patch, every frame)."""
+    images = folder / "img1" if mot else folder
+    images.mkdir(parents=True)
+    for f, img in enumerate(render(N_FRAMES, seed)):
+        cv2.imwrite(str(images / f"{f + 1:06d}.png"), img)
+    if mot:
+        (folder / "seqinfo.ini").write_text(
+            f"[Sequence]\nname={folder.name}\nimDir=img1\nframeRate=25\n"
+            f"seqLength={N_FRAMES}\nimWidth={W}\nimHeight={H}\nimExt=.png\n"
+        )
+    write_keyframes_mot(folder / "keyframes.txt")
+    (folder / "det").mkdir()
+    rows = []
+    for f in range(N_FRAMES):
+        x, y, w, h = square_xywh(f)
+        rows += [
+            f"{f + 1},-1,{x},{y},{w},{h},0.95,-1,-1,-1",
+            f"{f + 1},-1,130,90,20,20,0.9,-1,-1,-1",
+        ]
+    (folder / "det" / "det.txt").write_text("\n".join(rows) + "\n")
+    return folder
 
 
 def write_keyframes_mot(path: Path, frames: tuple[int, ...] = (0,)) -> Path:
@@ -190,15 +227,19 @@ def test_ambiguous_keyframes_refused(clips: dict[str, Path], tmp_path: Path) -> 
         _plan([clips["a"]], tmp_path / "out")
 
 
-def test_detections_seed_an_input_without_keyframes(clips: dict[str, Path], tmp_path: Path) -> None:
-    os.remove(clips["dir"] / "clip_a.keyframes.txt")
+def test_detections_are_attached_and_must_exist(clips: dict[str, Path], tmp_path: Path) -> None:
     dets = tmp_path / "dets"
     dets.mkdir()
     write_keyframes_mot(dets / "clip_a.txt")
     (job,) = _plan([clips["a"]], tmp_path / "out", detections_dir=dets)
-    assert job.init_path is None and job.detections_path == str(dets / "clip_a.txt")
-    with pytest.raises(ConfigError, match="no detections file"):
-        _plan([clips["b"]], tmp_path / "out", detections_dir=dets)
+    assert job.detections_path == str(dets / "clip_a.txt")
+    with pytest.raises(ConfigError, match="no detections") as info:
+        _plan([clips["a"], clips["b"]], tmp_path / "out", detections_dir=dets)
+    assert str(dets / "clip_b.txt") in str(info.value)
+    # Detections add to keyframes, they do not replace them (the pipeline tracks from them).
+    os.remove(clips["dir"] / "clip_a.keyframes.txt")
+    with pytest.raises(ConfigError, match="no keyframes"):
+        _plan([clips["a"]], tmp_path / "out", detections_dir=dets)
 
 
 # ------------------------------------------------------------- naming and collision checks
@@ -246,7 +287,6 @@ def test_existing_outputs(
 
 
 def test_real_batch_survives_a_corrupt_video(clips: dict[str, Path], tmp_path: Path) -> None:
-    pytest.importorskip("tracker_annotate.tracking.pipeline")  # TODO: drop once it lands
     out = tmp_path / "out"
     jobs = _plan([clips["a"], clips["corrupt"], clips["b"]], out)
     seen: list[str] = []
@@ -269,8 +309,33 @@ def test_real_batch_survives_a_corrupt_video(clips: dict[str, Path], tmp_path: P
     assert sorted(p.name for p in out.iterdir()) == ["clip_a.txt", "clip_b.txt"]  # no partials
 
 
+def test_real_batch_over_image_folders_with_detections(tmp_path: Path) -> None:
+    root = tmp_path / "dataset"
+    write_sequence(root / "SEQ-01", mot=True, seed=4)
+    write_sequence(root / "frames_b", mot=False, seed=5)
+    (root / "README.txt").write_text("not an input")
+    jobs = _plan(
+        [root],
+        tmp_path / "out",
+        init_pattern="{path}/keyframes.txt",
+        detections_pattern="{path}/det/det.txt",
+    )
+    assert [j.name for j in jobs] == ["SEQ-01", "frames_b"]
+    outcome = run_local(jobs, TrackerConfig(), workers=2)
+    for r in outcome.results:
+        assert r.status == "ok", r.error
+        # The static patch is detected on every frame and matches no track: a proposal,
+        # written as a track of its own beside the keyframed one.
+        assert r.summary["proposed"] >= 1
+        assert (r.frames, r.objects) == (N_FRAMES, 1 + r.summary["proposed"])
+        rows = np.loadtxt(r.job.out_path, delimiter=",", ndmin=2)
+        last = rows[(rows[:, 0] == N_FRAMES) & (rows[:, 1] == 1)]
+        assert last.shape[0] == 1  # the keyframed square was carried to the last frame
+        x, y, w, h = square_xywh(N_FRAMES - 1)
+        assert np.allclose(last[0, 2:6], (x, y, w, h), atol=4)
+
+
 def test_run_one_turns_a_media_error_into_a_result(clips: dict[str, Path], tmp_path: Path) -> None:
-    pytest.importorskip("tracker_annotate.tracking.pipeline")  # TODO: drop once it lands
     (job,) = _plan([clips["corrupt"]], tmp_path / "out")
     result = run_one(job, TrackerConfig())
     assert result.status == "failed" and str(clips["corrupt"]) in (result.error or "")
@@ -314,8 +379,6 @@ def job_waiting_for_flag(
     for _i in range(600):
         if flag.exists():
             break
-        import time
-
         time.sleep(0.05)
     return {"frames": 1}
 
@@ -345,9 +408,13 @@ def test_a_dying_worker_is_blamed_on_its_input_only(
 def test_cancel_stops_workers_and_removes_partials(clips: dict[str, Path], tmp_path: Path) -> None:
     jobs = _plan([clips["a"], clips["b"]], tmp_path / "out")
     token = CancelToken()
-    import threading
 
-    threading.Timer(1.0, token.cancel).start()
+    def cancel_once_started() -> None:  # the first job is mid-write, the second queued
+        while not Path(jobs[0].partial_path).exists():
+            time.sleep(0.02)
+        token.cancel()
+
+    threading.Thread(target=cancel_once_started, daemon=True).start()
     outcome = run_local(jobs, TrackerConfig(), workers=1, job_fn=job_waiting_for_flag, cancel=token)
     assert outcome.cancelled
     assert [r.status for r in outcome.results] == ["cancelled", "cancelled"]

@@ -43,19 +43,21 @@ INPUT is a video, a folder of images, a MOTChallenge sequence folder (img1/ insi
 or a folder holding any of those (expanded one level deep, sorted)."""
 
 EPILOG = """\
-keyframes (each input needs them, unless --detections-* seeds it):
+keyframes (every input needs them; all are looked up before anything runs):
   default          the sidecar beside the input: clip.mp4 -> clip.keyframes.txt
-                   (or .xml for CVAT, .json)
-  --init-dir DIR   DIR/clip.txt (MOT rows), DIR/clip.xml (CVAT) or DIR/clip.json
+                   (MOT rows; or .xml CVAT video, .json COCO-VID, .taproj project)
+  --init-dir DIR   DIR/clip.txt, DIR/clip.xml, DIR/clip.json or DIR/clip.taproj
   --init-pattern P a path with {stem} (input name), {path} (the input) and
                    {parent} (its folder); relative paths are taken from the input's
-                   folder. Without a suffix, .txt/.xml/.json are tried.
+                   folder. Without one of those suffixes, each is tried.
+detections (optional, MOT det.txt rows or COCO results .json) are matched to the
+tracks; confident unmatched ones become proposed tracks (counted in the summary).
 
 examples:
   tracker-annotate batch videos/*.mp4 --init-dir keyframes/ --out-dir tracked/ -j 4
   tracker-annotate batch videos/ --init-pattern '{stem}.kf.xml' --format xml
-  tracker-annotate batch MOT17/train/ --detections-pattern '{path}/det/det.txt' \\
-      --format txt --out-dir proposals/
+  tracker-annotate batch MOT17/train/ --init-pattern '{path}/gt/keyframes.txt' \\
+      --detections-pattern '{path}/det/det.txt' --format txt --out-dir tracked/
   tracker-annotate batch videos/ --init-dir kf/ --scheduler tcp://10.0.0.5:8786
 
 exit codes: 0 all inputs tracked, 1 some input failed, 2 bad arguments or plan
@@ -98,14 +100,13 @@ def register(subparsers: Any) -> None:
         "each worker uses one OpenCV thread",
     )
     kf = p.add_mutually_exclusive_group()
-    kf.add_argument("--init-dir", metavar="DIR", help="keyframes as DIR/<name>.txt|xml|json")
+    kf.add_argument("--init-dir", metavar="DIR", help="keyframes as DIR/<name>.<suffix>")
     kf.add_argument("--init-pattern", metavar="PATTERN", help="keyframes path pattern")
     det = p.add_mutually_exclusive_group()
     det.add_argument(
         "--detections-dir",
         metavar="DIR",
-        help="MOT detections as DIR/<name>.txt: matched to tracks, the rest proposed as new "
-        "tracks; an input with detections needs no keyframes",
+        help="detections as DIR/<name>.txt (MOT rows) or .json (COCO results)",
     )
     det.add_argument(
         "--detections-pattern",

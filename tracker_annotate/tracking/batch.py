@@ -150,11 +150,9 @@ class BatchOutcome:
 
 
 def _default_job_fn() -> JobFn:
-    # TODO: a plain import once tracking.pipeline has landed (kept mypy green meanwhile).
-    import importlib
+    from tracker_annotate.tracking.pipeline import track_file
 
-    fn: JobFn = importlib.import_module("tracker_annotate.tracking.pipeline").track_file
-    return fn
+    return track_file
 
 
 def _worker_init() -> None:

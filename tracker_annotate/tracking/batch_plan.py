@@ -36,8 +36,10 @@ IMAGE_SUFFIXES = IMAGE_EXTS
 #: Output formats, by file suffix (the pipeline picks the writer from the suffix).
 OUTPUT_FORMATS = ("taproj", "txt", "xml", "json")
 #: Keyframe file suffixes looked for under ``--init-dir`` and beside inputs, in this order.
-KEYFRAME_SUFFIXES = (".txt", ".xml", ".json")
-#: Default sidecar keyframes: ``clip.mp4`` -> ``clip.keyframes.txt`` (or .xml/.json).
+KEYFRAME_SUFFIXES = (".txt", ".xml", ".json", ".taproj")
+#: Detection file suffixes (MOT ``det.txt`` rows, COCO results JSON).
+DETECTION_SUFFIXES = (".txt", ".json")
+#: Default sidecar keyframes: ``clip.mp4`` -> ``clip.keyframes.txt`` (or .xml/.json/.taproj).
 DEFAULT_INIT_PATTERN = "{stem}.keyframes"
 InputKind = Literal["video", "images", "mot"]
 ExistingPolicy = Literal["error", "skip", "overwrite"]
@@ -158,7 +160,7 @@ def resolve_pattern(pattern: str, item: BatchInput) -> Path:
     return out if out.is_absolute() else item.path.parent / out
 
 
-def _find_seed(base: Path, suffixes: Sequence[str]) -> tuple[Path | None, list[Path]]:
+def _find_file(base: Path, suffixes: Sequence[str], what: str) -> tuple[Path | None, list[Path]]:
     """``base`` itself if it has a suffix and exists, else ``base.<suffix>`` candidates."""
     if base.suffix.lower() in suffixes or not suffixes:
         return (base if base.is_file() else None), [base]
@@ -166,7 +168,7 @@ def _find_seed(base: Path, suffixes: Sequence[str]) -> tuple[Path | None, list[P
     hits = [p for p in tried if p.is_file()]
     if len(hits) > 1:
         raise ConfigError(
-            f"ambiguous keyframes for {base.name}: {', '.join(map(str, hits))}; keep one"
+            f"ambiguous {what} for {base.name}: {', '.join(map(str, hits))}; keep one"
         )
     return (hits[0] if hits else None), tried
 
@@ -181,14 +183,15 @@ def plan_jobs(
     detections_dir: str | os.PathLike[str] | None = None,
     detections_pattern: str | None = None,
     existing: ExistingPolicy = "error",
-    keyframes_optional_with_detections: bool = True,
 ) -> tuple[list[BatchJob], list[BatchJob]]:
     """Pair each input with its keyframes, detections and output path.
 
-    Keyframes: ``init_dir/<name>.{txt,xml,json}``, or ``init_pattern`` (see
-    :func:`resolve_pattern`; without a suffix the three are tried), or by default the
-    sidecar ``<name>.keyframes.{txt,xml,json}`` beside the input. Detections (MOT rows):
-    ``detections_dir/<name>.txt`` or ``detections_pattern``; when asked for they must exist.
+    Keyframes (MOT ``.txt``, CVAT ``.xml``, COCO-VID ``.json`` or a ``.taproj`` project;
+    always required, the pipeline tracks from them): ``init_dir/<name>.<suffix>``, or
+    ``init_pattern`` (see :func:`resolve_pattern`; without a known suffix each is tried),
+    or by default the sidecar ``<name>.keyframes.<suffix>`` beside the input. Detections
+    (MOT ``.txt`` or COCO ``.json``), optional: ``detections_dir/<name>.<suffix>`` or
+    ``detections_pattern``; when asked for they must exist.
 
     Returns ``(jobs to run, jobs skipped because their output exists)``; the second list is
     empty unless ``existing="skip"``. Raises :class:`ConfigError` listing every problem at
@@ -217,21 +220,27 @@ def plan_jobs(
         else:
             base = resolve_pattern(init_pattern or DEFAULT_INIT_PATTERN, item)
         try:
-            init, tried = _find_seed(base, KEYFRAME_SUFFIXES)
+            init, tried = _find_file(base, KEYFRAME_SUFFIXES, "keyframes")
         except ConfigError as exc:
             problems.append(str(exc))
             continue
         dets: Path | None = None
         if detections_dir is not None or detections_pattern is not None:
-            dets = (
-                Path(detections_dir).expanduser().absolute() / f"{item.name}.txt"
+            dets_base = (
+                Path(detections_dir).expanduser().absolute() / item.name
                 if detections_dir is not None
                 else resolve_pattern(detections_pattern or "", item)
             )
-            if not dets.is_file():
-                problems.append(f"{item.path}: no detections file {dets}")
+            try:
+                dets, dets_tried = _find_file(dets_base, DETECTION_SUFFIXES, "detections")
+            except ConfigError as exc:
+                problems.append(str(exc))
                 continue
-        if init is None and not (dets is not None and keyframes_optional_with_detections):
+            if dets is None:
+                looked = " or ".join(str(p) for p in dets_tried)
+                problems.append(f"{item.path}: no detections (looked for {looked})")
+                continue
+        if init is None:
             looked = " or ".join(str(p) for p in tried)
             problems.append(f"{item.path}: no keyframes (looked for {looked})")
             continue
