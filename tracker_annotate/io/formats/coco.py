@@ -159,11 +159,13 @@ def read_coco(
         categories[cid] = builder.add_label(name, rgb)
 
     frames: dict[int, int] = {}
+    other_videos: set[int] = set()  # images of videos we are not reading
     for i, img in enumerate(j.list_(data, "images", "$")):
         where = f"images[{i}]"
-        if video_id is not None and j.int_(img, "video_id", where, video_id) != video_id:
-            continue
         iid = j.int_(img, "id", where)
+        if video_id is not None and j.int_(img, "video_id", where, video_id) != video_id:
+            other_videos.add(iid)
+            continue
         key = "frame_id" if "frame_id" in img else "frame_index"
         frame = j.int_(img, key, where)
         if frame < 0:
@@ -199,7 +201,7 @@ def read_coco(
         where = f"annotations[{i}]"
         image_id = j.int_(ann, "image_id", where)
         if image_id not in frames:
-            if video_id is not None and j.int_(ann, "video_id", where, video_id) != video_id:
+            if image_id in other_videos:
                 continue
             raise builder.error(
                 f"image_id {image_id} is not among the images", field=f"{where}.image_id"
