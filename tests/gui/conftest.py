@@ -24,8 +24,9 @@ W, H, N = 320, 240, 40
 
 
 def object_xyxy(frame: int) -> tuple[int, int, int, int]:
-    """Where the synthetic object is on ``frame``: moving right 3 px/frame."""
-    x = 40 + 3 * frame
+    """Where the synthetic object is on ``frame``: 3 px/frame right, back after frame 60."""
+    t = frame % 120
+    x = 40 + 3 * min(t, 120 - t)
     return (x, 80, x + 50, 140)
 
 

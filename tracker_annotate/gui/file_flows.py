@@ -127,28 +127,37 @@ def merge_into(project: Project, imported: Project, description: str) -> list[in
     return new_ids
 
 
-def _formats() -> list[str]:
-    try:
-        from tracker_annotate.io import formats
+def _filters(*, reading: bool) -> list[tuple[str, str, str]]:
+    """``(format, extension, dialog filter)`` for each format (readable ones when reading)."""
+    from tracker_annotate.io.formats import FORMATS
 
-        names = getattr(formats, "FORMATS", None) or getattr(formats, "FORMAT_NAMES", None)
-        if names:
-            return sorted(str(n) for n in names)
-    except ImportError:
-        pass
-    return ["mot", "cvat", "coco", "yolo", "otb"]
+    out = []
+    for name, (_module, can_read, ext) in FORMATS.items():
+        if reading and not can_read:
+            continue
+        pattern = f"*{ext}" if ext else "*"
+        kind = "folder" if not ext else "file"
+        out.append((name, ext, f"{name.upper()} {kind} ({pattern})"))
+    return out
 
 
 def import_annotations(win: MainWindow) -> None:
     if win.doc is None:
         return
-    path, _ = QFileDialog.getOpenFileName(win, "Import annotations", str(win.doc.path.parent))
+    filters = _filters(reading=True)
+    path, chosen = QFileDialog.getOpenFileName(
+        win,
+        "Import annotations (added as new tracks)",
+        str(win.doc.path.parent),
+        ";;".join(f for _, _, f in filters) + ";;All files (*)",
+    )
     if not path:
         return
+    fmt = next((n for n, _, f in filters if f == chosen), None)
     try:
         from tracker_annotate.io.formats import read_annotations
 
-        imported = read_annotations(path)
+        imported = read_annotations(path, fmt, media=win.doc.project.media)
         ids = merge_into(win.doc.project, imported, f"Import {Path(path).name}")
     except (TrackerAnnotateError, OSError) as exc:
         errors.show_error(win, "Import failed; nothing was changed", exc)
@@ -170,14 +179,18 @@ def import_detections(win: MainWindow) -> None:
 def export(win: MainWindow) -> None:
     if win.doc is None:
         return
-    fmts = _formats()
-    filters = ";;".join(f"{f.upper()} (*)" for f in fmts)
+    filters = _filters(reading=False)
     path, chosen = QFileDialog.getSaveFileName(
-        win, "Export annotations", str(win.doc.path.with_suffix("")), filters
+        win,
+        "Export annotations",
+        str(win.doc.path.with_suffix("")),
+        ";;".join(f for _, _, f in filters),
     )
     if not path:
         return
-    fmt = chosen.split(" ")[0].lower() if chosen else None
+    fmt, ext = next(((n, e) for n, e, f in filters if f == chosen), (None, ""))
+    if ext and not path.lower().endswith(ext):
+        path += ext
     try:
         from tracker_annotate.io.formats import write_annotations
 

@@ -1,0 +1,224 @@
+"""Projects on disk through the app: reopen restores, errors in the window, media moved,
+import/export, drag and drop, closing mid-tracking, a killed process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PyQt6.QtGui import QDropEvent
+from PyQt6.QtWidgets import QFileDialog
+from pytestqt.qtbot import QtBot
+
+from tests.gui.conftest import add_flagged_track, drag, object_xyxy, view_point, write_video
+from tracker_annotate.core import commands
+from tracker_annotate.core.boxes import BoxXYXY
+from tracker_annotate.core.errors import TrackingError
+from tracker_annotate.gui import file_flows
+from tracker_annotate.gui.main_window import MainWindow
+from tracker_annotate.io.store import ProjectStore
+
+pytestmark = pytest.mark.gui
+
+
+def test_reopen_restores_edit_frame_zoom_and_selection(
+    qtbot: QtBot, window: MainWindow, video: Path
+) -> None:
+    assert window.open_path(video)
+    vp = window.canvas.viewport()
+    assert vp is not None
+    drag(qtbot, vp, view_point(window, 40, 80), view_point(window, 90, 140))
+    doc = window.doc
+    assert doc is not None
+    tid = doc.session.selected
+    doc.session.seek(7)
+    window.canvas.set_zoom(window.canvas.zoom * 2)
+    zoom = window.canvas.zoom
+    window.close_document()
+    assert window.doc is None
+
+    assert window.open_path(video)  # the media again: its project is reopened
+    doc = window.doc
+    assert doc is not None
+    assert doc.path == video.with_suffix(".taproj")
+    box = doc.project.box(tid, 0)  # type: ignore[arg-type]
+    assert box is not None and box.xyxy.iou(BoxXYXY(40, 80, 90, 140)) > 0.9
+    assert doc.session.frame == 7 and doc.session.selected == tid
+    assert window.canvas.zoom == pytest.approx(zoom, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expect"),
+    [
+        ("bad.mp4", b"this is not a video", "bad.mp4"),  # garbage with a video extension
+        ("notes.txt", b"hello", "unknown media type"),  # not media at all
+        ("missing.avi", None, "no such file"),  # gone
+        ("broken.taproj", b"not sqlite", "broken.taproj"),  # a damaged project file
+    ],
+)
+def test_open_errors_are_shown_in_the_window(
+    window: MainWindow,
+    tmp_path: Path,
+    shown_errors: list[str],
+    name: str,
+    content: bytes | None,
+    expect: str,
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    assert not window.open_path(path)
+    assert window.doc is None
+    assert len(shown_errors) == 1
+    assert expect in shown_errors[0]
+    assert "Traceback" not in shown_errors[0]
+
+
+def test_moved_media_is_relinked(
+    window: MainWindow, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert window.open_path(video)
+    commands.add_track(window.doc.project, 3, BoxXYXY(10, 10, 50, 50))  # type: ignore[union-attr]
+    window.close_document()
+    moved = tmp_path / "elsewhere" / "clip.avi"
+    moved.parent.mkdir()
+    shutil.move(video, moved)
+    asked: list[str] = []
+
+    def choose(win: MainWindow, expected: str, message: str) -> str:
+        asked.append(expected)
+        return str(moved)
+
+    monkeypatch.setattr(file_flows, "_choose_media", choose)
+    assert window.open_path(video.with_suffix(".taproj"))
+    assert asked == [str(video)]
+    doc = window.doc
+    assert doc is not None and doc.project.media is not None
+    assert doc.project.media.path == str(moved)
+    assert len(doc.project.tracks) == 1
+    # cancelling the question opens nothing and shows no error
+    window.close_document()
+    shutil.move(moved, tmp_path / "gone.avi")
+    monkeypatch.setattr(file_flows, "_choose_media", lambda *a: None)
+    assert not window.open_path(video.with_suffix(".taproj"))
+
+
+def test_export_then_import_round_trip(
+    window: MainWindow, video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert window.open_path(video)
+    tid = add_flagged_track(window)
+    out = tmp_path / "gt"
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "MOT file (*.txt)")
+    )
+    window.actions_by_name["export"].trigger()
+    assert (tmp_path / "gt.txt").is_file()
+    p = window.doc.project  # type: ignore[union-attr]
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda *a, **k: (str(tmp_path / "gt.txt"), "")
+    )
+    window.actions_by_name["import_annotations"].trigger()
+    assert len(p.tracks) == 2
+    new = max(p.tracks)
+    assert sorted(p.boxes(new)) == sorted(p.boxes(tid))
+    window.actions_by_name["undo"].trigger()  # the whole import is one step
+    assert list(p.tracks) == [tid]
+
+
+def test_drop_a_video_on_the_window_opens_it(window: MainWindow, video: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(video))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert window.doc is not None and window.doc.session.n_frames == 40
+
+
+def test_tracking_failure_leaves_project_and_shows_error(
+    qtbot: QtBot,
+    window: MainWindow,
+    video: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tracker_annotate.tracking import engine
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TrackingError("keyframe on frame 0 is outside the image")
+
+    monkeypatch.setattr(engine, "track_project", broken)
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    qtbot.keyClick(window.canvas, Qt.Key.Key_T)
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=10_000)
+    assert sorted(p.boxes(tid)) == [0]
+    assert len(shown_errors) == 1
+    assert "project is unchanged" in shown_errors[0] and "outside the image" in shown_errors[0]
+
+
+def test_cancel_and_close_mid_tracking_keep_committed_state(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, shown_errors: list[str]
+) -> None:
+    long_video = write_video(tmp_path / "long.avi", n=80)
+    assert window.open_path(long_video)
+    p = window.doc.project  # type: ignore[union-attr]
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    window.actions_by_name["track_all"].trigger()
+    assert window.controller.busy and window.cancel_button.isVisibleTo(window)
+    window.close_document()  # closing mid-run: the run is dropped, nothing half-applied
+    assert window.controller.worker is None
+    with ProjectStore.open(long_video.with_suffix(".taproj")) as store:
+        assert sorted(store.project.boxes(tid)) == [0]
+    assert shown_errors == []
+
+
+def test_killed_process_loses_no_committed_edit(video: Path) -> None:
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from tracker_annotate.core.boxes import BoxXYXY
+        from tracker_annotate.gui.app import make_app
+        from tracker_annotate.gui.main_window import MainWindow
+        from tracker_annotate.gui.preferences import Preferences
+        app = make_app()
+        win = MainWindow(Preferences(auto_retrack=False))
+        win.show()
+        assert win.open_path({str(video)!r})
+        win.controller.draw_box(4, BoxXYXY(10, 20, 60, 90))
+        win.doc.session.seek(9)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env["XDG_CONFIG_HOME"] = str(video.parent / "cfg")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, timeout=60
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    with ProjectStore.open(video.with_suffix(".taproj")) as store:
+        boxes = store.project.boxes_at(4)
+        assert len(boxes) == 1 and boxes[0][1].xyxy == BoxXYXY(10, 20, 60, 90)
+
+
+def test_title_says_saved_and_undo_text(window: MainWindow, video: Path) -> None:
+    assert window.window().windowTitle() == "tracker-annotate"
+    assert window.open_path(video)
+    assert window.windowTitle().startswith("clip.taproj \u2014 saved")
+    commands.add_track(window.doc.project, 0, BoxXYXY(1, 1, 20, 20))  # type: ignore[union-attr]
+    assert window.actions_by_name["undo"].text() == "&Undo Add track"
+    assert not window.actions_by_name["redo"].isEnabled()
+    assert "saved" in window.windowTitle()
