@@ -32,13 +32,14 @@ CFG = TrackerConfig()
 
 @dataclass
 class GroundTruthEngineDouble:
-    """TEST DOUBLE: returns GT boxes (a perfect tracker) between a track's first keyframe and
-    its end (outside box, last keyframe when ``extend`` is off, or the GT end), except
+    """TEST DOUBLE: returns GT boxes (a perfect tracker) on GT frames from a track's first
+    keyframe to its end (the GT end, or its last keyframe when ``extend`` is off), except
     ``shift[(gt_id, frame)]`` pixels to the right and ``flag`` boxes, which are flagged."""
 
     gt: GroundTruthSequence
     shift: dict[tuple[int, int], float] = field(default_factory=dict)
     flag: set[tuple[int, int]] = field(default_factory=set)
+    stop: dict[int, int] = field(default_factory=dict)
     retracks: list[tuple[int, int]] = field(default_factory=list)
 
     def _run(self, project: Project, config: TrackerConfig, tids: list[int]) -> TrackingRun:
@@ -48,8 +49,9 @@ class GroundTruthEngineDouble:
             t = self.gt.tracks[gid]
             boxes = project.boxes(tid)
             keys = project.keyframes(tid)
-            outside = [f for f, b in boxes.items() if b.outside]
-            end = min(outside) - 1 if outside else (t.last if config.extend else keys[-1])
+            visible_keys = [f for f in keys if not boxes[f].outside]
+            end = t.last if config.extend else visible_keys[-1]
+            end = min(end, self.stop.get(gid, end))
             out = []
             for i, f in enumerate(t.frames.tolist()):
                 if keys[0] <= f <= end and f not in keys:
@@ -75,6 +77,7 @@ class GroundTruthEngineDouble:
         self.retracks.append((track_id, frame))
         gid = int(project.track(track_id).name.removeprefix("gt"))
         self.shift = {k: v for k, v in self.shift.items() if k[0] != gid or k[1] < frame}
+        self.stop.pop(gid, None)
         return self._run(project, config, [track_id])
 
 
@@ -227,3 +230,36 @@ def test_oracle_keyframes_the_worst_box_and_retracks(make_sequence: MakeSequence
     assert double.retracks == [(1, 13), (1, 12)]
     assert r.counts.manual_boxes == 4
     assert r.quality.below_tau == 0
+
+
+def test_object_that_leaves_and_returns_gets_an_end_mark_per_visible_run(
+    make_sequence: MakeSequence,
+) -> None:
+    # visible on frames 0-9 and 20-29 of 40
+    gt = load_mot_sequence(make_sequence({1: static(range(10)) + static(range(20, 30))}, 40))
+    interp = run_interpolation(gt, 0.7)
+    assert interp.counts == ActionCounts(draws=4, end_marks=1, watched=20)  # 0, 9, 20, 29
+    assert (interp.quality.extra, interp.quality.missing) == (0, 0)  # no box in the gap
+    flagged = run_tracker_flagged(gt, GroundTruthEngineDouble(gt), None, CFG, 0.7)
+    assert flagged.counts == ActionCounts(draws=2, end_marks=2)
+    assert flagged.counts.seconds(COSTS) == pytest.approx(2 * 7.0 + 2 * 1.6)
+
+
+def test_flagged_track_end_that_is_wrong_is_continued(make_sequence: MakeSequence) -> None:
+    gt = load_mot_sequence(make_sequence({1: static(range(30))}, 40))
+    double = GroundTruthEngineDouble(gt, stop={1: 10}, flag={(1, 10)})
+    r = run_tracker_flagged(gt, double, None, CFG, 0.7)
+    # frame 10 is right (verified) but the object goes on: draw frame 11, re-track from it
+    assert r.counts == ActionCounts(draws=1, corrections=1, verifications=1, end_marks=1)
+    assert double.retracks == [(1, 11)]
+    assert r.quality.missing == 0
+
+
+def test_unflagged_early_end_leaves_missing_boxes_as_residual_error(
+    make_sequence: MakeSequence,
+) -> None:
+    gt = load_mot_sequence(make_sequence({1: static(range(30))}, 40))
+    r = run_tracker_flagged(gt, GroundTruthEngineDouble(gt, stop={1: 10}), None, CFG, 0.7)
+    assert r.counts == ActionCounts(draws=1, end_marks=1)
+    assert r.quality.missing == 19  # frames 11..29
+    assert r.to_dict(COSTS)["residual_error_rate"] == pytest.approx(19 / 30)

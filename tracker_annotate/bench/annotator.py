@@ -75,6 +75,11 @@ class SimulatedAnnotator:
         t = self._gt.tracks[gt_id]
         return t.first, t.last
 
+    def runs(self, gt_id: int) -> list[tuple[int, int]]:
+        """Inclusive frame runs during which the object is visible (see
+        :meth:`GroundTruthTrack.runs`); one run for an object that never leaves."""
+        return self._gt.tracks[gt_id].runs()
+
     def gt_frames(self, gt_id: int) -> npt.NDArray[np.int64]:
         """The frames on which the object is visible (0-based, increasing)."""
         return self._gt.tracks[gt_id].frames
@@ -133,8 +138,10 @@ class SimulatedAnnotator:
         self.counts.verifications += 1
         self._shown.add((tid, frame))
 
-    def mark_end(self, gt_id: int) -> bool:
-        """Mark the track's end: an ``outside`` box on the frame after its last GT frame.
+    def mark_end(self, gt_id: int, last: int | None = None) -> bool:
+        """Mark where the object stops being visible: an ``outside`` box on the frame after
+        ``last`` (default: the track's last GT frame; pass a run's last frame for an object
+        that leaves and comes back).
 
         Costs one end mark either way; when the object is visible until the video's last
         frame there is no frame to write on, and the method returns ``False`` (the human
@@ -142,7 +149,7 @@ class SimulatedAnnotator:
         """
         tid = self._project_tid[gt_id]
         self.counts.end_marks += 1
-        end = self._gt.tracks[gt_id].last + 1
+        end = (self._gt.tracks[gt_id].last if last is None else last) + 1
         if end >= self._gt.n_frames:
             return False
         commands.mark_outside(self.project, tid, end)
@@ -186,6 +193,15 @@ class SimulatedAnnotator:
         if b is None or b.outside:
             return 0.0
         return float(paired_iou(b.xyxy.to_array(), t.xyxy[i])[0])
+
+    def track_stops_early(self, gt_id: int, frame: int) -> bool:
+        """True when the project's track has no visible box on ``frame + 1`` although the
+        object is still there: the engine ended the track (or lost it) too soon."""
+        t = self._gt.tracks[gt_id]
+        if t.index_of(frame + 1) is None:
+            return False
+        b = self.project.box(self._project_tid[gt_id], frame + 1)
+        return b is None or b.outside
 
     def extra_frames(self, gt_id: int) -> list[int]:
         """Frames with a visible project box where the object has no GT box."""

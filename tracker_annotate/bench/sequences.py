@@ -60,6 +60,14 @@ class GroundTruthTrack:
     def n_boxes(self) -> int:
         return int(self.frames.shape[0])
 
+    def runs(self) -> list[tuple[int, int]]:
+        """Inclusive ``(first, last)`` frames of each run of consecutive GT frames. A track
+        that leaves the picture and comes back has several; most have one (its span)."""
+        breaks = np.flatnonzero(np.diff(self.frames) > 1)
+        starts = [int(self.frames[0]), *(int(self.frames[i + 1]) for i in breaks)]
+        ends = [*(int(self.frames[i]) for i in breaks), int(self.frames[-1])]
+        return list(zip(starts, ends, strict=True))
+
     def index_of(self, frame: int) -> int | None:
         """Row of ``frame`` in :attr:`frames`, or ``None`` when the track has no box there."""
         i = int(np.searchsorted(self.frames, frame))

@@ -10,7 +10,9 @@
   "manual boxes needed").
 * ``tracker_flagged``: the product workflow. Draw each track's first box, mark its end,
   let the engine propagate, visit only flagged boxes (verify, or correct when IoU < tau,
-  which re-tracks), until no flag is left. Unflagged boxes are never looked at.
+  which re-tracks), until no flag is left. A flagged box after which the engine ended the
+  track while the object is still there is verified and the track continued by drawing the
+  next frame (a correction, re-tracked). Unflagged boxes are never looked at.
 
 Engines are anything with ``track_project`` / ``retrack_after_edit`` (see :class:`Engine`):
 the real one, the interpolation baseline, or a test double. The engine receives the
@@ -161,16 +163,22 @@ def run_per_frame(gt: GroundTruthSequence, tau: float) -> StrategyResult:
     return StrategyResult(gt.name, "per_frame", tau, ann.counts, ann.quality(tau))
 
 
-def keyframe_loop(
-    ann: SimulatedAnnotator, driver: _Driver, tau: float
-) -> None:  # shared by interpolation and tracker_oracle
+def keyframe_loop(ann: SimulatedAnnotator, driver: _Driver, tau: float) -> None:
     """Keyframes on each track's first and last frame, fill, then keyframe the worst box
-    below ``tau`` and re-fill its segments, until every box reaches ``tau``."""
+    below ``tau`` and re-fill its segments, until every box reaches ``tau``.
+
+    Shared by interpolation and tracker_oracle. A track that leaves the picture and comes
+    back gets keyframes on each visible run's first and last frame and an end mark (an
+    ``outside`` box) after every run but the last, as a CVAT user would do.
+    """
     for gid in ann.gt_track_ids:
-        first, last = ann.span(gid)
-        ann.draw(gid, first)
-        if last != first:
-            ann.draw(gid, last)
+        runs = ann.runs(gid)
+        for i, (first, last) in enumerate(runs):
+            ann.draw(gid, first)
+            if last != first:
+                ann.draw(gid, last)
+            if i < len(runs) - 1:  # the object leaves and comes back: mark the gap
+                ann.mark_end(gid, last)
     driver.track_all(ann.project)
     for gid in ann.gt_track_ids:
         tid = ann.track_id(gid)
@@ -264,8 +272,9 @@ def run_tracker_flagged(
     ann = SimulatedAnnotator(gt)
     driver = _Driver(engine, source, config)
     for gid in ann.gt_track_ids:
-        ann.draw(gid, ann.span(gid)[0])
-        ann.mark_end(gid)
+        for first, last in ann.runs(gid):  # one run unless the object leaves and returns
+            ann.draw(gid, first)
+            ann.mark_end(gid, last)
     driver.track_all(ann.project)
     precision, recall = _flag_stats(ann, tau)
     project = ann.project
@@ -287,6 +296,13 @@ def run_tracker_flagged(
                     ann.delete(gid, frame)
             elif iou >= tau:
                 ann.verify(gid, frame)
+                if ann.track_stops_early(gid, frame):
+                    # a flagged track end ("confirm", "left the frame?") that is wrong: the
+                    # annotator continues the track on the next frame (priced as a correction)
+                    ann.correct(gid, frame + 1)
+                    driver.retrack(project, tid, frame + 1)
+                    corrected = True
+                    break
             else:
                 ann.correct(gid, frame)
                 driver.retrack(project, tid, frame)
