@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sqlite3
 import subprocess
@@ -429,6 +430,11 @@ DAMAGED = [
         id="unknown source code",
     ),
     pytest.param(
+        _tamper("UPDATE boxes SET flags = -1 WHERE frame = 3 AND track_id = 1"),
+        "track 1 frame 3",
+        id="flag bits outside the known four",
+    ),
+    pytest.param(
         _tamper("UPDATE boxes SET frame = -1 WHERE frame = 9 AND track_id = 1"),
         "track 1 frame -1",
         id="negative frame",
@@ -461,6 +467,7 @@ def test_damaged_content_is_refused_naming_what(
     with pytest.raises(ProjectError, match=message) as info:
         ProjectStore.open(path, check_media=False)
     assert str(path) in str(info.value)
+    assert gc.isenabled(), "the loader's GC pause is undone on error"
     ProjectStore.create(path, project, overwrite=True).close()  # the file is not left locked
 
 

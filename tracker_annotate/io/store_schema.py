@@ -22,6 +22,7 @@ the box is flagged, which costs nothing for the common case.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -187,35 +188,58 @@ def media_from_json(text: str, where: str) -> tuple[MediaRef | None, str | None]
     return media, (str(rel) if rel else None)
 
 
+#: ``flags`` column value -> (flagged, verified, occluded, outside); a dict, so a damaged
+#: value (negative, unknown bits) is a KeyError rather than a silently wrapped index
+_FLAG_TUPLES: dict[int, tuple[bool, bool, bool, bool]] = {
+    i: (bool(i & _FLAGGED), bool(i & _VERIFIED), bool(i & _OCCLUDED), bool(i & _OUTSIDE))
+    for i in range(16)
+}
+
+
 def build_boxes(rows: Any, where: str) -> dict[int, dict[int, FrameBox]]:
     """Turn ``boxes`` rows ordered by ``(track_id, frame)`` into the project's
     ``{track_id: {frame: FrameBox}}``. Every box is validated by its constructors; the first
-    bad row raises :class:`ProjectError` naming the track and frame."""
+    bad row raises :class:`ProjectError` naming the track and frame.
+
+    This is the hot loop of loading (a million boxes), hence the local names and the
+    cyclic garbage collector paused: the objects it creates are all kept, so each
+    collection it would trigger finds nothing to free but rescans everything built so far
+    (measured: 40% of the loop's time). The previous GC state is restored on exit.
+    """
     out: dict[int, dict[int, FrameBox]] = {}
     sources = SOURCES_BY_CODE
+    flag_tuples = _FLAG_TUPLES
+    frame_box = FrameBox
+    box_xyxy = BoxXYXY
     current_tid: int | None = None
     current: dict[int, FrameBox] = {}
     row: Any = None
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         for row in rows:
             tid, frame, x1, y1, x2, y2, src, conf, flags, reason = row
             if tid != current_tid:
                 current = out.setdefault(tid, {})
                 current_tid = tid
-            current[frame] = FrameBox(
+            flagged, verified, occluded, outside = flag_tuples[flags]
+            current[frame] = frame_box(
                 frame,
-                BoxXYXY(x1, y1, x2, y2),
+                box_xyxy(x1, y1, x2, y2),
                 sources[src],
                 conf,
-                bool(flags & _FLAGGED),
+                flagged,
                 reason or "",
-                bool(flags & _VERIFIED),
-                bool(flags & _OCCLUDED),
-                bool(flags & _OUTSIDE),
+                verified,
+                occluded,
+                outside,
             )
-    except (ValueError, TypeError, IndexError) as exc:  # BoxError is a ValueError
+    except (ValueError, TypeError, IndexError, KeyError) as exc:  # BoxError is a ValueError
         at = f"track {row[0]} frame {row[1]}" if row is not None else "a box row"
-        raise ProjectError(f"{where}: {at} is damaged: {exc}") from exc
+        raise ProjectError(f"{where}: {at} is damaged: {exc!r}") from exc
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     return out
 
 
