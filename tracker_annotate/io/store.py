@@ -51,6 +51,8 @@ Synchronous = Literal["NORMAL", "FULL"]
 
 #: How long opening waits for another process's lock before saying the project is busy.
 _LOCK_TIMEOUT_S = 1.0
+#: Bytes of ``-wal`` file kept after a checkpoint (SQLite's default keeps it all).
+_WAL_SIZE_LIMIT = 16 * 2**20
 
 
 def is_project_path(path: str | os.PathLike[str]) -> bool:
@@ -445,6 +447,9 @@ def _connect(path: Path, synchronous: Synchronous, *, check: bool = False) -> sq
         if str(mode).lower() != "wal":
             raise ProjectError(f"{path}: the file system does not support SQLite's WAL mode")
         con.execute(f"PRAGMA synchronous = {synchronous}")
+        # after a huge transaction (a tracking run) the WAL is truncated back at the next
+        # checkpoint instead of keeping its peak size until the project is closed
+        con.execute(f"PRAGMA journal_size_limit = {_WAL_SIZE_LIMIT}")
         # take the lock now (a write lock), so a second program fails here, not at its first edit
         con.execute("BEGIN IMMEDIATE")
         con.execute("COMMIT")
