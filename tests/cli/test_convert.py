@@ -1,0 +1,217 @@
+"""``tracker-annotate import`` / ``export`` on real SQLite projects and a real MOT sequence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tracker_annotate.cli.main import main
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.labels import Label
+from tracker_annotate.core.project import Project, TrackInfo
+from tracker_annotate.io.formats.coco import read_coco
+from tracker_annotate.io.formats.cvat_xml import read_cvat
+from tracker_annotate.io.formats.mot import read_mot
+from tracker_annotate.io.store import ProjectStore
+
+pytestmark = pytest.mark.shared_data
+
+
+@pytest.fixture(scope="module")
+def tud(shared_data: Path) -> Path:
+    return shared_data / "sequences" / "TUD-Campus"
+
+
+@pytest.fixture(scope="module")
+def tud_project(tud: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TUD-Campus GT imported once (media found through the sequence's seqinfo.ini)."""
+    proj = tmp_path_factory.mktemp("proj") / "tud.taproj"
+    assert main(["import", str(tud / "gt" / "gt.txt"), "--project", str(proj)]) == 0
+    return proj
+
+
+def _boxes(project: Project) -> dict[tuple[int, int], FrameBox]:
+    return {(t, f): b for t in project.tracks for f, b in project.boxes(t).items()}
+
+
+def test_import_creates_a_project_with_the_sequence_as_media(tud: Path, tud_project: Path) -> None:
+    with ProjectStore.open(tud_project) as store:
+        project = store.project
+        assert project.media is not None
+        assert (project.media.n_frames, project.media.width) == (71, 640)
+        assert _boxes(project) == _boxes(read_mot(tud / "gt" / "gt.txt"))
+
+
+@pytest.mark.parametrize(
+    ("name", "reader"), [("gt.txt", read_mot), ("a.xml", read_cvat), ("a.json", read_coco)]
+)
+def test_export_reads_back_the_same_boxes(
+    tud: Path, tud_project: Path, tmp_path: Path, name: str, reader: object
+) -> None:
+    out = tmp_path / name
+    assert main(["export", str(tud_project), str(out)]) == 0
+    back = reader(out)  # type: ignore[operator]
+    original = read_mot(tud / "gt" / "gt.txt")
+    mine, theirs = _boxes(original), _boxes(back)
+    assert mine.keys() == theirs.keys()
+    for key, a in mine.items():
+        assert a.xyxy.iou(theirs[key].xyxy) > 1 - 1e-12
+
+
+def test_import_into_an_existing_project_adds_or_replaces(
+    tud: Path, tud_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = tmp_path / "copy.taproj"
+    with ProjectStore.open(tud_project) as store:
+        ProjectStore.create(proj, store.project).close()
+    xml = tmp_path / "a.xml"
+    assert main(["export", str(proj), str(xml)]) == 0
+    assert main(["import", str(xml), "--project", str(proj)]) == 0
+    assert "into" in capsys.readouterr().out
+    with ProjectStore.open(proj) as store:
+        assert len(store.project.tracks) == 16  # added under new ids
+        assert store.project.n_boxes() == 2 * 359
+        assert store.project.history.can_undo() is False  # reopened: a fresh session
+    assert main(["import", str(xml), "--project", str(proj), "--replace"]) == 0
+    with ProjectStore.open(proj) as store:
+        assert sorted(store.project.tracks) == list(range(1, 9))
+        assert _boxes(store.project) == _boxes(read_mot(tud / "gt" / "gt.txt"))
+
+
+@pytest.mark.parametrize(
+    ("lines", "where", "reason"),
+    [
+        (["1,1,10,10,5,5,1,1,1", "2,1,10,10,-5,5,1,1,1"], ":2 (field 'w')", "negative width"),
+        (["1,1,10,10,5,5,1,1,1", "72,1,10,10,5,5,1,1,1"], ":2 (field 'frame')", "past frame 71"),
+    ],
+)
+def test_a_malformed_file_changes_nothing(
+    tud: Path,
+    tud_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lines: list[str],
+    where: str,
+    reason: str,
+) -> None:
+    proj = tmp_path / "p.taproj"
+    with ProjectStore.open(tud_project) as store:
+        ProjectStore.create(proj, store.project).close()
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(lines) + "\n")
+    assert main(["import", str(bad), "--project", str(proj)]) == 2, reason
+    err = capsys.readouterr().err
+    assert f"{bad}{where}" in err and err.count("\n") == 1
+    with ProjectStore.open(proj) as store:
+        assert store.project.n_boxes() == 359 and len(store.project.tracks) == 8
+    # and no project appears when the import would have created one
+    new = tmp_path / "new.taproj"
+    assert main(["import", str(bad), "--project", str(new), "--media", str(tud)]) == 2
+    assert not new.exists()
+
+
+def _reviewed_project(path: Path) -> None:
+    p = Project(None, [Label("car")])
+    with p.edit("x") as tx:
+        tx.set_track(TrackInfo(1, "car"))
+        tx.set_box(1, FrameBox(0, BoxXYXY(0, 0, 10, 10)))
+        tx.set_box(1, FrameBox(1, BoxXYXY(1, 0, 11, 10), BoxSource.TRACKED, 0.9))
+        tx.set_box(1, FrameBox(2, BoxXYXY(2, 0, 12, 10), BoxSource.TRACKED, 0.4))
+        tx.set_box(1, FrameBox(3, BoxXYXY(3, 0, 13, 10), BoxSource.TRACKED, 0.2, verified=True))
+        tx.set_box(1, FrameBox(4, BoxXYXY(4, 0, 14, 10), BoxSource.TRACKED, 0.8, flagged=True))
+    ProjectStore.create(path, p).close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "flagged_frames", "written_frames", "reason"),
+    [
+        ([], {4}, {0, 1, 2, 3, 4}, "flags as stored"),
+        (["--flag-threshold", "0.5"], {2, 4}, {0, 1, 2, 3, 4}, "0.4 flagged; verified 0.2 not"),
+        (["--drop-flagged"], set(), {0, 1, 2, 3}, "the flagged box is left out"),
+        (["--flag-threshold", "0.95", "--drop-flagged"], set(), {0, 3}, "only reviewed boxes"),
+    ],
+)
+def test_export_flags(
+    tmp_path: Path,
+    extra: list[str],
+    flagged_frames: set[int],
+    written_frames: set[int],
+    reason: str,
+) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    out = tmp_path / "out.json"
+    assert main(["export", str(proj), str(out), *extra]) == 0
+    back = read_coco(out)
+    boxes = back.boxes(1)
+    assert set(boxes) == written_frames, reason
+    assert {f for f, b in boxes.items() if b.flagged} == flagged_frames, reason
+    with ProjectStore.open(proj) as store:  # the project itself is untouched
+        assert sum(b.flagged for b in store.project.boxes(1).values()) == 1
+
+
+def test_export_mot_says_what_is_lost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    out = tmp_path / "res.txt"
+    assert main(["export", str(proj), str(out), "--decimals", "1"]) == 0
+    assert "does not carry" in capsys.readouterr().out
+    assert (
+        out.read_text().splitlines()[0] == "1,1,0.0,0.0,10.0,10.0,1.0000,3,1"
+    )  # car: MOT17 class 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "reason"),
+    [
+        (["export", "{proj}", "{tmp}/y", "--format", "yolo"], "no media", "YOLO needs a size"),
+        (["export", "{proj}", "{tmp}/a.xml", "--label-map", "1=x"], "applies to mot", "option"),
+        (["export", "{proj}", "{tmp}/a.txt", "--flag-threshold", "2"], "[0, 1]", "threshold"),
+        (["export", "{proj}", "{tmp}/a.csv"], "cannot tell the format", "unknown extension"),
+        (["import", "{tmp}/a.xml", "--project", "{proj}", "--keep-ignored"], "mot", "MOT only"),
+        (["import", "{tmp}/g.txt", "--project", "{proj}", "--label-map", "x"], "ID=NAME", "map"),
+        (["export", "{tmp}/none.taproj", "{tmp}/a.txt"], "none.taproj", "no such project"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+    reason: str,
+) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    (tmp_path / "a.xml").write_text("<annotations/>")
+    (tmp_path / "g.txt").write_text("1,1,0,0,5,5,1,1,1\n")
+    args = [a.format(proj=proj, tmp=tmp_path) for a in argv]
+    assert main(args) == 2, reason
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+
+
+def test_label_map_and_imported_source(tmp_path: Path) -> None:
+    gt = tmp_path / "g.txt"
+    gt.write_text("1,1,0,0,5,5,0.5,2,1\n1,2,0,0,5,5,0,1,1\n")
+    proj = tmp_path / "p.taproj"
+    argv = ["import", str(gt), "--project", str(proj), "--label-map", "2=cyclist"]
+    assert main([*argv, "--as-imported", "--keep-ignored"]) == 0
+    with ProjectStore.open(proj) as store:
+        p = store.project
+        assert p.track(1).label == "cyclist" and p.track(2).label == "class_1"
+        box = p.box(1, 0)
+        assert box is not None and box.source is BoxSource.IMPORTED and box.confidence == 0.5
+        assert p.media is None
+
+
+def test_export_summary_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    assert main(["export", str(proj), str(tmp_path / "a.xml")]) == 0
+    out = capsys.readouterr().out
+    assert "1 tracks, 5 boxes, 1 flagged" in out and "note" not in out
+    data = json.dumps({"images": [], "annotations": [], "categories": []})
+    (tmp_path / "empty.json").write_text(data)
+    assert main(["import", str(tmp_path / "empty.json"), "--project", str(proj)]) == 0
