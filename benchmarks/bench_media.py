@@ -215,7 +215,7 @@ def bench(name: str, path: Path) -> Result:
     )
 
     # random access, checked against the sequential reference
-    order = [random.Random(11).randrange(n) for _ in range(SEEKS)]
+    order = random.Random(11).choices(range(n), k=SEEKS)
     src = open_media(path, no_ra)
     src.n_frames  # noqa: B018
     ours_bad = 0
@@ -243,7 +243,7 @@ def bench(name: str, path: Path) -> Result:
     for i in [
         *range(120),
         *range(119, -1, -1),
-        *(random.Random(5).randrange(n) for _ in range(60)),
+        *random.Random(5).choices(range(n), k=60),
     ]:
         src.read(i)
     st = src.cache_stats()

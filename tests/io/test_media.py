@@ -133,7 +133,7 @@ def test_stamped_video_is_frame_exact_by_every_route(
     # stepping back from the end
     assert [read_stamp(src.read(i)) for i in reversed(range(N))] == list(reversed(range(N)))
     # random access in a fixed shuffled order, including repeats and far jumps
-    order = [random.Random(7).randrange(N) for _ in range(40)] + [N - 1, 0, N // 2, 1]
+    order = [*random.Random(7).choices(range(N), k=40), N - 1, 0, N // 2, 1]
     assert [read_stamp(src.read(i)) for i in order] == order
     assert src.seek_count > 0  # the small config really exercised seeking
     # a reopened handle is independent and just as exact
@@ -177,7 +177,7 @@ def test_wrong_seek_is_caught_by_verification(
     assert [read_stamp(src.read(i)) for i in order] == order
     assert src.seek_fallbacks > 0
     # after repeated failures it stops trying to seek and stays exact
-    order = [random.Random(2).randrange(N) for _ in range(25)]
+    order = random.Random(2).choices(range(N), k=25)
     assert [read_stamp(src.read(i)) for i in order] == order
     assert src.seek_fallbacks <= VideoSource.SEEK_FAILURES_BEFORE_GIVING_UP
 
@@ -233,7 +233,7 @@ def test_truncated_avi_reports_what_decodes(tmp_path: Path) -> None:
 
 
 def _garbage(path: Path) -> None:
-    path.write_bytes(bytes(random.Random(3).randrange(256) for _ in range(20_000)))
+    path.write_bytes(random.Random(3).randbytes(20_000))
 
 
 def _truncated_mp4(path: Path) -> None:
@@ -389,7 +389,7 @@ def test_worker_thread_reads_through_its_own_handle(stamped_videos: dict[str, Pa
     def work(name: str, src: object, order: list[int]) -> None:
         results[name] = [read_stamp(src.read(i)) for i in order]  # type: ignore[attr-defined]
 
-    order_a = [random.Random(1).randrange(N) for _ in range(30)]
+    order_a = random.Random(1).choices(range(N), k=30)
     order_b = list(reversed(range(N)))
     worker = threading.Thread(target=work, args=("worker", main.reopen(), order_a))
     worker.start()
@@ -458,3 +458,48 @@ def test_media_config_rejects_out_of_range(field: str, value: object) -> None:
 
     with pytest.raises(ConfigError, match=field):
         MediaConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_shared_h264_with_b_frames_is_exact_by_random_access(shared_data: Path) -> None:
+    import hashlib
+
+    path = shared_data / "videos" / "box.mp4"
+    cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+    reference = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        reference.append(hashlib.blake2b(frame.tobytes()).digest())
+    cap.release()
+    src = open_media(path, MediaConfig(readahead=0, cache_bytes=20 * 640 * 480 * 3))
+    assert (src.n_frames, src.claimed_frames) == (len(reference), 456)  # 455 decode
+    # keyframes are 250 frames apart here: every seek decodes a long run, so keep it short
+    order = [*random.Random(9).choices(range(src.n_frames), k=6), *range(280, 262, -1)]
+    got = [hashlib.blake2b(src.read(i).tobytes()).digest() for i in order]
+    assert [g == reference[i] for g, i in zip(got, order, strict=True)] == [True] * len(order)
+
+
+def test_length_scan_runs_once_per_file_and_is_shared_by_handles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_video(tmp_path / "shared.avi", "MJPG", 30)
+    calls = []
+    real = VideoSource._run_scan
+
+    def counting(self: VideoSource) -> object:
+        calls.append(threading.current_thread().name)
+        return real(self)
+
+    monkeypatch.setattr(VideoSource, "_run_scan", counting)
+    a = open_media(path)
+    b = a.reopen()
+    assert not a.length_known and not b.length_known
+    lengths: list[int] = []
+    threads = [threading.Thread(target=lambda s=s: lengths.append(s.n_frames)) for s in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert lengths == [30, 30] and len(calls) == 1
+    assert a.reopen().length_known and len(calls) == 1

@@ -28,7 +28,8 @@ class CacheStats:
 
     ``hits``/``misses`` count :meth:`FrameCache.get` calls; ``decoded`` counts frames the
     source decoded (including frames decoded only to reach a seek target, which are not
-    stored); ``bytes`` is what is held now and ``peak_bytes`` the most ever held, both
+    stored; the frames OpenCV decodes inside a seek, from the keyframe on, are invisible
+    here); ``bytes`` is what is held now and ``peak_bytes`` the most ever held, both
     never above ``budget_bytes``.
     """
 

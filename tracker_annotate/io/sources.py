@@ -118,6 +118,11 @@ class MediaSource:
         return None
 
     @property
+    def length_known(self) -> bool:
+        """Whether ``n_frames`` is already known (``False``: asking runs the length scan)."""
+        return True
+
+    @property
     def duration_s(self) -> float:
         return self.n_frames / self.fps
 

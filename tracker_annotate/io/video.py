@@ -38,7 +38,9 @@ class _Scan:
     checkpoints: dict[int, bytes]  # frame index -> signature of the decoded frame
 
 
-_SCANS: dict[tuple[str, int, int, int], _Scan] = {}
+_ScanKey = tuple[str, int, int, int]
+_SCANS: dict[_ScanKey, _Scan] = {}
+_SCAN_LOCKS: dict[_ScanKey, threading.Lock] = {}  # one scan per file at a time
 _SCANS_LOCK = threading.Lock()
 
 
@@ -54,6 +56,7 @@ class VideoSource(MediaSource):
 
     kind = "video"
     SEEK_FAILURES_BEFORE_GIVING_UP = 6
+    JUMP_KEEP = 4  # frames kept (ending at the target) after a jump
 
     def __init__(self, path: str, config: MediaConfig | None = None) -> None:
         super().__init__(path, config or MediaConfig())
@@ -146,16 +149,39 @@ class VideoSource(MediaSource):
     def _scan(self) -> _Scan:
         if self._scan_result is not None:
             return self._scan_result
-        st = os.stat(self.path)
-        key = (os.path.abspath(self.path), st.st_size, st.st_mtime_ns, self.config.checkpoint_every)
+        key = self._scan_key()
         with _SCANS_LOCK:
-            scan = _SCANS.get(key)
-        if scan is None:
-            scan = self._run_scan()
+            file_lock = _SCAN_LOCKS.setdefault(key, threading.Lock())
+        # A second handle asking while another scans (the GUI counts in a worker while the
+        # view seeks) waits for that scan instead of decoding the whole file again.
+        with file_lock:
             with _SCANS_LOCK:
-                _SCANS[key] = scan
+                scan = _SCANS.get(key)
+            if scan is None:
+                scan = self._run_scan()
+                with _SCANS_LOCK:
+                    _SCANS[key] = scan
         self._scan_result = scan
         return scan
+
+    def _scan_key(self) -> _ScanKey:
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            raise MediaError(f"cannot stat the video: {exc}", path=self.path) from exc
+        return (
+            os.path.abspath(self.path),
+            st.st_size,
+            st.st_mtime_ns,
+            self.config.checkpoint_every,
+        )
+
+    @property
+    def length_known(self) -> bool:
+        if self._scan_result is None:
+            with _SCANS_LOCK:
+                self._scan_result = _SCANS.get(self._scan_key())
+        return self._scan_result is not None
 
     def _run_scan(self) -> _Scan:
         every = self.config.checkpoint_every
@@ -187,10 +213,14 @@ class VideoSource(MediaSource):
         else:
             self._scan()
             self._check_index(index)  # now against the real length
-            # seek: a back-step keeps a whole chunk ending at index, a jump only what it decodes
-            hint = max(0, index - cfg.back_chunk + 1) if stepping_back else index
-            start = self._seek(hint)
-            keep_from = max(start, index - cfg.back_chunk + 1)
+            # A back-step keeps a whole chunk ending at index; a jump keeps only the few
+            # frames before it (the ones a user nudges back to), not all it decodes.
+            if stepping_back:
+                start = self._seek(max(0, index - cfg.back_chunk + 1))
+                keep_from = max(start, index - cfg.back_chunk + 1)
+            else:
+                start = self._seek(index)
+                keep_from = max(start, index - min(cfg.back_chunk, self.JUMP_KEEP) + 1)
         return self._decode_forward(index, keep_from)
 
     def _decode_forward(self, index: int, keep_from: int) -> Frame:
