@@ -323,6 +323,27 @@ def test_image_folder_is_in_natural_order(tmp_path: Path) -> None:
     assert natural_key("img2.png") < natural_key("img10.png")
 
 
+def test_hidden_and_non_image_files_are_not_frames(tmp_path: Path) -> None:
+    _write_images(tmp_path / "copied", ["000001.jpg", "000002.jpg", "000003.jpg"])
+    (tmp_path / "copied" / "._000002.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (tmp_path / "copied" / "Thumbs.db").write_bytes(b"junk")
+    src = open_media(tmp_path / "copied")
+    assert src.n_frames == 3
+    assert [read_stamp(src.read(i)) for i in range(3)] == [0, 1, 2]
+
+
+def test_unicode_folder_and_file_names(tmp_path: Path) -> None:
+    _write_images(tmp_path / "séquence vidéo", ["帧1.png", "帧2.png"])
+    src = open_media(tmp_path / "séquence vidéo")
+    assert [read_stamp(src.read(i)) for i in (1, 0)] == [1, 0]
+
+
+def test_folder_of_videos_points_at_them(tmp_path: Path) -> None:
+    write_video(tmp_path / "clip.avi", "MJPG", 3)
+    with pytest.raises(MediaError, match=r"no image files, but 1 video file\(s\).*clip\.avi"):
+        open_media(tmp_path)
+
+
 def test_bad_image_in_folder_names_the_file_and_frame(tmp_path: Path) -> None:
     _write_images(tmp_path / "seq", [f"{k:03d}.png" for k in range(4)])
     (tmp_path / "seq" / "002.png").write_bytes(b"not a png")

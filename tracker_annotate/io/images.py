@@ -14,10 +14,17 @@ import re
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from tracker_annotate.core.errors import MediaError
 from tracker_annotate.core.frames import Frame
-from tracker_annotate.io.sources import EXPECTED, IMAGE_EXTS, MediaConfig, MediaSource
+from tracker_annotate.io.sources import (
+    EXPECTED,
+    IMAGE_EXTS,
+    VIDEO_EXTS,
+    MediaConfig,
+    MediaSource,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +39,20 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def list_images(folder: Path) -> list[Path]:
-    """The image files directly in ``folder``, in natural order."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    """The image files directly in ``folder``, in natural order.
+
+    Hidden files are skipped: macOS leaves ``._000001.jpg`` metadata twins on copied
+    datasets, which are not images and would shift every frame after them.
+    """
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise MediaError(f"cannot list the folder: {exc}", path=str(folder)) from exc
+    files = [
+        p
+        for p in entries
+        if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()
+    ]
     return sorted(files, key=lambda p: natural_key(p.name))
 
 
@@ -118,11 +137,21 @@ class ImageSequenceSource(MediaSource):
 
     def _load(self, index: int) -> Frame:
         file = self._files[index]
-        raw = cv2.imread(str(file), cv2.IMREAD_COLOR)
+        try:
+            data = np.fromfile(file, dtype=np.uint8)
+        except OSError as exc:
+            raise MediaError(
+                f"cannot read image {file.name!r}: {exc.strerror or exc}",
+                path=self.path,
+                frame=index,
+            ) from exc
+        # imdecode rather than imread: same decoders, but any path the OS can open works
+        # (imread cannot open non-ASCII paths on Windows).
+        raw = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         self._cache.count_decoded()
         if raw is None:
             raise MediaError(
-                f"cannot decode image {file.name!r} (missing, corrupt or not an image)",
+                f"cannot decode image {file.name!r} (corrupt, empty or not an image)",
                 path=self.path,
                 frame=index,
             )
@@ -208,4 +237,13 @@ def open_folder(folder: Path, config: MediaConfig) -> ImageSequenceSource:
             claimed_size=claimed_size,
             kind="mot",
         )
-    return ImageSequenceSource(str(folder), list_images(folder), fps=config.fps, config=config)
+    files = list_images(folder)
+    if not files:
+        videos = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTS)
+        if videos:
+            shown = ", ".join(videos[:3]) + (" ..." if len(videos) > 3 else "")
+            raise MediaError(
+                f"no image files, but {len(videos)} video file(s): open one of them ({shown})",
+                path=str(folder),
+            )
+    return ImageSequenceSource(str(folder), files, fps=config.fps, config=config)
