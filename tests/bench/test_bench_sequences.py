@@ -61,6 +61,8 @@ def test_missing_seqinfo_key_is_named(tmp_path: Path) -> None:
 def test_find_sequences_expands_parent_folders(tmp_path: Path) -> None:
     a = write_mot_sequence(tmp_path / "set" / "a", {1: static(range(2))}, 2)
     b = write_mot_sequence(tmp_path / "set" / "sub" / "b", {1: static(range(2))}, 2)
-    assert find_sequences([str(tmp_path / "set"), str(a)]) == [a, b]
+    stray = tmp_path / "set" / "a.taproj"  # a file a shell glob picks up next to them
+    stray.write_text("x")
+    assert find_sequences([str(tmp_path / "set"), str(a), str(stray)]) == [a, b]
     with pytest.raises(FormatError, match="no MOT sequence"):
-        find_sequences([str(tmp_path / "set" / "sub" / "b" / "gt")])
+        find_sequences([str(tmp_path / "set" / "sub" / "b" / "gt"), str(stray)])

@@ -199,21 +199,27 @@ def load_mot_sequence(path: str | Path) -> GroundTruthSequence:
 def find_sequences(paths: list[str]) -> list[Path]:
     """Expand arguments to sequence folders: a folder with ``gt/gt.txt`` is one; any other
     folder is searched one and two levels down (``sample_videos/`` ->
-    ``sample_videos/synthetic/*``). Raises :class:`FormatError` when an argument holds none."""
+    ``sample_videos/synthetic``). Arguments that hold no sequence (a stray file matched by a
+    shell glob) are skipped with a warning; :class:`FormatError` only when none is left."""
     out: list[Path] = []
     for arg in paths:
         p = Path(arg)
         if (p / "gt" / "gt.txt").is_file():
             out.append(p)
             continue
-        if not p.is_dir():
-            raise FormatError("expected a MOT sequence folder (gt/gt.txt)", path=arg)
-        found = sorted(
-            {g.parent.parent for g in [*p.glob("*/gt/gt.txt"), *p.glob("*/*/gt/gt.txt")]}
-        )
+        found = []
+        if p.is_dir():
+            found = sorted(
+                {g.parent.parent for g in [*p.glob("*/gt/gt.txt"), *p.glob("*/*/gt/gt.txt")]}
+            )
         if not found:
-            raise FormatError("no MOT sequence folder (*/gt/gt.txt) inside", path=arg)
+            log.warning("skipping %s: not a MOT sequence folder (no gt/gt.txt)", arg)
         out.extend(found)
+    if not out:
+        raise FormatError(
+            "no MOT sequence folder (img1/, gt/gt.txt, seqinfo.ini) among the arguments",
+            path=", ".join(paths),
+        )
     seen: set[Path] = set()
     unique = []
     for p in out:
