@@ -129,6 +129,14 @@ BOX_CASES = [
         id="exact float64 coordinates, negative and tiny sizes",
     ),
     pytest.param(box(11, confidence=1 / 3), id="non-representable confidence stays bit-exact"),
+    pytest.param(
+        FrameBox(
+            np.int64(12),  # type: ignore[arg-type]
+            BoxXYXY(np.float32(1.5), np.float32(2.0), np.float32(8.25), np.float32(9.0)),  # type: ignore[arg-type]
+            confidence=np.float32(0.5),  # type: ignore[arg-type]
+        ),
+        id="NumPy scalars from a tracker (float32 has no SQLite binding)",
+    ),
 ]
 
 
@@ -302,6 +310,14 @@ def test_failed_write_keeps_edit_and_is_retried(tmp_path: Path, project: Project
     assert not store.has_unsaved
     store.close()
     assert reopened(path).box(1, 0) == box(0, x=77.0)
+
+
+def test_unsaveable_value_is_a_project_error(tmp_path: Path) -> None:
+    p = Project()
+    with ProjectStore.create(tmp_path / "p.taproj", p) as store:
+        with pytest.raises(ProjectError, match="could not save"), p.edit("huge") as tx:
+            tx.set_track(TrackInfo(2**64))
+        assert store.has_unsaved
 
 
 def test_edits_after_close_are_not_written(tmp_path: Path, project: Project) -> None:

@@ -130,18 +130,24 @@ def writer_main(path: str, seed: str) -> None:
     run_edits(store.project, seed, 10**9, report)
 
 
-def _kill_after(proc: subprocess.Popen[str], rng: random.Random) -> list[int]:
+def _kill_after(
+    proc: subprocess.Popen[str],
+    rng: random.Random,
+    min_lines: int = 3,
+    max_lines: int = 200,
+    max_delay_s: float = 0.004,
+) -> list[int]:
     """Let the writer report a random number of edits, wait a random moment, SIGKILL it;
     return every index it reported."""
     assert proc.stdout is not None
-    target = rng.randint(3, 200)
+    target = rng.randint(min_lines, max_lines)
     reported: list[int] = []
     while len(reported) < target:
         line = proc.stdout.readline()
         if not line:
             break  # the writer died by itself: the test fails below with its stderr
         reported.append(int(line))
-    time.sleep(rng.uniform(0.0, 0.004))  # land anywhere, including inside a commit
+    time.sleep(rng.uniform(0.0, max_delay_s))  # land anywhere, including inside a commit
     os.kill(proc.pid, signal.SIGKILL)
     # read through the same buffered stream readline used, or its buffered lines are lost
     rest = proc.stdout.read()
@@ -199,5 +205,54 @@ def test_sigkill_never_loses_committed_edits_nor_half_applies_one(tmp_path: Path
     assert total_reported >= 3 * ROUNDS, "every round must have let some edits through"
 
 
+CREATE_BOXES = 10_000
+
+
+def generation(g: int) -> Project:
+    """Project number ``g``: one track named ``gen g`` whose every box has x1 = g."""
+    p = Project()
+    with p.edit(f"gen {g}") as tx:
+        tx.set_track(TrackInfo(1, name=f"gen {g}"))
+        for f in range(CREATE_BOXES):
+            tx.set_box(1, FrameBox(f, BoxXYXY(float(g), 0.0, g + 5.0, 5.0)))
+    return p
+
+
+def creator_main(path: str) -> None:
+    """The subprocess: overwrite the project with generation 1, 2, 3... forever."""
+    g = 1
+    while True:
+        ProjectStore.create(path, generation(g), overwrite=True).close()
+        sys.stdout.write(f"{g}\n")
+        sys.stdout.flush()
+        g += 1
+
+
+@pytest.mark.slow
+def test_sigkill_during_overwrite_leaves_old_or_new_project_whole(tmp_path: Path) -> None:
+    path = tmp_path / "over.taproj"
+    ProjectStore.create(path, generation(0)).close()
+    rng = random.Random(SEED + 1)
+    for rnd in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--create", str(path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        reported = _kill_after(proc, rng, min_lines=1, max_lines=3, max_delay_s=0.5)
+        p, (tracks, boxes) = load_state(path)
+        g = int(tracks[1].name.split()[1])
+        assert reported, "min_lines=1: the creator finished at least one overwrite"
+        last = reported[-1]
+        assert g in (last, last + 1), f"round {rnd}: generation {g} after reports {reported}"
+        assert len(boxes[1]) == CREATE_BOXES, "a whole generation, never a partial one"
+        assert {b.xyxy.x1 for b in boxes[1].values()} == {float(g)}
+        assert p.n_boxes() == CREATE_BOXES
+
+
 if __name__ == "__main__":
-    writer_main(sys.argv[1], sys.argv[2])
+    if sys.argv[1] == "--create":
+        creator_main(sys.argv[2])
+    else:
+        writer_main(sys.argv[1], sys.argv[2])

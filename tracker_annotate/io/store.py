@@ -358,7 +358,8 @@ class ProjectStore:
                 con.execute("COMMIT")
             except BaseException as exc:
                 _rollback(con)
-                if isinstance(exc, sqlite3.Error):
+                # OverflowError: an integer beyond SQLite's 64 bits (a huge track id)
+                if isinstance(exc, (sqlite3.Error, OverflowError)):
                     raise ProjectError(
                         f"{self.path}: could not save the last edit ({exc}); it is kept in "
                         f"memory and retried with the next edit"

@@ -107,7 +107,8 @@ SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 
 
 def box_row(track_id: int, box: FrameBox) -> tuple[Any, ...]:
-    """The ``boxes`` row of ``box`` (see :data:`BOX_COLUMNS`)."""
+    """The ``boxes`` row of ``box`` (see :data:`BOX_COLUMNS`). Numbers are cast to Python
+    types: a tracker may hand over NumPy scalars (float32 has no SQLite binding)."""
     b = box.xyxy
     flags = (
         (_FLAGGED if box.flagged else 0)
@@ -116,12 +117,12 @@ def box_row(track_id: int, box: FrameBox) -> tuple[Any, ...]:
         | (_OUTSIDE if box.outside else 0)
     )
     return (
-        track_id,
+        int(track_id),
         int(box.frame),
-        b.x1,
-        b.y1,
-        b.x2,
-        b.y2,
+        float(b.x1),
+        float(b.y1),
+        float(b.x2),
+        float(b.y2),
         SOURCE_CODES[box.source],
         float(box.confidence),
         flags,
