@@ -383,6 +383,44 @@ def job_waiting_for_flag(
     return {"frames": 1}
 
 
+def job_half_done_then_wait(
+    media_path: str,
+    init_path: str | None,
+    out_path: str,
+    config: TrackerConfig,
+    *,
+    progress: Any = None,
+    **_: Any,
+) -> dict[str, Any]:
+    progress(5, 10)
+    release = Path(out_path).parent.parent / "release"  # out_path is in the scratch folder
+    for _i in range(600):
+        if release.exists():
+            break
+        time.sleep(0.02)
+    Path(out_path).write_text("ok\n")
+    return {"frames": 10}
+
+
+def test_progress_counts_the_tracked_fraction_of_running_inputs(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    jobs = _plan([clips["a"]], out)
+    seen: list[float] = []
+
+    def on_progress(inputs_done: float) -> None:
+        seen.append(inputs_done)
+        if inputs_done == 0.5:
+            (out / "release").touch()
+
+    outcome = run_local(
+        jobs, TrackerConfig(), workers=1, job_fn=job_half_done_then_wait, on_progress=on_progress
+    )
+    assert outcome.ok
+    assert 0.5 in seen and seen[-1] == 1.0 and seen == sorted(seen)
+
+
 def test_a_raising_job_fails_alone(clips: dict[str, Path], tmp_path: Path) -> None:
     jobs = _plan([clips["a"], clips["b"]], tmp_path / "out")
     outcome = run_local(jobs, TrackerConfig(), workers=2, job_fn=job_raising_for_b)

@@ -36,12 +36,21 @@ Gray = npt.NDArray[Any]  # uint8, H x W
 class FrameData:
     """One decoded frame shared by every track on it: BGR, and grayscale made once."""
 
-    __slots__ = ("_gray", "bgr", "index")
+    __slots__ = ("_gray", "_levels", "bgr", "index")
 
     def __init__(self, index: int, bgr: npt.NDArray[np.uint8]) -> None:
         self.index = index
         self.bgr = bgr
         self._gray: Gray | None = None
+        self._levels: list[Gray] = []
+
+    def level(self, k: int) -> Gray:
+        """Grayscale at 1/2**k resolution (pyrDown), built once and shared by all tracks."""
+        if not self._levels:
+            self._levels.append(self.gray)
+        while len(self._levels) <= k:
+            self._levels.append(cv2.pyrDown(self._levels[-1]))
+        return self._levels[k]
 
     @property
     def gray(self) -> Gray:
@@ -84,48 +93,49 @@ class Measurer(Protocol):
 # --------------------------------------------------------------------------- LK median flow
 
 _LK_WIN = (11, 11)
-_LK_LEVELS = 3
+_LK_LEVELS = 2
 _LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
 #: Long side (px) an object is resampled to for LK: bounds the cost on big objects.
 _LK_MAX_OBJECT = 96.0
-_GRID = 10
+_GRID = 8
 
 
 def lk_median_flow(
-    prev_gray: Gray,
-    cur_gray: Gray,
+    prev: FrameData,
+    cur: FrameData,
     prev_xyxy: FloatArray,
     pred_xyxy: FloatArray,
     grid: int = _GRID,
 ) -> Measurement:
-    """Median-flow step on a crop: box on ``cur_gray`` from the box on ``prev_gray``.
+    """Median-flow step on a crop: box on ``cur`` from the box on ``prev``.
 
-    The crop covers the previous and predicted boxes plus a margin, downscaled so the
-    object's long side is at most ``_LK_MAX_OBJECT`` px. Points whose forward-backward error
-    is above the median (and above 1 px) are dropped; the box moves by the median
-    displacement and scales by the median ratio of pairwise distances.
+    The crop covers the previous and predicted boxes plus a margin, taken from the shared
+    pyramid level where the object's long side is at most ``_LK_MAX_OBJECT`` px. Points whose
+    forward-backward error is above the median (and above 1 px), or that move unlike the
+    majority, are dropped; the box moves by the median displacement and scales by the
+    median ratio of pairwise distances.
     """
     w, h = float(prev_xyxy[2] - prev_xyxy[0]), float(prev_xyxy[3] - prev_xyxy[1])
     if w < 2 or h < 2:
         return Measurement(None, method="lk")
-    k = min(1.0, _LK_MAX_OBJECT / max(w, h))
+    lvl = 0
+    while lvl < 3 and max(w, h) / 2 ** (lvl + 1) >= _LK_MAX_OBJECT / 2:
+        lvl += 1
+    k = 1.0 / 2**lvl
+    a_full, b_full = prev.level(lvl), cur.level(lvl)
     margin = 0.35 * max(w, h) + 12.0 / k
-    img_h, img_w = prev_gray.shape[:2]
-    x0 = max(0, math.floor(min(prev_xyxy[0], pred_xyxy[0]) - margin))
-    y0 = max(0, math.floor(min(prev_xyxy[1], pred_xyxy[1]) - margin))
-    x1 = min(img_w, math.ceil(max(prev_xyxy[2], pred_xyxy[2]) + margin))
-    y1 = min(img_h, math.ceil(max(prev_xyxy[3], pred_xyxy[3]) + margin))
+    img_h, img_w = a_full.shape[:2]
+    x0 = max(0, math.floor((min(prev_xyxy[0], pred_xyxy[0]) - margin) * k))
+    y0 = max(0, math.floor((min(prev_xyxy[1], pred_xyxy[1]) - margin) * k))
+    x1 = min(img_w, math.ceil((max(prev_xyxy[2], pred_xyxy[2]) + margin) * k))
+    y1 = min(img_h, math.ceil((max(prev_xyxy[3], pred_xyxy[3]) + margin) * k))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return Measurement(None, method="lk")
-    a = prev_gray[y0:y1, x0:x1]
-    b = cur_gray[y0:y1, x0:x1]
-    if k < 1.0:
-        size = (max(8, round((x1 - x0) * k)), max(8, round((y1 - y0) * k)))
-        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
-        b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
-        kx, ky = size[0] / (x1 - x0), size[1] / (y1 - y0)
-    else:
-        kx = ky = 1.0
+    a = a_full[y0:y1, x0:x1]
+    b = b_full[y0:y1, x0:x1]
+    kx = ky = k
+    # crop origin in full-resolution pixels
+    x0, y0 = x0 / k, y0 / k
     # Grid inside the box, inset so points sit on the object rather than its border.
     gx = np.linspace(prev_xyxy[0] + 0.1 * w, prev_xyxy[2] - 0.1 * w, grid)
     gy = np.linspace(prev_xyxy[1] + 0.1 * h, prev_xyxy[3] - 0.1 * h, grid)
@@ -160,6 +170,14 @@ def lk_median_flow(
     q1[:, 1] /= ky
     d = q1 - q0
     dx, dy = float(np.median(d[:, 0])), float(np.median(d[:, 1]))
+    # Points moving unlike the majority are background seen through the box: drop them
+    # before the scale estimate (they drag it towards the background's motion).
+    resid = np.abs(d - [dx, dy]).sum(axis=1)
+    tol = max(1.0, 2.5 * float(np.median(resid)))
+    coherent = resid <= tol
+    if coherent.sum() >= 4:
+        q0, q1, d = q0[coherent], q1[coherent], d[coherent]
+        dx, dy = float(np.median(d[:, 0])), float(np.median(d[:, 1]))
     iu = np.triu_indices(len(q0), 1)
     d0 = np.linalg.norm(q0[:, None, :] - q0[None, :, :], axis=2)[iu]
     d1 = np.linalg.norm(q1[:, None, :] - q1[None, :, :], axis=2)[iu]
@@ -192,7 +210,7 @@ class CascadeMeasurer:
     def measure(
         self, prev: FrameData, cur: FrameData, prev_xyxy: FloatArray, pred_xyxy: FloatArray
     ) -> Measurement:
-        return lk_median_flow(prev.gray, cur.gray, prev_xyxy, pred_xyxy)
+        return lk_median_flow(prev, cur, prev_xyxy, pred_xyxy)
 
 
 # --------------------------------------------------------------------------- OpenCV trackers

@@ -54,6 +54,9 @@ class CascadeParams:
     switch_margin: float = 0.04
     #: Search window reach in box sizes beyond the predicted box (grows while coasting).
     search_radius: float = 0.75
+    #: Search hits whose peak distinctness x score is below this are ignored. Raising it
+    #: avoids jumps onto look-alikes but re-acquires fewer objects after occlusions.
+    min_search_quality: float = 0.25
     #: Below this appearance score a measurement is not trusted: the Kalman filter coasts.
     #: Raising it coasts through partial occlusions instead of following occluders, but
     #: loses objects whose appearance changes quickly.
@@ -172,8 +175,11 @@ class TrackPass:
                 app = score_box(cur.gray, hit.xyxy, self.key_templates)
                 rec = ncc(warp_box(cur.gray, hit.xyxy, self.recent.size), self.recent.pixels)
                 score = max(app, rec)
+                # Distinct peak: a look-alike nearby (crowd, texture) makes a jump risky.
+                q = float(np.clip(hit.margin / 0.2, 0.0, 1.0)) * float(np.clip(score, 0, 1))
+                if q < p.min_search_quality:
+                    continue
                 if best.xyxy is None or score > best.score + p.switch_margin:
-                    q = float(np.clip(hit.margin / 0.2, 0.2, 1.0)) * float(np.clip(score, 0, 1))
                     best = Candidate(pred, hit.xyxy, score, app, rec, q, "search", True, 0.0)
         return best
 
@@ -262,8 +268,10 @@ class TrackPass:
         elif sig.coasted > self.max_coast:
             self.done, self.end_reason = True, "lost"
         else:
-            self.low_run = self.low_run + 1 if sig.app < 0.2 else 0
-            if self.low_run > max(5, self.max_coast):
+            # Confidence collapse: looks like neither the keyframes nor the recent object.
+            collapsed = sig.app < 0.1 and sig.app_recent < 0.3
+            self.low_run = self.low_run + 1 if collapsed else 0
+            if self.low_run > max(5, 2 * self.max_coast):
                 self.done, self.end_reason = True, "lost"
 
 

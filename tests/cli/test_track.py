@@ -1,0 +1,90 @@
+"""``tracker-annotate track`` through the real command parser, on real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracker_annotate.cli.main import main
+from tracker_annotate.io.formats import read_annotations
+from tracker_annotate.io.store import ProjectStore
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos"
+pytestmark = pytest.mark.skipif(not (SAMPLE / "synthetic").is_dir(), reason="no sample_videos")
+
+
+def test_track_writes_a_box_with_confidence_for_every_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init = tmp_path / "first_box.txt"
+    init.write_text((SAMPLE / "keyframes.txt").read_text().splitlines()[0] + "\n")
+    out = tmp_path / "r.txt"
+    assert (
+        main(
+            [
+                "track",
+                str(SAMPLE / "synthetic.mp4"),
+                "--init",
+                str(init),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    rows = np.loadtxt(out, delimiter=",", ndmin=2)
+    frames = rows[:, 0].astype(int)
+    assert frames[0] == 1 and np.all(np.diff(frames) == 1)  # 1-based, consecutive from the keyframe
+    assert np.all((rows[:, 6] > 0) & (rows[:, 6] <= 1))  # confidence in column 7
+    assert "flagged for review" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("suffix", "reason"),
+    [(".taproj", "a project the GUI opens"), (".xml", "CVAT video"), (".json", "COCO-VID")],
+)
+def test_track_output_formats_read_back(tmp_path: Path, suffix: str, reason: str) -> None:
+    out = tmp_path / f"r{suffix}"
+    args = ["track", str(SAMPLE / "synthetic"), "--init", str(SAMPLE / "keyframes.txt")]
+    assert main([*args, "--out", str(out), "--quiet", "--flag-threshold", "0.6"]) == 0
+    if suffix == ".taproj":
+        with ProjectStore.open(out) as store:
+            project = store.project
+    else:
+        project = read_annotations(out)
+    assert len(project.tracks) == 7, reason
+    assert project.n_boxes() > 7
+    flagged = [b for t in project.tracks for b in project.boxes(t).values() if b.flagged]
+    if suffix != ".json":  # COCO carries no flags
+        assert flagged
+
+
+def test_no_extend_with_one_keyframe_per_track_adds_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "r.txt"
+    args = ["track", str(SAMPLE / "synthetic"), "--init", str(SAMPLE / "keyframes.txt")]
+    assert main([*args, "--out", str(out), "--quiet", "--no-extend"]) == 0
+    assert len(out.read_text().splitlines()) == 7
+
+
+def test_track_bad_input_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    init = tmp_path / "k.txt"
+    init.write_text("1,1,5000,5000,20,20,1,1,1\n")
+    code = main(
+        [
+            "track",
+            str(SAMPLE / "synthetic"),
+            "--init",
+            str(init),
+            "--out",
+            str(tmp_path / "o.txt"),
+            "--quiet",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "outside" in err and "Traceback" not in err
