@@ -335,6 +335,7 @@ def test_edits_after_close_are_not_written(tmp_path: Path, project: Project) -> 
 def test_save_as_moves_the_autosave_to_the_new_file(tmp_path: Path, project: Project) -> None:
     old = ProjectStore.create(tmp_path / "a.taproj", project)
     old.set_ui_state({"frame": 3})
+    assert old.save_as(tmp_path / "a.taproj") is old
     new = old.save_as(tmp_path / "b.taproj")
     assert old.closed and not new.closed
     with project.edit("after save as") as tx:

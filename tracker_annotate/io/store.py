@@ -186,8 +186,11 @@ class ProjectStore:
 
     def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> ProjectStore:
         """Write the project (and the UI state) to a new file, detach from this one and
-        return the new store; edits from now on go to the new file only."""
+        return the new store; edits from now on go to the new file only. Saving as the
+        file itself just returns this store."""
         self.flush()
+        if Path(path).absolute() == self.path.absolute():
+            return self
         ui_state = self.get_ui_state()
         new = ProjectStore.create(path, self.project, overwrite=overwrite)
         if ui_state:
@@ -263,7 +266,8 @@ class ProjectStore:
                 f"{new.width}x{new.height}, the project's boxes were drawn on "
                 f"{old.width}x{old.height} frames ({old.path})"
             )
-        last = max((max(b) for b in self.project._boxes.values() if b), default=-1)
+        p = self.project
+        last = max((max(p.boxes(t)) for t in p.tracks if p.boxes(t)), default=-1)
         if last >= new.n_frames:
             raise ProjectError(
                 f"cannot relink {self.path} to {new.path}: it has {new.n_frames} frames, "
@@ -299,10 +303,11 @@ class ProjectStore:
 
     # -- persistence ----------------------------------------------------------------------
     def _on_changed(self, cs: ChangeSet) -> None:
-        self._pending_boxes |= cs.boxes
-        self._pending_tracks |= cs.tracks
-        self._pending_labels |= cs.labels
-        self.flush()
+        with self._lock:
+            self._pending_boxes |= cs.boxes
+            self._pending_tracks |= cs.tracks
+            self._pending_labels |= cs.labels
+            self.flush()
 
     def _on_media_changed(self, media: MediaRef) -> None:
         self._media_relpath = sc.media_relpath(media, self.path.parent)
