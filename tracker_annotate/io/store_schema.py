@@ -197,6 +197,10 @@ _FLAG_TUPLES: dict[int, tuple[bool, bool, bool, bool]] = {
 }
 
 
+#: Loading at least this many boxes ends with one full garbage collection (see load_project).
+_SETTLE_GC_BOXES = 100_000
+
+
 def build_boxes(rows: Any, where: str) -> dict[int, dict[int, FrameBox]]:
     """Turn ``boxes`` rows ordered by ``(track_id, frame)`` into the project's
     ``{track_id: {frame: FrameBox}}``. Every box is validated by its constructors; the first
@@ -291,8 +295,10 @@ def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | No
         cursor.close()
     # The boxes were built with the GC paused, so they all reach the oldest generation at
     # once and the next full collection would come a few edits later, as a pause of
-    # ~0.5 s per million boxes in the middle of the user's work. Pay it now, during loading.
-    gc.collect()
+    # ~0.5 s per million boxes in the middle of the user's work. Pay it now, during loading
+    # (small projects skip it: their pause would be shorter than the collection here).
+    if sum(len(b) for b in boxes.values()) >= _SETTLE_GC_BOXES:
+        gc.collect()
     orphans = sorted(set(boxes) - set(tracks))
     if orphans:
         raise ProjectError(f"{where}: boxes of tracks {orphans[:10]} whose track is missing")
