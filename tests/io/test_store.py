@@ -287,6 +287,34 @@ def test_big_changeset_is_one_transaction(tmp_path: Path) -> None:
     assert reopened(path).boxes(1) == p.boxes(1)
 
 
+def test_tracking_run_with_proposed_tracks_and_its_undo_persist(
+    tmp_path: Path, project: Project
+) -> None:
+    from tracker_annotate.tracking.api import TrackingRun, apply_run
+
+    path = tmp_path / "p.taproj"
+    store = ProjectStore.create(path, project)
+    derived = [box(f, x=f + 0.5, source=BoxSource.TRACKED, confidence=0.6) for f in range(10)]
+    proposal = [box(f, x=60.0, source=BoxSource.IMPORTED, confidence=0.8) for f in (2, 3)]
+    run = TrackingRun(boxes={1: derived}, spans={1: (0, 9)}, proposed=[proposal])
+    before = snapshot(project)
+    apply_run(project, run)  # adds the default label "object" (absent here) and a track
+    after = snapshot(project)
+    store.close()
+    q = reopened(path)
+    assert snapshot(q) == after
+    assert any(t.proposed for t in q.tracks.values()) and "object" in q.labels
+    assert q.box(1, 0) == box(0, x=0), "keyframes survive the run"
+    assert q.box(1, 1) == derived[1]
+
+    store = ProjectStore.open(path, check_media=False)
+    apply_run(store.project, run)
+    store.project.history.undo()
+    store.close()
+    assert snapshot(reopened(path))["boxes"] == after["boxes"]
+    assert before != after
+
+
 def test_failed_write_keeps_edit_and_is_retried(tmp_path: Path, project: Project) -> None:
     path = tmp_path / "p.taproj"
     store = ProjectStore.create(path, project)
