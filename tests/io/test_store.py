@@ -258,6 +258,16 @@ def test_deleting_a_track_deletes_its_rows_and_ids_are_not_reused(
     assert q.next_track_id == 3, "a deleted track's id must not be handed out again"
 
 
+def test_undoing_a_track_deletion_restores_its_rows(tmp_path: Path, project: Project) -> None:
+    path = tmp_path / "p.taproj"
+    before = snapshot(project)
+    with ProjectStore.create(path, project):
+        commands.delete_track(project, 1)
+        project.history.undo()
+    assert snapshot(reopened(path)) == before
+    assert count_rows(path, "boxes") == project.n_boxes()
+
+
 def test_label_add_remove_and_relabel_persisted(tmp_path: Path, project: Project) -> None:
     path = tmp_path / "p.taproj"
     with ProjectStore.create(path, project), project.edit("labels") as tx:
