@@ -109,11 +109,37 @@ def test_writer_output_and_seqinfo(tmp_path: Path) -> None:
     info = read_seqinfo(tmp_path / "seq" / "seqinfo.ini")
     assert info == {
         "name": "TUD-Campus",
+        "imDir": "img1",
         "frameRate": "25",
         "seqLength": "71",
         "imWidth": "640",
         "imHeight": "480",
+        "imExt": ".jpg",
     }
+    # class 1 named on line 1, as Datumaro's mot_seq reads it
+    assert (out.parent / "labels.txt").read_text() == "pedestrian\n"
+
+
+def test_labels_file_names_custom_classes(tmp_path: Path) -> None:
+    p = Project(None, [Label("dog"), Label("pedestrian"), Label("object")])
+    with p.edit("x") as tx:
+        for tid, name in enumerate(["dog", "pedestrian", "object"], start=1):
+            tx.set_track(TrackInfo(tid, name))
+            tx.set_box(tid, FrameBox(0, BoxXYXY(0, 0, 5, 5)))
+    write_mot(p, tmp_path / "gt.txt")
+    lines = (tmp_path / "labels.txt").read_text().splitlines()
+    assert len(lines) == 14 and lines[0] == "pedestrian" and lines[13] == "dog"
+    back = read_mot(tmp_path / "gt.txt")
+    assert [back.track(t).label for t in (1, 2, 3)] == ["dog", "pedestrian", "object"]
+    write_mot(p, tmp_path / "results.txt")  # not a sequence file: MOT17 names, class_14
+    assert read_mot(tmp_path / "results.txt").track(1).label == "class_14"
+
+
+def test_bad_labels_file(tmp_path: Path) -> None:
+    write_lines(tmp_path / "gt.txt", [GOOD])
+    (tmp_path / "labels.txt").write_text("a\n\nb\n")
+    with pytest.raises(FormatError, match="empty line"):
+        read_mot(tmp_path / "gt.txt")
 
 
 def test_existing_seqinfo_is_not_overwritten(tmp_path: Path) -> None:
@@ -130,9 +156,7 @@ def test_round_trip_keeps_what_mot_carries(
 ) -> None:
     path = tmp_path_factory.mktemp("mot") / "gt.txt"
     write_mot(project, path)
-    ids = mot_class_ids(list(project.labels))
-    label_map = {cid: name for name, cid in ids.items() if cid != -1}
-    back = read_mot(path, media=project.media, label_map=label_map)
+    back = read_mot(path, media=project.media)  # label names come back via labels.txt
     carried = {tid for tid in project.tracks if visible_boxes(project, tid)}
     assert set(back.tracks) == carried
     for tid in carried:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import BoxError, FormatError, ProjectError
@@ -178,20 +180,29 @@ def ensure_parent(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def write_text_atomic(path: PathLike, text: str) -> None:
-    """Write ``text`` to a sibling temporary file and rename it over ``path``.
+@contextmanager
+def open_atomic(path: PathLike) -> Iterator[TextIO]:
+    """A text file that appears at ``path`` only when the ``with`` block succeeds.
 
-    A crash or an error half way never leaves a truncated annotation file behind.
+    It is written under a sibling temporary name and renamed over ``path``, so a crash or
+    an error half way never leaves a truncated annotation file behind.
     """
     target = Path(path)
     ensure_parent(target)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     try:
-        tmp.write_text(text, encoding="utf-8", newline="\n")
+        with tmp.open("w", encoding="utf-8", newline="\n") as fh:
+            yield fh
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def write_text_atomic(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`open_atomic`."""
+    with open_atomic(path) as fh:
+        fh.write(text)
 
 
 def read_text(path: PathLike) -> str:

@@ -43,8 +43,8 @@ from tracker_annotate.io.formats._build import (
     ProjectBuilder,
     box_from_xywh,
     last_frame,
+    open_atomic,
     read_text,
-    write_text_atomic,
 )
 
 log = logging.getLogger(__name__)
@@ -254,8 +254,12 @@ def read_coco(
     return builder.build(f"Import {Path(path).name}")
 
 
-def write_coco(project: Project, path: PathLike, *, indent: int | None = 1) -> None:
-    """Write the project as one COCO-VID video (see the module doc)."""
+def write_coco(project: Project, path: PathLike, *, indent: int | None = None) -> None:
+    """Write the project as one COCO-VID video (see the module doc).
+
+    By default each image, annotation, track and category is one line; ``indent`` writes
+    ``json.dump``'s fully indented layout instead (several times slower on big files).
+    """
     media = project.media
     n_frames = media.n_frames if media is not None else last_frame(project) + 1
     name = Path(media.path).stem if media is not None else Path(path).stem
@@ -310,6 +314,7 @@ def write_coco(project: Project, path: PathLike, *, indent: int | None = 1) -> N
                     "instance_id": tid,
                     "bbox": [x, y, w, h],
                     "area": w * h,
+                    "segmentation": [],
                     "iscrowd": 0,
                     "score": box.confidence,
                     "attributes": {
@@ -334,4 +339,21 @@ def write_coco(project: Project, path: PathLike, *, indent: int | None = 1) -> N
         "tracks": tracks,
         "categories": categories,
     }
-    write_text_atomic(path, json.dumps(data, indent=indent, ensure_ascii=False) + "\n")
+    with open_atomic(path) as fh:
+        if indent is not None:
+            json.dump(data, fh, indent=indent, ensure_ascii=False)
+            fh.write("\n")
+            return
+        # One key per line and one list item per line: readable and diffable, and each
+        # item goes through json's C encoder (``indent`` forces the slow Python one).
+        fh.write("{\n")
+        for i, (key, value) in enumerate(data.items()):
+            fh.write(f"{json.dumps(key)}: ")
+            if isinstance(value, list) and value:
+                fh.write("[\n")
+                fh.write(",\n".join(json.dumps(v, ensure_ascii=False) for v in value))
+                fh.write("\n]")
+            else:
+                fh.write(json.dumps(value, ensure_ascii=False))
+            fh.write(",\n" if i < len(data) - 1 else "\n")
+        fh.write("}\n")

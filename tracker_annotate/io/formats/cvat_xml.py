@@ -46,10 +46,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from xml.parsers import expat
+from xml.sax.saxutils import escape, quoteattr
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
@@ -59,10 +63,10 @@ from tracker_annotate.io.formats._build import (
     box_from_xyxy,
     fmt_float,
     last_frame,
+    open_atomic,
     parse_float,
     parse_int,
     read_text,
-    write_text_atomic,
 )
 
 log = logging.getLogger(__name__)
@@ -95,22 +99,32 @@ class _Node:
         return c.text.strip() if c is not None else None
 
 
-def _parse_xml(text: str, builder: ProjectBuilder) -> _Node:
-    """A tree whose nodes know their line, so errors can point at it."""
+def _parse_xml(text: str, builder: ProjectBuilder, on_child: Callable[[_Node], None]) -> None:
+    """Parse ``text``, handing each complete child of the root element to ``on_child``.
+
+    Nodes know their line, so errors can point at it. Only one child of the root is held
+    at a time, so memory follows the largest track, not the file.
+    """
     parser = expat.ParserCreate()
+    parser.buffer_text = True  # one call per text run instead of one per line
+    parser.buffer_size = 1 << 16
     stack: list[_Node] = []
-    roots: list[_Node] = []
 
     def start(tag: str, attrib: dict[str, str]) -> None:
         node = _Node(tag, attrib, parser.CurrentLineNumber)
-        (stack[-1].children if stack else roots).append(node)
+        if not stack and tag != "annotations":
+            raise builder.error(f"root element is <{tag}>, expected <annotations>", node.line)
+        if len(stack) > 1:
+            stack[-1].children.append(node)
         stack.append(node)
 
     def end(tag: str) -> None:
-        stack.pop()
+        node = stack.pop()
+        if len(stack) == 1:
+            on_child(node)
 
     def chars(data: str) -> None:
-        if stack:
+        if len(stack) > 1:
             stack[-1].text += data
 
     parser.StartElementHandler = start
@@ -121,7 +135,6 @@ def _parse_xml(text: str, builder: ProjectBuilder) -> _Node:
     except expat.ExpatError as exc:
         reason = expat.errors.messages[exc.code]
         raise builder.error(f"not well-formed XML: {reason}", exc.lineno) from exc
-    return roots[0]
 
 
 def _flag(node: _Node, name: str, builder: ProjectBuilder, default: str = "0") -> bool:
@@ -299,13 +312,12 @@ def _read_track(node: _Node, builder: ProjectBuilder, size: int | None) -> None:
 def read_cvat(path: PathLike, *, media: MediaRef | None = None) -> Project:
     """Read a CVAT for video 1.1 file into a new project (see the module doc)."""
     builder = ProjectBuilder(path, media)
-    root = _parse_xml(read_text(path), builder)
-    if root.tag != "annotations":
-        raise builder.error(f"root element is <{root.tag}>, expected <annotations>", root.line)
     # The task's own size says where a track without an outside shape ends; the media's
     # length stands in when the file has no <meta>.
     size = media.n_frames if media is not None else None
-    for node in root.children:
+
+    def on_child(node: _Node) -> None:
+        nonlocal size
         if node.tag == "image":
             raise builder.error(
                 "<image> belongs to 'CVAT for images'; export the task as 'CVAT for video 1.1'",
@@ -322,6 +334,8 @@ def read_cvat(path: PathLike, *, media: MediaRef | None = None) -> Project:
             size = task_size if task_size is not None else size
         elif node.tag == "track":
             _read_track(node, builder, size)
+
+    _parse_xml(read_text(path), builder, on_child)
     return builder.build(f"Import {Path(path).name}")
 
 
@@ -343,7 +357,7 @@ def _meta(project: Project, root: ET.Element, size: int, name: str) -> None:
     labels = _sub(task, "labels")
     for lab in project.labels.values():
         el = _sub(labels, "label")
-        _sub(el, "name", lab.name)
+        _sub(el, "name", _xml_safe(lab.name))
         _sub(el, "color", lab.hex)
         _sub(el, "type", "rectangle")
         attrs = _sub(el, "attributes")
@@ -361,28 +375,36 @@ def _meta(project: Project, root: ET.Element, size: int, name: str) -> None:
         _sub(task, "source", Path(project.media.path).name)
 
 
-def _box_element(
-    track: ET.Element, box: FrameBox, *, keyframe: bool, source: str, decimals: int | None
-) -> None:
-    attrib = {
-        "frame": str(box.frame),
-        "keyframe": "1" if keyframe else "0",
-        "outside": "1" if box.outside else "0",
-        "occluded": "1" if box.occluded else "0",
-    }
-    for key, v in zip(("xtl", "ytl", "xbr", "ybr"), box.xyxy.as_tuple(), strict=True):
-        attrib[key] = fmt_float(v, decimals)
-    attrib["z_order"] = "0"
-    el = _sub(track, "box", **attrib)
-    values = {
-        "ta_source": source,
-        "ta_confidence": fmt_float(box.confidence, None),
-        "ta_flagged": "true" if box.flagged else "false",
-        "ta_flag_reason": box.flag_reason,
-        "ta_verified": "true" if box.verified else "false",
-    }
-    for attr_name, value in values.items():
-        _sub(el, "attribute", value, name=attr_name)
+# Characters XML 1.0 cannot hold at all (even escaped); they are dropped on export.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def _text(text: str) -> str:
+    """Element text that reads back unchanged (a bare CR would be read as LF)."""
+    return escape(_xml_safe(text), {"\r": "&#13;"})
+
+
+def _box_xml(box: FrameBox, *, keyframe: bool, source: str, decimals: int | None) -> str:
+    coords = " ".join(
+        f'{k}="{fmt_float(v, decimals)}"'
+        for k, v in zip(("xtl", "ytl", "xbr", "ybr"), box.xyxy.as_tuple(), strict=True)
+    )
+    values = (
+        ("ta_source", source),
+        ("ta_confidence", fmt_float(box.confidence, None)),
+        ("ta_flagged", "true" if box.flagged else "false"),
+        ("ta_flag_reason", _text(box.flag_reason)),
+        ("ta_verified", "true" if box.verified else "false"),
+    )
+    attrs = "".join(f'\n      <attribute name="{n}">{v}</attribute>' for n, v in values)
+    return (
+        f'    <box frame="{box.frame}" keyframe="{int(keyframe)}" outside="{int(box.outside)}" '
+        f'occluded="{int(box.occluded)}" {coords} z_order="0">{attrs}\n    </box>\n'
+    )
 
 
 def write_cvat(
@@ -394,7 +416,8 @@ def write_cvat(
 ) -> None:
     """Write a CVAT for video 1.1 file (see the module doc for ``derived_keyframes``).
 
-    ``decimals=None`` writes coordinates exactly; CVAT itself writes 2 places.
+    ``decimals=None`` writes coordinates exactly; CVAT itself writes 2 places. The boxes
+    are streamed to the file, so memory does not grow with the number of boxes.
     """
     size = project.media.n_frames if project.media is not None else last_frame(project) + 1
     if project.media is None:
@@ -403,36 +426,58 @@ def write_cvat(
     _sub(root, "version", "1.1")
     name = Path(project.media.path).stem if project.media is not None else Path(path).stem
     _meta(project, root, size, name)
-    for tid in sorted(project.tracks):
-        info = project.track(tid)
-        boxes = project.boxes(tid)
-        if not boxes:
-            log.info("track %d has no boxes; CVAT cannot hold an empty track, skipped", tid)
-            continue
-        attrib = {"id": str(tid), "label": info.label}
-        derived = any(b.is_derived for b in boxes.values())
-        attrib["source"] = "auto" if info.proposed else ("semi-auto" if derived else "manual")
-        if info.name:
-            attrib["ta_name"] = info.name
-        if info.hidden:
-            attrib["ta_hidden"] = "1"
-        if info.proposed:
-            attrib["ta_proposed"] = "1"
-        track = _sub(root, "track", **attrib)
-        for frame in sorted(boxes):
-            box = boxes[frame]
-            keyframe = box.outside or box.is_keyframe or derived_keyframes
-            _box_element(track, box, keyframe=keyframe, source=box.source.value, decimals=decimals)
-            if not box.outside and frame + 1 not in boxes and frame + 1 < size:
-                end = box.with_(
-                    frame=frame + 1,
-                    outside=True,
-                    source=BoxSource.MANUAL,
-                    confidence=1.0,
-                    flagged=False,
-                    verified=False,
-                )
-                _box_element(track, end, keyframe=True, source=END_MARKER, decimals=decimals)
     ET.indent(root, space="  ")
-    text = '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
-    write_text_atomic(path, text + "\n")
+    head = ET.tostring(root, encoding="unicode")
+    with open_atomic(path) as fh:
+        fh.write('<?xml version="1.0" encoding="utf-8"?>\n')
+        fh.write(head.removesuffix("</annotations>") + "\n")
+        for tid in sorted(project.tracks):
+            _write_track(
+                fh, project, tid, size=size, derived_keyframes=derived_keyframes, decimals=decimals
+            )
+        fh.write("</annotations>\n")
+
+
+def _write_track(
+    fh: TextIO,
+    project: Project,
+    tid: int,
+    *,
+    size: int,
+    derived_keyframes: bool,
+    decimals: int | None,
+) -> None:
+    info = project.track(tid)
+    boxes = project.boxes(tid)
+    if not boxes:
+        log.info("track %d has no boxes; CVAT cannot hold an empty track, skipped", tid)
+        return
+    derived = any(b.is_derived for b in boxes.values())
+    attrib = {
+        "id": str(tid),
+        "label": info.label,
+        "source": "auto" if info.proposed else ("semi-auto" if derived else "manual"),
+    }
+    if info.name:
+        attrib["ta_name"] = info.name
+    if info.hidden:
+        attrib["ta_hidden"] = "1"
+    if info.proposed:
+        attrib["ta_proposed"] = "1"
+    fh.write("  <track " + " ".join(f"{k}={quoteattr(_xml_safe(v))}" for k, v in attrib.items()))
+    fh.write(">\n")
+    for frame in sorted(boxes):
+        box = boxes[frame]
+        keyframe = box.outside or box.is_keyframe or derived_keyframes
+        fh.write(_box_xml(box, keyframe=keyframe, source=box.source.value, decimals=decimals))
+        if not box.outside and frame + 1 not in boxes and frame + 1 < size:
+            end = box.with_(
+                frame=frame + 1,
+                outside=True,
+                source=BoxSource.MANUAL,
+                confidence=1.0,
+                flagged=False,
+                verified=False,
+            )
+            fh.write(_box_xml(end, keyframe=True, source=END_MARKER, decimals=decimals))
+    fh.write("  </track>\n")

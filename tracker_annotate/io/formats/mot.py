@@ -17,8 +17,10 @@ Conventions chosen here (and what the writer does, so our own files read back th
   are clipped to [0, 1] (use :mod:`~tracker_annotate.io.formats.detections` to keep raw
   detector scores). The writer puts the confidence there with 4 decimals, and writes a
   confidence below 0.0001 as 0.0001 so the box is not read back as an ignore row.
-* **class.** Class ids map to label names through ``label_map`` (default
-  :data:`MOT17_CLASSES`, so class 1 is ``pedestrian``); an id missing from the map becomes
+* **class.** Class ids map to label names through ``label_map``, else through a
+  ``labels.txt`` beside a ``gt.txt``/``det.txt`` (line ``n`` names class ``n``, Datumaro's
+  convention; the writer writes one), else :data:`MOT17_CLASSES` (class 1 is
+  ``pedestrian``); an id missing from the map becomes
   ``class_<n>``; ``-1`` and files without the column give the default label ``object``.
   The writer inverts the same map: ``object`` is written as ``-1``, ``class_<n>`` as
   ``n``, and any other label gets the smallest free id (pass that id in ``label_map`` to
@@ -34,7 +36,9 @@ What MOT cannot carry, and is lost on export: box source (every box reads back a
 ``source``, default MANUAL), ``flagged``/``flag_reason``/``verified``, ``outside`` boxes
 (not written: a missing row means not visible), track names, hidden/proposed state,
 label colours, labels no track uses, and the media reference (``seqinfo.ini`` records the
-sequence's name, length, size and frame rate next to the file).
+sequence's name, length, size and frame rate rounded to an integer, with MOTChallenge's
+``imDir=img1``/``imExt=.jpg`` that Datumaro requires). Track ids are written as they are;
+MOT ids conventionally start at 1 and some tools (Datumaro) drop id 0.
 """
 
 from __future__ import annotations
@@ -160,7 +164,7 @@ def read_mot(
     IMPORTED makes them derived boxes a tracking run may replace.
     """
     builder = ProjectBuilder(path, media)
-    classes = MOT17_CLASSES if label_map is None else label_map
+    classes = label_map if label_map is not None else _labels_file_map(path, builder)
     ignored = 0
     for row in iter_mot_rows(read_text(path), builder):
         if row.track_id < 0:
@@ -183,6 +187,30 @@ def read_mot(
     if ignored:
         log.info("%s: skipped %d rows with conf 0 (ignore regions)", path, ignored)
     return builder.build(f"Import {Path(path).name}")
+
+
+LABELS_FILE = "labels.txt"
+_SEQUENCE_FILES = ("gt.txt", "det.txt")
+
+
+def labels_path(annotation_path: PathLike) -> Path | None:
+    """The ``labels.txt`` that names a sequence file's classes (line ``n`` is class ``n``,
+    as Datumaro's ``mot_seq`` reads it), or ``None`` for files outside that layout."""
+    p = Path(annotation_path)
+    return p.with_name(LABELS_FILE) if p.name in _SEQUENCE_FILES else None
+
+
+def _labels_file_map(path: PathLike, builder: ProjectBuilder) -> Mapping[int, str]:
+    lp = labels_path(path)
+    if lp is None or not lp.is_file():
+        return MOT17_CLASSES
+    names = [line.strip() for line in read_text(lp).splitlines()]
+    while names and not names[-1]:
+        names.pop()
+    if not all(names):
+        raise builder.error(f"{lp} has an empty line; expected one class name per line")
+    log.info("%s: class names from %s", path, lp)
+    return {i: name for i, name in enumerate(names, start=1)}
 
 
 def mot_class_ids(labels: list[str], label_map: Mapping[int, str] | None = None) -> dict[str, int]:
@@ -223,7 +251,8 @@ def write_mot(
 
     With media known and ``write_seqinfo``, a ``seqinfo.ini`` is written in the sequence
     folder (the parent of a ``gt``/``det`` folder, else next to the file) unless one is
-    already there.
+    already there. A ``gt.txt``/``det.txt`` also gets a ``labels.txt`` beside it naming
+    every class id from 1 (what Datumaro's ``mot_seq`` reads, and :func:`read_mot` too).
     """
     class_ids = mot_class_ids(list(project.labels), label_map)
     rows: list[tuple[int, int, str]] = []
@@ -247,6 +276,13 @@ def write_mot(
     write_text_atomic(path, "".join(r[2] + "\n" for r in rows))
     if write_seqinfo and project.media is not None:
         _write_seqinfo(project.media, Path(path))
+    lp = labels_path(path)
+    top = max(class_ids.values(), default=-1)
+    if lp is not None and top > 0:
+        classes = MOT17_CLASSES if label_map is None else label_map
+        by_id = {cid: name for name, cid in class_ids.items()}
+        names = [by_id.get(i, classes.get(i, f"class_{i}")) for i in range(1, top + 1)]
+        write_text_atomic(lp, "".join(n + "\n" for n in names))
 
 
 def seqinfo_path(annotation_path: PathLike) -> Path:
@@ -273,10 +309,12 @@ def _write_seqinfo(media: MediaRef, annotation_path: Path) -> None:
     text = (
         "[Sequence]\n"
         f"name={name}\n"
-        f"frameRate={fmt_float(media.fps, None)}\n"
+        "imDir=img1\n"
+        f"frameRate={round(media.fps)}\n"
         f"seqLength={media.n_frames}\n"
         f"imWidth={media.width}\n"
         f"imHeight={media.height}\n"
+        "imExt=.jpg\n"
     )
     write_text_atomic(target, text)
 
@@ -287,6 +325,7 @@ __all__ = [
     "MotRow",
     "iter_mot_rows",
     "label_for_class",
+    "labels_path",
     "mot_class_ids",
     "read_mot",
     "read_seqinfo",
