@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tracker_annotate import __version__
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.labels import Label
@@ -257,13 +258,16 @@ def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) 
         "INSERT INTO labels (name, ord, r, g, b) VALUES (?, ?, ?, ?, ?)",
         [(name, i, *label_row(lab)[1:]) for i, (name, lab) in enumerate(project.labels.items())],
     )
-    con.executemany(UPSERT_TRACK, [track_row(t) for t in project.tracks.values()])
-    for tid in project.tracks:
-        con.executemany(UPSERT_BOX, [box_row(tid, b) for b in project.boxes(tid).values()])
+    tids = sorted(project.tracks)
+    con.executemany(UPSERT_TRACK, [track_row(project.tracks[t]) for t in tids])
+    for tid in tids:  # in key order: B-tree appends instead of page splits
+        boxes = project.boxes(tid)
+        con.executemany(UPSERT_BOX, [box_row(tid, boxes[f]) for f in sorted(boxes)])
     con.executemany(
         SET_META,
         [
             ("app", json.dumps("tracker_annotate")),
+            ("app_version", json.dumps(__version__)),
             ("media", media_to_json(project.media, project_dir)),
             ("next_track_id", json.dumps(project.next_track_id)),
         ],
@@ -271,6 +275,8 @@ def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) 
 
 
 def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | None]:
+    """Read the whole project; returns it and the media path relative to the project
+    folder as recorded (for finding media moved together with the project)."""
     where = str(path)
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     media, relpath = media_from_json(meta.get("media", "null"), where)
