@@ -200,22 +200,42 @@ def _run_with_progress(
     from tqdm import tqdm
 
     with tqdm(
-        total=len(jobs), unit="input", file=sys.stderr, disable=args.quiet, dynamic_ncols=True
+        total=len(jobs),
+        file=sys.stderr,
+        disable=args.quiet,
+        dynamic_ncols=True,
+        # Fractional: an input half tracked counts 0.5, so long videos show movement.
+        bar_format="{l_bar}{bar}| {n:.1f}/{total} inputs [{elapsed}<{remaining}]{postfix}",
     ) as bar:
-        failed = 0
+        finished = failed = 0
+
+        def show(inputs_done: float) -> None:
+            bar.n = max(inputs_done, finished)
+            bar.refresh()
 
         def on_result(result: JobResult) -> None:
-            nonlocal failed
+            nonlocal finished, failed
+            finished += 1
             if result.status == "failed":
                 failed += 1
-                bar.set_postfix(failed=failed)
+                bar.set_postfix(failed=failed, refresh=False)
                 # tqdm.write keeps the bar intact; errors show even with --quiet.
-                tqdm.write(f"FAILED {result.job.media_path}: {result.error}", file=sys.stderr)
-            bar.update(1)
+                tqdm.write(f"FAILED {_failure_line(result)}", file=sys.stderr)
+            show(finished)
 
         if args.scheduler:
             return run_dask(jobs, config, scheduler=args.scheduler, on_result=on_result)
-        return run_local(jobs, config, workers=args.jobs, on_result=on_result)
+        return run_local(jobs, config, workers=args.jobs, on_result=on_result, on_progress=show)
+
+
+def _failure_line(result: JobResult) -> str:
+    """``<input>: <error>``, without naming the input twice (most errors name the file)."""
+    error = result.error or "failed"
+    return error if result.job.media_path in error else f"{result.job.media_path}: {error}"
+
+
+def _short(text: str, limit: int = 70) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _cell(value: object) -> str:
@@ -252,7 +272,7 @@ def _print_table(results: list[JobResult], skipped: list[BatchJob]) -> None:
             _cell(r.objects),
             _cell(r.flagged),
             _cell(r.seconds) if r.status != "cancelled" else "-",
-            _rel(r.job.out_path) if r.status == "ok" else (r.error or "-"),
+            _rel(r.job.out_path) if r.status == "ok" else _short(r.error or "-"),
         )
         for r in results
     ]

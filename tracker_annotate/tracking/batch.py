@@ -155,11 +155,36 @@ def _default_job_fn() -> JobFn:
     return track_file
 
 
-def _worker_init() -> None:
+#: In a worker process: the shared per-job progress fractions the parent reads (or None).
+#: Set once by the pool initializer; shared memory, so reporting never blocks or hangs.
+_progress_slots: Any = None
+
+
+def _worker_init(progress_slots: Any = None, log_level: int = logging.WARNING) -> None:
+    global _progress_slots  # noqa: PLW0603 - per-process handle installed by the pool
+    _progress_slots = progress_slots
+    # A fresh process has no logging set up; mirror the parent's level and the CLI's format.
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    import cv2
+
+    # OpenCV's own "can't open" chatter duplicates the MediaError the job reports.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     # The parent owns Ctrl+C: it cancels, then terminates us. Workers that caught SIGINT
     # themselves would race it and print a traceback per process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_threads()
+
+
+def _progress_reporter(slot: int | None) -> ProgressCallback | None:
+    slots = _progress_slots
+    if slots is None or slot is None:
+        return None
+
+    def report(done: int, total: int) -> None:
+        if total > 0:
+            slots[slot] = min(1.0, done / total)
+
+    return report
 
 
 def _limit_threads() -> None:
@@ -169,10 +194,13 @@ def _limit_threads() -> None:
     cv2.setNumThreads(1)
 
 
-def run_one(job: BatchJob, config: TrackerConfig, job_fn: JobFn | None = None) -> JobResult:
+def run_one(
+    job: BatchJob, config: TrackerConfig, job_fn: JobFn | None = None, slot: int | None = None
+) -> JobResult:
     """Run one job, never raising for the job's own failure (it becomes the result).
 
     Called in worker processes (and on Dask workers), so everything here is picklable.
+    ``slot`` is the job's index in the pool's shared progress array, if there is one.
     """
     _limit_threads()
     fn = job_fn if job_fn is not None else _default_job_fn()
@@ -187,6 +215,7 @@ def run_one(job: BatchJob, config: TrackerConfig, job_fn: JobFn | None = None) -
             str(partial),
             config,
             detections_path=job.detections_path,
+            progress=_progress_reporter(slot),
         )
         if not partial.exists():
             raise TrackerAnnotateError(f"the tracker wrote no output to {partial}")
@@ -261,9 +290,14 @@ def run_local(
     workers: int,
     job_fn: JobFn | None = None,
     on_result: ResultCallback | None = None,
+    on_progress: Callable[[float], None] | None = None,
     cancel: CancelToken | None = None,
 ) -> BatchOutcome:
     """Run ``jobs`` in ``workers`` processes; results come back in plan order.
+
+    ``on_progress(inputs_done)`` is called about five times a second with the number of
+    inputs done, counting the finished fraction of those in flight (1.5: one done, one
+    half tracked).
 
     At most ``workers`` jobs are in flight, so when a worker dies every in-flight job is a
     suspect: a lone suspect is the culprit; several are re-run one at a time in a fresh
@@ -281,7 +315,8 @@ def run_local(
             on_result(result)
 
     queue = deque(range(len(jobs)))
-    pool = _new_pool(min(workers, max(1, len(jobs))))
+    slots = pool_context().Array("d", max(1, len(jobs)), lock=False) if on_progress else None
+    pool = _new_pool(min(workers, max(1, len(jobs))), slots)
     cancelled = False
     try:
         in_flight: dict[Future[JobResult], int] = {}
@@ -290,9 +325,11 @@ def run_local(
                 raise KeyboardInterrupt
             while queue and len(in_flight) < workers:
                 i = queue.popleft()
-                in_flight[pool.submit(run_one, jobs[i], config, job_fn)] = i
+                in_flight[pool.submit(run_one, jobs[i], config, job_fn, i)] = i
             done, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
             suspects = [i for f in done if _take(f, (i := in_flight.pop(f)), record, jobs)]
+            if on_progress is not None and slots is not None:
+                on_progress(len(results) + sum(slots[i] for i in in_flight.values()))
             if not suspects:
                 continue
             # The pool is broken: every other in-flight future fails the same way, soon.
@@ -308,7 +345,7 @@ def run_local(
                 record=record,
                 cancel=cancel,
             )
-            pool = _new_pool(min(workers, max(1, len(queue))))
+            pool = _new_pool(min(workers, max(1, len(queue))), slots)
     except KeyboardInterrupt:
         cancelled = True
         _terminate(pool)
@@ -368,8 +405,13 @@ def _isolate(
             _terminate(solo)
 
 
-def _new_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=pool_context(), initializer=_worker_init)
+def _new_pool(workers: int, progress_slots: Any = None) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=pool_context(),
+        initializer=_worker_init,
+        initargs=(progress_slots, logging.getLogger().getEffectiveLevel()),
+    )
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
