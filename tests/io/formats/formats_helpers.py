@@ -12,9 +12,11 @@ from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 
 LABEL_NAMES = ["pedestrian", "car", "object", "dog", "class_42", "parked car"]
-# Printable text without control characters (XML 1.0 cannot hold most of them).
+# Text XML 1.0 can hold: no control characters but tab, newline and carriage return
+# (a bare CR is the classic one that comes back as LF unless it is escaped).
 TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), max_codepoint=0x2FFF),
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), max_codepoint=0x2FFF)
+    | st.sampled_from("\t\n\r <>&\"'"),
     max_size=12,
 )
 

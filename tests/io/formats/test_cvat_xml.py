@@ -291,3 +291,77 @@ def test_wrong_root_element(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="expected <annotations>") as info:
         read_cvat(path)
     assert info.value.line == 2
+
+
+CVAT_EXPORT = """<?xml version="1.0" encoding="utf-8"?>
+<annotations>
+  <version>1.1</version>
+  <meta>
+    <job>
+      <id>7</id>
+      <size>6</size>
+      <mode>interpolation</mode>
+      <overlap>5</overlap>
+      <bugtracker></bugtracker>
+      <created>2024-01-02 10:00:00.000000+00:00</created>
+      <updated>2024-01-02 11:00:00.000000+00:00</updated>
+      <subset>default</subset>
+      <start_frame>0</start_frame>
+      <stop_frame>5</stop_frame>
+      <frame_filter></frame_filter>
+      <segments><segment><id>7</id><start>0</start><stop>5</stop><url>x</url></segment></segments>
+      <owner><username>ann</username><email>a@example.org</email></owner>
+      <assignee></assignee>
+      <labels>
+        <label>
+          <name>car</name>
+          <color>#fa3253</color>
+          <type>any</type>
+          <attributes>
+            <attribute>
+              <name>parked</name>
+              <mutable>False</mutable>
+              <input_type>checkbox</input_type>
+              <default_value>false</default_value>
+              <values>false</values>
+            </attribute>
+          </attributes>
+        </label>
+      </labels>
+    </job>
+    <original_size><width>640</width><height>480</height></original_size>
+    <dumped>2024-01-02 11:05:00.000000+00:00</dumped>
+  </meta>
+  <track id="0" label="car" source="manual">
+    <box frame="0" keyframe="1" outside="0" occluded="0" xtl="10.00" ytl="10.00" xbr="30.00" ybr="40.00" z_order="0">
+      <attribute name="parked">false</attribute>
+    </box>
+    <box frame="1" keyframe="0" outside="0" occluded="0" xtl="12.00" ytl="10.00" xbr="32.00" ybr="40.00" z_order="0">
+      <attribute name="parked">false</attribute>
+    </box>
+    <box frame="2" keyframe="1" outside="0" occluded="1" xtl="14.00" ytl="10.00" xbr="34.00" ybr="40.00" z_order="0">
+      <attribute name="parked">false</attribute>
+    </box>
+    <box frame="3" keyframe="1" outside="1" occluded="1" xtl="14.00" ytl="10.00" xbr="34.00" ybr="40.00" z_order="0">
+      <attribute name="parked">false</attribute>
+    </box>
+  </track>
+</annotations>
+"""
+
+
+def test_reads_a_cvat_job_export(tmp_path: Path) -> None:
+    """CVAT 2.x job exports: <meta><job>, <dumped>, non-keyframe shapes on every frame,
+    label attributes we do not model (dropped), outside keyframe at the end."""
+    path = tmp_path / "annotations.xml"
+    path.write_text(CVAT_EXPORT)
+    p = read_cvat(path)
+    assert list(p.labels) == ["car"] and p.labels["car"].hex == "#fa3253"
+    boxes = p.boxes(0)
+    assert sorted(boxes) == [0, 1, 2, 3]
+    assert [boxes[f].source for f in (0, 1, 2)] == [
+        BoxSource.MANUAL,
+        BoxSource.INTERPOLATED,
+        BoxSource.MANUAL,
+    ]
+    assert boxes[2].occluded and boxes[3].outside and p.extent(0) == (0, 2)
