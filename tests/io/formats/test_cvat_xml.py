@@ -333,16 +333,20 @@ CVAT_EXPORT = """<?xml version="1.0" encoding="utf-8"?>
     <dumped>2024-01-02 11:05:00.000000+00:00</dumped>
   </meta>
   <track id="0" label="car" source="manual">
-    <box frame="0" keyframe="1" outside="0" occluded="0" xtl="10.00" ytl="10.00" xbr="30.00" ybr="40.00" z_order="0">
+    <box frame="0" keyframe="1" outside="0" occluded="0"
+         xtl="10.00" ytl="10.00" xbr="30.00" ybr="40.00" z_order="0">
       <attribute name="parked">false</attribute>
     </box>
-    <box frame="1" keyframe="0" outside="0" occluded="0" xtl="12.00" ytl="10.00" xbr="32.00" ybr="40.00" z_order="0">
+    <box frame="1" keyframe="0" outside="0" occluded="0"
+         xtl="12.00" ytl="10.00" xbr="32.00" ybr="40.00" z_order="0">
       <attribute name="parked">false</attribute>
     </box>
-    <box frame="2" keyframe="1" outside="0" occluded="1" xtl="14.00" ytl="10.00" xbr="34.00" ybr="40.00" z_order="0">
+    <box frame="2" keyframe="1" outside="0" occluded="1"
+         xtl="14.00" ytl="10.00" xbr="34.00" ybr="40.00" z_order="0">
       <attribute name="parked">false</attribute>
     </box>
-    <box frame="3" keyframe="1" outside="1" occluded="1" xtl="14.00" ytl="10.00" xbr="34.00" ybr="40.00" z_order="0">
+    <box frame="3" keyframe="1" outside="1" occluded="1"
+         xtl="14.00" ytl="10.00" xbr="34.00" ybr="40.00" z_order="0">
       <attribute name="parked">false</attribute>
     </box>
   </track>
