@@ -151,7 +151,7 @@ def test_classify_and_expand(tmp_path: Path) -> None:
     ("make", "message"),
     [
         (lambda d: d / "missing.avi", "no such file"),  # a glob that matched nothing
-        (lambda d: (d / "a.txt", d.joinpath("a.txt").write_text("x"))[0], "not a video"),
+        (lambda d: (d / "a.mp3", d.joinpath("a.mp3").write_text("x"))[0], "not a video"),
         (lambda d: (d / "empty", (d / "empty").mkdir())[0], "holds no images"),
     ],
     ids=["missing", "not-media", "empty-folder"],
@@ -161,6 +161,15 @@ def test_expand_refuses_non_inputs_naming_them(tmp_path: Path, make: Any, messag
     with pytest.raises(ConfigError, match=message) as info:
         expand_inputs([path])
     assert str(path) in str(info.value)
+
+
+def test_a_glob_over_videos_and_their_sidecars_keeps_the_videos(
+    clips: dict[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    everything = sorted(clips["dir"].iterdir())  # what the shell makes of media/*
+    items = expand_inputs(everything)
+    assert [i.name for i in items] == ["clip_a", "clip_b", "corrupt"]
+    assert "ignored 3 annotation files" in caplog.text
 
 
 def test_same_input_twice_is_tracked_once(clips: dict[str, Path]) -> None:

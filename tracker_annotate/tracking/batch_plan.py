@@ -37,6 +37,8 @@ IMAGE_SUFFIXES = IMAGE_EXTS
 OUTPUT_FORMATS = ("taproj", "txt", "xml", "json")
 #: Keyframe file suffixes looked for under ``--init-dir`` and beside inputs, in this order.
 KEYFRAME_SUFFIXES = (".txt", ".xml", ".json", ".taproj")
+#: Files that are annotations, not media: skipped when a glob hands them over as inputs.
+ANNOTATION_SUFFIXES = frozenset({".txt", ".xml", ".json", ".taproj", ".ini", ".csv"})
 #: Detection file suffixes (MOT ``det.txt`` rows, COCO results JSON).
 DETECTION_SUFFIXES = (".txt", ".json")
 #: Default sidecar keyframes: ``clip.mp4`` -> ``clip.keyframes.txt`` (or .xml/.json/.taproj).
@@ -104,11 +106,13 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[BatchInput]:
 
     A collection is a folder that is not itself an input and holds videos, image folders
     or MOT sequences; its members are taken in sorted order (other files are ignored). The
-    same file given twice is tracked once. Raises :class:`ConfigError` naming every path
-    that does not exist or is not an input.
+    same file given twice is tracked once. Annotation files given by name (``videos/*``
+    also matches the ``clip.keyframes.txt`` sidecars) are skipped with a warning. Raises
+    :class:`ConfigError` naming every path that does not exist or is not an input.
     """
     found: list[BatchInput] = []
     problems: list[str] = []
+    skipped: list[str] = []
     for raw in paths:
         path = Path(raw).expanduser().absolute()
         if not path.exists():
@@ -117,6 +121,9 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[BatchInput]:
         kind = classify(path)
         if kind is not None:
             found.append(BatchInput(path, kind, _input_name(path)))
+            continue
+        if path.is_file() and path.suffix.lower() in ANNOTATION_SUFFIXES:
+            skipped.append(path.name)
             continue
         if path.is_file():
             problems.append(
@@ -135,6 +142,10 @@ def expand_inputs(paths: Iterable[str | os.PathLike[str]]) -> list[BatchInput]:
         found.extend(members)
     if problems:
         raise ConfigError(_joined("bad input", problems))
+    if skipped:
+        log.warning(
+            "%s", _joined(f"ignored {len(skipped)} annotation files given as inputs", skipped)
+        )
     unique: dict[Path, BatchInput] = {}
     for item in found:
         if item.path.resolve() in unique:
