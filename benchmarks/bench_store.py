@@ -238,7 +238,7 @@ def report(r: dict, args: argparse.Namespace) -> str:  # type: ignore[type-arg]
         "## Reading the numbers",
         "",
         "- **Load.** Wall time on this shared 2-core machine is inflated by the other jobs "
-        "(load average 4-6 while measuring); the CPU time is what an idle machine takes. "
+        "(see the load average above); the CPU time is closer to what an idle machine takes. "
         "Most of it is building and validating one `FrameBox` + `BoxXYXY` per row "
         "(their `__post_init__` checks, ~2-2.5 us per box together); the SQLite scan of the "
         "clustered `WITHOUT ROWID` table is ~0.8 us per row. Two store-side measures: the "
