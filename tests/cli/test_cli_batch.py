@@ -111,6 +111,10 @@ def test_batch_folder_with_a_corrupt_video(
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("FAILED") == 1
     assert set(_summary(out)) == {"corrupt"}
+    # The resumed summary still describes the outputs it skipped, from the first run.
+    doc = json.loads((out / "batch_summary.json").read_text())
+    previous = {s["name"]: s["previous"] for s in doc["skipped"]}
+    assert {n: p["frames"] for n, p in previous.items()} == {"clip_a": N_FRAMES, "clip_b": N_FRAMES}
 
 
 def test_batch_on_a_dask_cluster(

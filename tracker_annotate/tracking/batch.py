@@ -306,6 +306,8 @@ def run_local(
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
+    if not jobs:
+        return BatchOutcome([])
     results: dict[int, JobResult] = {}
     start = time.perf_counter()
 
@@ -507,8 +509,14 @@ def write_summary(
     config: TrackerConfig,
     skipped: Sequence[BatchJob] = (),
 ) -> Path:
-    """Write the run's JSON summary atomically (a reader never sees half a file)."""
+    """Write the run's JSON summary atomically (a reader never sees half a file).
+
+    When resuming (``skipped`` jobs) over an earlier summary at ``path``, each skipped
+    job keeps its earlier record under ``previous``, so the file still describes every
+    output in the folder.
+    """
     target = Path(path)
+    earlier = _earlier_jobs(target) if skipped else {}
     counts = {s: sum(r.status == s for r in outcome.results) for s in ("ok", "failed", "cancelled")}
     doc = {
         "schema": "tracker_annotate.batch_summary/1",
@@ -518,9 +526,34 @@ def write_summary(
         "config": asdict(config),
         "counts": {**counts, "skipped": len(skipped)},
         "jobs": [r.to_json() for r in outcome.results],
-        "skipped": [{"name": j.name, "input": j.media_path, "output": j.out_path} for j in skipped],
+        "skipped": [
+            {
+                "name": j.name,
+                "input": j.media_path,
+                "output": j.out_path,
+                "previous": earlier.get(j.name),
+            }
+            for j in skipped
+        ],
     }
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def _earlier_jobs(path: Path) -> dict[str, Any]:
+    """Successful job records of an earlier summary, by name (a skipped job's own earlier
+    record, or the one it carried over itself)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, Any] = {}
+    for rec in doc.get("jobs", []):
+        if isinstance(rec, dict) and rec.get("status") == "ok":
+            out[str(rec.get("name"))] = rec
+    for rec in doc.get("skipped", []):
+        if isinstance(rec, dict) and isinstance(rec.get("previous"), dict):
+            out.setdefault(str(rec.get("name")), rec["previous"])
+    return out
