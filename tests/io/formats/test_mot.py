@@ -55,6 +55,8 @@ def test_rows_become_0_based_xyxy_boxes_with_mot17_labels(tmp_path: Path) -> Non
         ("1 1 0 0 5 5 1 1 1", "pedestrian", 1.0, False),  # whitespace separated
         ("1, 1, 0, 0, 5, 5, 1, 1, 1", "pedestrian", 1.0, False),  # spaces after commas
         ("1.0,1.0,0,0,5,5,1,1.0,1", "pedestrian", 1.0, False),  # integral floats as ints
+        ("1,1,0,0,5,5,1,1,0.1,", "pedestrian", 1.0, True),  # a trailing comma is no column
+        ("1,1,0,0,5,5,1,1,1\r", "pedestrian", 1.0, False),  # CRLF line ends
     ],
 )
 def test_column_variants(

@@ -114,7 +114,7 @@ class MotRow:
 def iter_mot_rows(text: str, builder: ProjectBuilder) -> Iterator[MotRow]:
     """Parse MOT text row by row; errors name the line (1-based) and the field."""
     for line_no, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
+        stripped = raw.strip().removesuffix(",")  # a trailing comma is not a column
         if not stripped or stripped.startswith("#"):
             continue
         parts = [p.strip() for p in stripped.split(",")] if "," in stripped else stripped.split()
