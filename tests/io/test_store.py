@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
@@ -686,3 +688,83 @@ def test_relink_to_an_image_folder(tmp_path: Path) -> None:
         store.relink(moved)
     with ProjectStore.open(path) as store:
         assert store.project.media is not None and store.project.media.n_frames == 6
+
+
+# -- property: any edit sequence round trips ----------------------------------------------
+
+_FRAMES = st.integers(0, 30)
+_BOXES = st.builds(
+    FrameBox,
+    _FRAMES,
+    st.builds(
+        lambda x, y, w, h: BoxXYXY(x, y, x + w, y + h),
+        st.floats(-50, 500, allow_nan=False),
+        st.floats(-50, 500, allow_nan=False),
+        st.floats(0.01, 300),
+        st.floats(0.01, 300),
+    ),
+    st.sampled_from(list(BoxSource)),
+    st.floats(0, 1),
+    st.booleans(),
+    st.text(max_size=8),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+_LABELS = st.sampled_from(["object", "car", "person"])
+_STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("box"), st.integers(1, 4), _BOXES),
+        st.tuples(st.just("unbox"), st.integers(1, 4), _FRAMES),
+        st.tuples(st.just("track"), st.integers(1, 4), _LABELS, st.text(max_size=6), st.booleans()),
+        st.tuples(st.just("untrack"), st.integers(1, 4)),
+        st.tuples(st.just("label"), _LABELS, st.tuples(*[st.integers(0, 255)] * 3)),
+        st.tuples(st.just("unlabel"), _LABELS),
+        st.tuples(st.just("undo")),
+        st.tuples(st.just("redo")),
+    ),
+    max_size=25,
+)
+
+
+def _apply_step(p: Project, step: tuple) -> None:  # type: ignore[type-arg]
+    kind = step[0]
+    try:
+        if kind == "undo":
+            p.history.undo()
+        elif kind == "redo":
+            p.history.redo()
+        else:
+            with p.edit(kind) as tx:
+                if kind == "box" and step[1] in p.tracks:
+                    tx.set_box(step[1], step[2])
+                elif kind == "unbox":
+                    tx.remove_box(step[1], step[2])
+                elif kind == "track" and step[2] in p.labels:
+                    tx.set_track(TrackInfo(step[1], step[2], step[3], step[4]))
+                elif kind == "untrack":
+                    tx.remove_track(step[1])
+                elif kind == "label":
+                    tx.set_label(Label(step[1], step[2]))
+                elif kind == "unlabel":
+                    tx.remove_label(step[1])
+    except ProjectError:
+        pass  # the model refused (label in use): nothing changed, nothing to save
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=_STEPS)
+def test_any_edit_sequence_round_trips(tmp_path: Path, steps: list[tuple]) -> None:  # type: ignore[type-arg]
+    path = tmp_path / f"h{abs(hash(repr(steps)))}.taproj"
+    p = Project(None, [Label("object"), Label("car", (1, 2, 3))])
+    with p.edit("start") as tx:
+        tx.set_track(TrackInfo(1))
+        tx.set_track(TrackInfo(2, "car"))
+    with ProjectStore.create(path, p):
+        for step in steps:
+            _apply_step(p, step)
+    q = reopened(path)
+    assert snapshot(q) == snapshot(p)  # label order included
+    path.unlink()
