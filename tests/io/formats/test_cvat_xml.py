@@ -113,7 +113,7 @@ def test_writer_marks_ends_and_keyframes(tmp_path: Path) -> None:
     # an outside keyframe after each visible stretch; none after the video's last frame
     assert shapes == [
         ("0", "1", "0"),
-        ("1", "0", "0"),  # tracked, not verified: derived
+        ("1", "1", "0"),  # tracked, but it ends a visible stretch: CVAT needs it
         ("2", "1", "1"),
         ("4", "1", "0"),  # verified: a keyframe
         ("5", "1", "1"),
@@ -121,6 +121,22 @@ def test_writer_marks_ends_and_keyframes(tmp_path: Path) -> None:
     ]
     track = root.find("track")
     assert track is not None and track.get("ta_name") == "blue car"
+
+
+def test_human_keyframes_keep_stretch_ends(tmp_path: Path) -> None:
+    """Only tracked boxes: CVAT must still get a keyframe at each end of the stretch."""
+    p = Project(MediaRef("/v/clip.mp4", 10, 640, 480), [Label("car")])
+    with p.edit("x") as tx:
+        tx.set_track(TrackInfo(1, "car"))
+        for f in range(2, 10):
+            tx.set_box(1, FrameBox(f, BoxXYXY(f, 0, f + 10, 10), BoxSource.TRACKED, 0.8))
+    path = tmp_path / "out.xml"
+    write_cvat(p, path, derived_keyframes=False)
+    keyframes = [
+        b.get("frame") for b in ET.parse(path).getroot().iter("box") if b.get("keyframe") == "1"
+    ]
+    assert keyframes == ["2", "9"]  # no end marker: the track reaches the last frame
+    assert_same_projects(read_cvat(path, media=p.media), p)
 
 
 def test_default_writes_every_box_as_a_cvat_keyframe(tmp_path: Path) -> None:

@@ -29,8 +29,9 @@ boxes, keyframes MANUAL. Elements other than the ones above are a :class:`Format
 that does not reach the last frame, an ``outside="1"`` keyframe (CVAT would otherwise
 extend the track to the end of the video). CVAT's importer keeps only ``keyframe="1"``
 shapes and re-interpolates the rest linearly, so by default (``derived_keyframes=True``)
-tracked boxes are keyframes too; with ``False`` only human boxes (manual or verified) are,
-which is tidier in CVAT but replaces the tracker's boxes by straight lines there.
+tracked boxes are keyframes too; with ``False`` only human boxes (manual or verified) and
+the first and last box of each visible stretch are, which is tidier in CVAT but replaces
+the tracker's boxes in between by straight lines there.
 
 Nothing is lost on our own round trip: each box carries ``ta_source``, ``ta_confidence``,
 ``ta_flagged``, ``ta_flag_reason`` and ``ta_verified`` attributes (declared in the labels'
@@ -468,7 +469,12 @@ def _write_track(
     fh.write(">\n")
     for frame in sorted(boxes):
         box = boxes[frame]
-        keyframe = box.outside or box.is_keyframe or derived_keyframes
+        # CVAT keeps only keyframes and interpolates between them, so the first and last
+        # box of every visible stretch must be one even when derived: else the stretch
+        # would shrink, or a track of tracked boxes would have no keyframe (CVAT fails).
+        prev, nxt = boxes.get(frame - 1), boxes.get(frame + 1)
+        edge = prev is None or prev.outside or nxt is None or nxt.outside
+        keyframe = box.outside or box.is_keyframe or derived_keyframes or edge
         fh.write(_box_xml(box, keyframe=keyframe, source=box.source.value, decimals=decimals))
         if not box.outside and frame + 1 not in boxes and frame + 1 < size:
             end = box.with_(
