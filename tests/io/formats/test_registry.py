@@ -61,3 +61,28 @@ def test_write_then_read_by_extension(tmp_path: Path, suffix: str) -> None:
     back = read_annotations(path, media=media)
     assert back.media == media
     assert back.track(2).label == "pedestrian" and back.box(2, 3) == p.box(2, 3)
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".xml", ".json"])
+def test_a_failing_write_leaves_the_old_file_intact(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = Project(MediaRef("/v/clip.mp4", 5, 64, 48), [Label("car")])
+    with p.edit("x") as tx:
+        tx.set_track(TrackInfo(1, "car"))
+        for f in range(5):
+            tx.set_box(1, FrameBox(f, BoxXYXY(f, 2, 30, 40)))
+    path = tmp_path / f"out{suffix}"
+    path.write_text("previous export\n")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    # Fail while the text is produced (for CVAT and COCO, with the file already open).
+    monkeypatch.setattr("tracker_annotate.io.formats.mot.fmt_float", broken)
+    monkeypatch.setattr("tracker_annotate.io.formats.cvat_xml.fmt_float", broken)
+    monkeypatch.setattr("tracker_annotate.io.formats.coco.json.dumps", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_annotations(p, path)
+    assert path.read_text() == "previous export\n"
+    assert sorted(x.name for x in tmp_path.iterdir()) == [path.name]  # no temporary left

@@ -169,8 +169,9 @@ def read_mot(
     for row in iter_mot_rows(read_text(path), builder):
         if row.track_id < 0:
             raise builder.error(
-                f"track id {row.track_id} is negative; a detections file (det.txt, id -1) "
-                "is read with read_detections",
+                f"track id {row.track_id} is negative: this looks like a detections file "
+                "(det.txt, id -1); give it to 'track --detections' (read_detections), "
+                "not to import",
                 row.line,
                 "id",
             )
