@@ -97,9 +97,15 @@ class Detections:
         return int(self.frames.shape[0])
 
     def at_frame(self, frame: int) -> Detections:
-        """The detections on one 0-based frame (views of the arrays, no copy)."""
+        """The detections on one 0-based frame: a binary search and views of the arrays
+        (no copy, no re-validation), so calling it once per frame is cheap."""
         lo, hi = np.searchsorted(self.frames, [frame, frame + 1])
-        return self[slice(int(lo), int(hi))]
+        rows = slice(int(lo), int(hi))
+        view = object.__new__(Detections)
+        for name in ("frames", "xyxy", "scores", "class_ids"):
+            object.__setattr__(view, name, getattr(self, name)[rows])
+        object.__setattr__(view, "class_names", self.class_names)
+        return view
 
     def __getitem__(
         self, index: slice | npt.NDArray[np.bool_] | npt.NDArray[np.int64]
