@@ -186,6 +186,22 @@ def test_whole_project_round_trips_with_label_order_and_media(
     assert not q.history.can_undo(), "loading is not an undoable edit"
 
 
+def test_load_reports_progress_in_boxes(tmp_path: Path) -> None:
+    from tracker_annotate.io.store_schema import PROGRESS_EVERY
+
+    p = Project()
+    n = PROGRESS_EVERY + 10
+    with p.edit("many") as tx:
+        tx.set_track(TrackInfo(1))
+        for f in range(n):
+            tx.set_box(1, box(f))
+    ProjectStore.create(tmp_path / "p.taproj", p).close()
+    calls: list[tuple[int, int]] = []
+    with ProjectStore.open(tmp_path / "p.taproj", progress=lambda d, t: calls.append((d, t))):
+        pass
+    assert calls == [(0, n), (PROGRESS_EVERY, n), (n, n)]
+
+
 def test_empty_project_without_media_or_labels(tmp_path: Path) -> None:
     p = Project(None, [])
     with ProjectStore.create(tmp_path / "e.taproj", p) as store:

@@ -36,6 +36,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -154,18 +155,20 @@ class ProjectStore:
         *,
         check_media: bool = True,
         synchronous: Synchronous = "NORMAL",
+        progress: Callable[[int, int], None] | None = None,
     ) -> ProjectStore:
         """Load the project at ``path`` and attach to it.
 
         With ``check_media`` the media must be where the project says and unchanged, else
         :class:`MediaMovedError`; pass ``check_media=False`` to get the store anyway and
-        call :meth:`relink`.
+        call :meth:`relink`. ``progress(done, total)`` (in boxes) is called every 65,536
+        boxes and at the end, from the calling thread: a million boxes take seconds.
         """
         path = Path(path)
         sc.check_header(path)
         con = _connect(path, synchronous, check=True)
         try:
-            project, relpath = sc.load_project(con, path)
+            project, relpath = sc.load_project(con, path, progress)
         except sqlite3.Error as exc:
             con.close()
             raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc

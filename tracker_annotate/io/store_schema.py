@@ -198,14 +198,20 @@ _FLAG_TUPLES: dict[int, tuple[bool, bool, bool, bool]] = {
 }
 
 
+#: Loading reports progress every this many boxes (a power of two: tested with a mask).
+PROGRESS_EVERY = 65_536
+_PROGRESS_MASK = PROGRESS_EVERY - 1
 #: Loading at least this many boxes ends with one full garbage collection (see load_project).
 _SETTLE_GC_BOXES = 100_000
 
 
-def build_boxes(rows: Any, where: str) -> dict[int, dict[int, FrameBox]]:
+def build_boxes(
+    rows: Any, where: str, progress: Callable[[int], None] | None = None
+) -> dict[int, dict[int, FrameBox]]:
     """Turn ``boxes`` rows ordered by ``(track_id, frame)`` into the project's
     ``{track_id: {frame: FrameBox}}``. Every box is validated by its constructors; the first
-    bad row raises :class:`ProjectError` naming the track and frame.
+    bad row raises :class:`ProjectError` naming the track and frame. ``progress(done)`` is
+    called every :data:`PROGRESS_EVERY` boxes.
 
     This is the hot loop of loading (a million boxes), hence the local names and the
     cyclic garbage collector paused: the objects it creates are all kept, so each
@@ -223,11 +229,13 @@ def build_boxes(rows: Any, where: str) -> dict[int, dict[int, FrameBox]]:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for row in rows:
+        for n, row in enumerate(rows):
             tid, frame, x1, y1, x2, y2, src, conf, flags, reason = row
             if tid != current_tid:
                 current = out.setdefault(tid, {})
                 current_tid = tid
+            if progress is not None and not n & _PROGRESS_MASK:
+                progress(n)
             flagged, verified, occluded, outside = flag_tuples[flags]
             current[frame] = frame_box(
                 frame,
@@ -274,9 +282,14 @@ def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) 
     )
 
 
-def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | None]:
+def load_project(
+    con: sqlite3.Connection,
+    path: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Project, str | None]:
     """Read the whole project; returns it and the media path relative to the project
-    folder as recorded (for finding media moved together with the project)."""
+    folder as recorded (for finding media moved together with the project).
+    ``progress(done, total)`` counts boxes."""
     where = str(path)
     meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
     media, relpath = media_from_json(meta.get("media", "null"), where)
@@ -292,9 +305,18 @@ def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | No
         if label not in project.labels:
             raise ProjectError(f"{where}: track {tid} has label {label!r}, which is not defined")
         tracks[tid] = TrackInfo(tid, label, name, bool(hidden), bool(proposed))
+    total = 0
+    on_rows: Callable[[int], None] | None = None
+    if progress is not None:
+        total = int(con.execute("SELECT COUNT(*) FROM boxes").fetchone()[0])
+        report = progress
+
+        def on_rows(done: int) -> None:
+            report(done, total)
+
     cursor = con.execute(f"SELECT {BOX_COLUMNS} FROM boxes ORDER BY track_id, frame")
     try:
-        boxes = build_boxes(cursor, where)
+        boxes = build_boxes(cursor, where, on_rows)
     finally:
         # an unfinished statement would keep the file locked after close() while the
         # traceback of a damaged-row error holds on to it
@@ -313,6 +335,8 @@ def load_project(con: sqlite3.Connection, path: Path) -> tuple[Project, str | No
     except (ValueError, TypeError):
         next_id = 1
     _fill_project_unchecked(project, tracks, boxes, next_id)
+    if progress is not None:
+        progress(total, total)
     return project, relpath
 
 
