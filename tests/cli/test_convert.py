@@ -152,6 +152,21 @@ def test_export_flags(
         assert sum(b.flagged for b in store.project.boxes(1).values()) == 1
 
 
+def test_export_drop_proposed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    with ProjectStore.open(proj) as store, store.project.edit("propose") as tx:
+        tx.set_track(TrackInfo(7, "car", proposed=True))
+        tx.set_box(7, FrameBox(0, BoxXYXY(50, 50, 60, 60), BoxSource.TRACKED, 0.7))
+    out = tmp_path / "a.xml"
+    assert main(["export", str(proj), str(out)]) == 0
+    assert "1 proposed tracks" in capsys.readouterr().out
+    assert read_cvat(out).track(7).proposed
+    assert main(["export", str(proj), str(out), "--drop-proposed"]) == 0
+    assert "proposed tracks" not in capsys.readouterr().out
+    assert list(read_cvat(out).tracks) == [1]
+
+
 def test_export_mot_says_what_is_lost(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     proj = tmp_path / "r.taproj"
     _reviewed_project(proj)

@@ -10,7 +10,8 @@ step. A malformed file changes nothing: it is read completely before anything is
 ``export PROJ OUT`` writes a project as MOT, CVAT, COCO or YOLO (by extension, or
 ``--format``). ``--flag-threshold T`` flags derived boxes below confidence T in the
 exported file (flags are only added); ``--drop-flagged`` leaves flagged boxes out, which
-is how MOT and YOLO files, which cannot carry flags, get only reviewed boxes.
+is how MOT and YOLO files, which cannot carry flags, get only reviewed boxes;
+``--drop-proposed`` leaves out proposed tracks nobody has accepted.
 """
 
 from __future__ import annotations
@@ -81,6 +82,11 @@ def register(subparsers: Any) -> None:
         help="flag unverified derived boxes with confidence below T (0-1) in the export",
     )
     exp.add_argument("--drop-flagged", action="store_true", help="leave flagged boxes out")
+    exp.add_argument(
+        "--drop-proposed",
+        action="store_true",
+        help="leave out proposed tracks (from detections) nobody has accepted yet",
+    )
     exp.add_argument(
         "--decimals",
         type=int,
@@ -217,14 +223,21 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def export_copy(
-    project: Project, *, flag_threshold: float | None = None, drop_flagged: bool = False
+    project: Project,
+    *,
+    flag_threshold: float | None = None,
+    drop_flagged: bool = False,
+    drop_proposed: bool = False,
 ) -> Project:
-    """A detached copy for writing, with threshold flags added and flagged boxes dropped."""
+    """A detached copy for writing: threshold flags added, flagged boxes and unaccepted
+    proposed tracks dropped on request. The project itself is not changed."""
     if flag_threshold is not None and not 0.0 <= flag_threshold <= 1.0:
         raise ConfigError(f"--flag-threshold must be in [0, 1], got {flag_threshold}")
     out = Project(project.media, list(project.labels.values()))
     with out.edit("export") as tx:
         for tid, info in project.tracks.items():
+            if drop_proposed and info.proposed:
+                continue
             tx.set_track(info)
             for box in project.boxes(tid).values():
                 b = box
@@ -260,7 +273,10 @@ def run_export(args: argparse.Namespace) -> int:
         options["label_map"] = parse_label_map(args.label_map)
     with ProjectStore.open(args.project, check_media=False) as store:
         project = export_copy(
-            store.project, flag_threshold=args.flag_threshold, drop_flagged=args.drop_flagged
+            store.project,
+            flag_threshold=args.flag_threshold,
+            drop_flagged=args.drop_flagged,
+            drop_proposed=args.drop_proposed,
         )
     write_annotations(project, args.out, fmt, **options)
     flagged = sum(b.flagged for t in project.tracks for b in project.boxes(t).values())
@@ -270,4 +286,10 @@ def run_export(args: argparse.Namespace) -> int:
     )
     if LOSSES[fmt]:
         print(f"note: {fmt} does not carry {LOSSES[fmt]}")
+    proposed = sum(info.proposed for info in project.tracks.values())
+    if proposed:
+        print(
+            f"note: {proposed} proposed tracks nobody accepted yet are included "
+            "(--drop-proposed leaves them out)"
+        )
     return 0
