@@ -376,6 +376,22 @@ def test_unsaveable_value_is_a_project_error(tmp_path: Path) -> None:
         assert store.has_unsaved
 
 
+def test_project_file_deleted_while_open_is_noticed_and_save_as_rescues(
+    tmp_path: Path, project: Project
+) -> None:
+    store = ProjectStore.create(tmp_path / "p.taproj", project)
+    (tmp_path / "p.taproj").unlink()
+    with (
+        pytest.raises(ProjectError, match="deleted, moved or replaced while open"),
+        project.edit("after delete") as tx,
+    ):
+        tx.set_box(2, box(1))
+    new = store.save_as(tmp_path / "rescued.taproj")
+    new.close()
+    assert snapshot(reopened(tmp_path / "rescued.taproj")) == snapshot(project)
+    assert project.box(2, 1) is not None
+
+
 def test_edits_after_close_are_not_written(tmp_path: Path, project: Project) -> None:
     path = tmp_path / "p.taproj"
     store = ProjectStore.create(path, project)

@@ -88,6 +88,7 @@ class ProjectStore:
         self._pending_boxes: set[tuple[int, int]] = set()
         self._pending_tracks: set[int] = set()
         self._pending_labels: set[str] = set()
+        self._identity = _file_identity(path)
         project.changed.connect(self._on_changed)
         project.media_changed.connect(self._on_media_changed)
 
@@ -191,7 +192,12 @@ class ProjectStore:
         """Write the project (and the UI state) to a new file, detach from this one and
         return the new store; edits from now on go to the new file only. Saving as the
         file itself just returns this store."""
-        self.flush()
+        try:
+            self.flush()
+        except ProjectError:
+            # this file cannot take the edits (deleted, disk full...): the new one gets
+            # the whole project from memory anyway
+            log.warning("%s: saving as %s with edits this file could not take", self.path, path)
         if Path(path).absolute() == self.path.absolute():
             return self
         ui_state = self.get_ui_state()
@@ -328,6 +334,7 @@ class ProjectStore:
             return
         con = self._connection()
         p = self.project
+        self._check_file_still_there()
         with self._lock:
             boxes, tracks, labels = (
                 self._pending_boxes,
@@ -376,6 +383,16 @@ class ProjectStore:
             self._pending_boxes = set()
             self._pending_tracks = set()
             self._pending_labels = set()
+
+    def _check_file_still_there(self) -> None:
+        """Refuse to keep saving into a file that was deleted, moved or replaced while
+        open: SQLite would go on writing to the orphaned inode, and every edit from then on
+        would vanish when the project is closed. One ``stat`` per edit."""
+        if _file_identity(self.path) != self._identity:
+            raise ProjectError(
+                f"{self.path}: the project file was deleted, moved or replaced while open; "
+                f"your edits are still in memory: save the project under a new name"
+            )
 
     def _write_meta(self, items: dict[str, str]) -> None:
         con = self._connection()
@@ -488,6 +505,14 @@ def _ensure_not_in_use(path: Path) -> None:
         if fh.read(len(sc.SQLITE_HEADER)) != sc.SQLITE_HEADER:
             return
     _connect(path, "NORMAL").close()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _rollback(con: sqlite3.Connection) -> None:
