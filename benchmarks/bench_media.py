@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -36,12 +38,15 @@ import numpy as np
 
 from tracker_annotate.io.frame_cache import MIB
 from tracker_annotate.io.media import MediaConfig, open_media
+from tracker_annotate.io.video import _SCANS
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SEQUENCE = REPO.parent / "shared" / "data" / "sequences" / "TLP-CarChase2"
 BUDGET = 256 * MIB
 STEPS = 40
 SEEKS = 30
+SEQ = 300
+REPEATS = 3
 
 
 def make_video(path: Path, n: int, codec: str, size: tuple[int, int] = (1920, 1080)) -> None:
@@ -67,6 +72,10 @@ def digest(frame: np.ndarray) -> bytes:
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def ms1(values: list[float]) -> str:
+    return f"{1000 * statistics.median(values):.1f}"
 
 
 def ms(values: list[float]) -> str:
@@ -145,76 +154,106 @@ def bench(name: str, path: Path) -> Result:
     cfg = MediaConfig(cache_bytes=BUDGET)
     no_ra = MediaConfig(cache_bytes=BUDGET, readahead=0)
 
-    # time to first frame, then to the real length
-    t_first, src = timed(lambda: open_media(path, cfg))
-    t_first += timed(lambda: src.read(0))[0]
-    t_len, n = timed(lambda: src.n_frames)
-    naive_first, naive = timed(lambda: Naive(path))
-    naive_first += timed(lambda: naive.read(0))[0]
+    # time to first frame (ours decodes frame 0 on open; no scan), alternating trials
+    ours_first, naive_first = [], []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        src = open_media(path, cfg)
+        src.read(0)
+        ours_first.append(time.perf_counter() - t)
+        src.close()
+        t = time.perf_counter()
+        Naive(path).read(0)
+        naive_first.append(time.perf_counter() - t)
     res.add(
-        "time to first frame (open + read 0)",
-        f"{1000 * t_first:.1f} ms",
-        f"{1000 * naive_first:.1f} ms",
+        "time to first frame (open + read 0), median",
+        f"{ms1(ours_first)} ms",
+        f"{ms1(naive_first)} ms",
     )
-    claimed = getattr(naive, "cap", None)
-    header = int(claimed.get(cv2.CAP_PROP_FRAME_COUNT)) if claimed is not None else n
+
+    # time until the real length is known: a fresh scan (the process-wide scan cache is
+    # emptied first, as for a file never opened before)
+    _SCANS.clear()
+    src = open_media(path, cfg)
+    t_len, n = timed(lambda: src.n_frames)
+    src.close()
+    naive = Naive(path)
+    header = int(naive.cap.get(cv2.CAP_PROP_FRAME_COUNT)) if naive.files is None else n
     res.add(
         "time until length known (scan)",
         f"{1000 * t_len:.0f} ms ({n} frames)",
         f"header only: {header} frames",
     )
-    src.close()
 
-    # reference hashes from one plain sequential decode, and naive sequential fps
+    # reference hashes from one plain sequential decode (for the exactness check)
     ref: list[bytes] = []
     seq_naive = Naive(path)
-    t_ref = time.perf_counter()
     while (frame := seq_naive.read_next()) is not None:
         ref.append(digest(frame))
-    t_ref = time.perf_counter() - t_ref
-    src = open_media(path, no_ra)
-    t_seq, _ = timed(lambda: [src.read(i) for i in range(n)])
-    res.add("sequential decode (all frames)", f"{n / t_seq:.1f} fps", f"{len(ref) / t_ref:.1f} fps")
-    src.close()
 
-    # a forward reader that works ~ms per frame: read-ahead overlaps decode with that work
-    m = min(n, 200)
-    for label, c in (("read-ahead 6", cfg), ("read-ahead off", no_ra)):
-        s = open_media(path, c)
-        t, _ = timed(lambda s=s: [busy_work(s.read(i)) for i in range(m)])
-        res.notes.append(
-            f"forward reader + GaussianBlur work, {m} frames, {label}: {1000 * t / m:.1f} ms/frame"
-        )
-        s.close()
-    print("  " + "\n  ".join(res.notes[-2:]), flush=True)
+    # sequential decode, alternating trials over the first SEQ frames
+    m = min(n, SEQ)
+    ours_fps, naive_fps = [], []
+    for _ in range(REPEATS):
+        src = open_media(path, no_ra)
+        t, _ = timed(lambda src=src: [src.read(i) for i in range(m)])
+        ours_fps.append(m / t)
+        src.close()
+        nv = Naive(path)
+        t, _ = timed(lambda nv=nv: [nv.read_next() for _ in range(m)])
+        naive_fps.append(m / t)
+    res.add(
+        f"sequential decode ({m} frames), median fps",
+        f"{statistics.median(ours_fps):.1f}",
+        f"{statistics.median(naive_fps):.1f}",
+    )
 
-    # stepping: start in the middle, 40 single steps forward, then 40 back (ours: one source)
-    mid = n // 2
-    src = open_media(path, cfg)
-    src.read(mid)
-    fwd = latencies(src.read, list(range(mid + 1, mid + 1 + STEPS)))
-    src.close()
-    src = open_media(path, cfg)
-    src.n_frames  # noqa: B018 - the scan is measured above; not part of step latency
-    src.read(mid)
-    back = latencies(src.read, list(range(mid - 1, mid - 1 - STEPS, -1)))
-    back_stats = src.cache_stats()
-    src.close()
-    naive = Naive(path)
-    naive.read(mid)
-    naive_fwd: list[float] = []
-    for i in range(mid + 1, mid + 1 + STEPS):
-        naive.pos = -1  # set(POS_FRAMES) on every request, as a read-frame-i API does
-        naive_fwd += latencies(naive.read, [i])
-    naive_back = latencies(naive.read, list(range(mid - 1, mid - 1 - STEPS, -1)))
+    # a forward reader doing ~ms of work per frame: read-ahead overlaps decode with it
+    k = min(n, 100)
+    with_ra, without_ra = [], []
+    for r in range(REPEATS):
+        for out, c in ((with_ra, cfg), (without_ra, no_ra)):
+            s = open_media(path, c)
+            first = (r * k) % max(1, n - k + 1)
+            t, _ = timed(lambda s=s, a=first: [busy_work(s.read(i)) for i in range(a, a + k)])
+            out.append(1000 * t / k)
+            s.close()
+    res.add(
+        "reader + blur work per frame, median (ours: read-ahead 6 vs off)",
+        f"{statistics.median(with_ra):.1f} ms",
+        f"off: {statistics.median(without_ra):.1f} ms",
+    )
+
+    # stepping: from a middle frame, single steps forward; from another, steps back
+    fwd, back, naive_fwd, naive_back = [], [], [], []
+    hits = misses = decoded = 0
+    steps = min(STEPS, n // 4)
+    for mid in (n // 2, n // 4 + steps):
+        src = open_media(path, cfg)
+        src.n_frames  # noqa: B018 - the scan is measured above; not part of step latency
+        src.read(mid)
+        fwd += latencies(src.read, list(range(mid + 1, mid + 1 + steps)))
+        src.close()
+        src = open_media(path, cfg)
+        src.read(mid)
+        src.cache.reset_stats()
+        back += latencies(src.read, list(range(mid - 1, mid - 1 - steps, -1)))
+        st = src.cache_stats()
+        hits, misses, decoded = hits + st.hits, misses + st.misses, decoded + st.decoded
+        src.close()
+        naive = Naive(path)
+        for i in range(mid + 1, mid + 1 + steps):
+            naive.pos = -1  # set(POS_FRAMES) on every request, as a read-frame-i API does
+            naive_fwd += latencies(naive.read, [i])
+        naive_back += latencies(naive.read, list(range(mid - 1, mid - 1 - steps, -1)))
     res.add("step forward p50 / p95", f"{ms(fwd)} ms", f"{ms(naive_fwd)} ms")
     res.add("step back p50 / p95", f"{ms(back)} ms", f"{ms(naive_back)} ms")
     res.notes.append(
-        f"step back: {back_stats.hits} cache hits, {back_stats.misses} misses, "
-        f"{back_stats.decoded} frames decoded for {STEPS} steps"
+        f"step back, {2 * steps} steps: {hits} cache hits, {misses} misses (each decodes a "
+        f"chunk of {cfg.back_chunk} ending at the target), {decoded} frames decoded"
     )
 
-    # random access, checked against the sequential reference
+    # random access, each result checked against the sequential reference
     order = random.Random(11).choices(range(n), k=SEEKS)
     src = open_media(path, no_ra)
     src.n_frames  # noqa: B018
@@ -238,13 +277,10 @@ def bench(name: str, path: Path) -> Result:
     res.add(f"wrong frame returned (of {SEEKS} random seeks)", str(ours_bad), str(naive_bad))
     res.notes.append(f"seek verification fallbacks: {fallbacks}")
 
-    # peak cache bytes under a scrub: forward 120, back 120, random 60
+    # peak cache bytes under a scrub: forward 120, back 120, 60 random
     src = open_media(path, cfg)
-    for i in [
-        *range(120),
-        *range(119, -1, -1),
-        *random.Random(5).choices(range(n), k=60),
-    ]:
+    span = min(n, 120)
+    for i in [*range(span), *range(span - 1, -1, -1), *random.Random(5).choices(range(n), k=60)]:
         src.read(i)
     st = src.cache_stats()
     src.close()
@@ -268,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     results = []
+    load_before = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     t0 = time.perf_counter()
     if args.sequence.is_dir():
         results.append(bench(f"{args.sequence.name} (image folder)", args.sequence))
@@ -288,10 +325,13 @@ def main(argv: list[str] | None = None) -> int:
         command,
         "```",
         "",
-        f"OpenCV {cv2.__version__}; {total:.0f} s total; machine shared with other jobs "
-        "(2 cores), so absolute numbers are noisy; compare the columns. Latencies are "
-        "p50 / p95. Naive = one `cv2.VideoCapture`, `set(CAP_PROP_POS_FRAMES, i)` + "
-        "`read()` per request (image folders: `cv2.imread` per request).",
+        f"OpenCV {cv2.__version__}; {total:.0f} s total; load average before the run "
+        f"{load_before}. The machine (2 cores) is shared with other jobs, so absolute "
+        "numbers are noisy: ours and naive alternate trial by trial, throughputs are medians "
+        f"of {REPEATS} trials, latencies are p50 / p95 of pooled samples. Naive = one "
+        "`cv2.VideoCapture`, `set(CAP_PROP_POS_FRAMES, i)` + `read()` per request (image "
+        "folders: `cv2.imread` per request); sequential naive = plain `read()` in a loop. "
+        f"Cache budget {BUDGET // MIB} MiB.",
     ]
     for res in results:
         lines += ["", f"## {res.name}", "", "| measure | ours | naive |", "|---|---|---|"]

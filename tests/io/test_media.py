@@ -524,3 +524,21 @@ def test_length_scan_runs_once_per_file_and_is_shared_by_handles(
         t.join(timeout=30)
     assert lengths == [30, 30] and len(calls) == 1
     assert a.reopen().length_known and len(calls) == 1
+
+
+def test_keyframe_index_decides_between_decoding_on_and_seeking(
+    stamped_videos: dict[str, Path],
+) -> None:
+    # FFV1 as OpenCV writes it: a keyframe every 12 frames
+    cfg = MediaConfig(forward_skip=2, checkpoint_every=8, readahead=0)
+    src = open_media(_video(stamped_videos, "FFV1", ".mkv"), cfg)
+    assert isinstance(src, VideoSource)
+    scan = src._scan()
+    assert scan.keyframes == (0, 12, 24, 36)
+    assert {0, 8, 12, 16, 24, 36, 40} <= set(scan.order)  # grid plus keyframes
+    assert read_stamp(src.read(13)) == 13
+    seeks = src.seek_count
+    # a seek towards 22 would restart at keyframe 0 (checkpoint 16 - 16): decode on instead
+    assert read_stamp(src.read(22)) == 22 and src.seek_count == seeks
+    # towards 44 it would restart at keyframe 24, past the decoder (at 23): seek
+    assert read_stamp(src.read(44)) == 44 and src.seek_count == seeks + 1

@@ -14,6 +14,7 @@ the length is asked for or a seek needs checkpoints.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import math
@@ -36,6 +37,20 @@ log = logging.getLogger(__name__)
 class _Scan:
     n_frames: int
     checkpoints: dict[int, bytes]  # frame index -> signature of the decoded frame
+    order: tuple[int, ...]  # the checkpoint indices, sorted
+    keyframes: tuple[int, ...] | None  # from the demuxer's flags; None when unknown
+
+    def checkpoint_at_or_before(self, index: int, back: int = 0) -> int:
+        """The checkpoint ``back`` places before the last one <= ``index`` (0 if none)."""
+        k = bisect.bisect_right(self.order, index) - 1 - back
+        return self.order[k] if k >= 0 else 0
+
+    def keyframe_at_or_before(self, index: int) -> int:
+        """The last keyframe <= ``index`` (every frame counts as one without an index)."""
+        if self.keyframes is None:
+            return index
+        k = bisect.bisect_right(self.keyframes, index) - 1
+        return self.keyframes[k] if k >= 0 else 0
 
 
 _ScanKey = tuple[str, int, int, int]
@@ -56,7 +71,8 @@ class VideoSource(MediaSource):
 
     kind = "video"
     SEEK_FAILURES_BEFORE_GIVING_UP = 6
-    JUMP_KEEP = 4  # frames kept (ending at the target) after a jump
+    OPENCV_SEEK_BACKOFF = 16  # cap_ffmpeg's seek starts this many frames before its target
+    JUMP_KEEP = 2  # frames kept (ending at the target) after a jump: each is a full retrieve
 
     def __init__(self, path: str, config: MediaConfig | None = None) -> None:
         super().__init__(path, config or MediaConfig())
@@ -185,12 +201,18 @@ class VideoSource(MediaSource):
 
     def _run_scan(self) -> _Scan:
         every = self.config.checkpoint_every
+        keyframes = self._demux_keyframes()
+        # Checkpoints on keyframes make a seek land where OpenCV needs no hidden decode;
+        # skipped for (nearly) intra-only streams, where that would hash every frame.
+        at_keys = set(keyframes) if keyframes and len(keyframes) > 1 else set()
+        if len(at_keys) * every > 4 * max(1, (keyframes or [0])[-1]):
+            at_keys = set()
         cap = self._open_capture()
         checkpoints: dict[int, bytes] = {}
         n = 0
         try:
             while cap.grab():
-                if n % every == 0:
+                if n % every == 0 or n in at_keys:
                     ok, frame = cap.retrieve()
                     if not ok or frame is None:
                         break
@@ -202,13 +224,39 @@ class VideoSource(MediaSource):
             log.warning(
                 "%s: header claims %d frames, %d decode; using %d", self.path, self._claimed, n, n
             )
-        return _Scan(n_frames=n, checkpoints=checkpoints)
+        keys = tuple(k for k in keyframes if k < n) if keyframes else None
+        return _Scan(n, checkpoints, tuple(sorted(checkpoints)), keys or None)
+
+    def _demux_keyframes(self) -> list[int] | None:
+        """Keyframe positions from the demuxer's packet flags, without decoding (fast).
+
+        Packets come in decode order, so with B-frames a position can be off by a frame
+        or two: it steers cost decisions only, never which frame is returned.
+        """
+        try:
+            cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1])
+        except cv2.error:
+            return None
+        keys: list[int] = []
+        try:
+            if not cap.isOpened():
+                return None
+            m = 0
+            while cap.grab():
+                if cap.get(cv2.CAP_PROP_LRF_HAS_KEY_FRAME):
+                    keys.append(m)
+                m += 1
+        except cv2.error:
+            return None
+        finally:
+            cap.release()
+        return keys if keys and keys[0] == 0 else None
 
     # -- decoding ----------------------------------------------------------------------
     def _read_miss(self, index: int, previous: int) -> Frame:
         cfg = self.config
         stepping_back = previous == index + 1
-        if self._pos <= index <= self._pos + cfg.forward_skip:
+        if self._forward_is_cheaper(index):
             keep_from = max(self._pos, index - cfg.back_chunk + 1)
         else:
             self._scan()
@@ -222,6 +270,23 @@ class VideoSource(MediaSource):
                 start = self._seek(index)
                 keep_from = max(start, index - min(cfg.back_chunk, self.JUMP_KEEP) + 1)
         return self._decode_forward(index, keep_from)
+
+    def _forward_is_cheaper(self, index: int) -> bool:
+        """Decode on from the current position rather than seek?"""
+        ahead = index - self._pos
+        if ahead < 0:
+            return False
+        if ahead <= self.config.forward_skip:
+            return True
+        # OpenCV's seek to a checkpoint restarts decoding at the keyframe before
+        # (checkpoint - 16) and decodes on, invisibly; when that keyframe is not past where
+        # the decoder already is, decoding on from here is never more work.
+        scan = self._scan()
+        if scan.keyframes is None:
+            return False
+        checkpoint = scan.checkpoint_at_or_before(index)
+        restart = scan.keyframe_at_or_before(max(0, checkpoint - self.OPENCV_SEEK_BACKOFF))
+        return restart <= self._pos
 
     def _decode_forward(self, index: int, keep_from: int) -> Frame:
         """Grab from the current position through ``index``; keep frames >= ``keep_from``."""
@@ -304,10 +369,8 @@ class VideoSource(MediaSource):
         current position when it is already at or before ``hint``).
         """
         scan = self._scan()
-        every = self.config.checkpoint_every
         self._seeks += 1
-        target = (hint // every) * every
-        for start in dict.fromkeys(max(0, target - k * every) for k in (0, 1, 4)):
+        for start in dict.fromkeys(scan.checkpoint_at_or_before(hint, k) for k in (0, 1, 4)):
             if start == 0 or start <= self._pos <= hint or self._seek_disabled:
                 break  # decoding from here is no slower than a seek and needs no trust
             if self._try_seek(start, scan.checkpoints.get(start)):
