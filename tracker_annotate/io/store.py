@@ -26,7 +26,14 @@ project locked.
 If a write fails (disk full, file on a vanished share), the edit stays in memory, the error
 is raised as :class:`ProjectError`, and the keys are retried with the next edit or
 :meth:`ProjectStore.flush`: the store writes current values, not deltas, so retrying is
-idempotent.
+idempotent. A project file deleted or moved while open is noticed at the next edit (one
+``stat``) instead of autosaving into an orphaned inode; :meth:`ProjectStore.save_as`
+rescues the edits.
+
+Media moved. :meth:`ProjectStore.open` raises :class:`MediaMovedError` when the media is
+missing or its fingerprint changed (unless it sits at the same place relative to the
+project, which is relinked silently). The caller asks the user for the new location, then
+``ProjectStore.open(path, check_media=False)`` and :meth:`ProjectStore.relink`.
 """
 
 from __future__ import annotations
