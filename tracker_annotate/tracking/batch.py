@@ -26,12 +26,14 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -276,8 +278,14 @@ def pool_context() -> multiprocessing.context.BaseContext:
     Never plain fork: the parent may hold OpenCV or Qt threads whose locks a fork would
     copy in a locked state.
     """
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    # The server imports the tracking stack once (about 1 s of OpenCV/SciPy/filterpy, more
+    # on a loaded machine) and every worker, and every pool re-made after a crash, forks
+    # from it with those modules loaded. Only effective before the server first starts.
+    ctx.set_forkserver_preload(["tracker_annotate.tracking.pipeline"])
+    return ctx
 
 
 ResultCallback = Callable[[JobResult], None]
@@ -325,9 +333,10 @@ def run_local(
         while queue or in_flight:
             if cancel is not None and cancel.cancelled:
                 raise KeyboardInterrupt
-            while queue and len(in_flight) < workers:
-                i = queue.popleft()
-                in_flight[pool.submit(run_one, jobs[i], config, job_fn, i)] = i
+            with _sigint_deferred():
+                while queue and len(in_flight) < workers:
+                    i = queue.popleft()
+                    in_flight[pool.submit(run_one, jobs[i], config, job_fn, i)] = i
             done, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
             suspects = [i for f in done if _take(f, (i := in_flight.pop(f)), record, jobs)]
             if on_progress is not None and slots is not None:
@@ -399,12 +408,34 @@ def _isolate(
             raise KeyboardInterrupt
         solo = _new_pool(1)
         try:
-            future = solo.submit(run_one, jobs[i], config, job_fn)
+            with _sigint_deferred():
+                future = solo.submit(run_one, jobs[i], config, job_fn)
             if _take(future, i, record, jobs):
                 jobs[i].discard_partial()
                 record(i, JobResult(jobs[i], "failed", error=crashed))
         finally:
             _terminate(solo)
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl+C while workers start: a process interrupted between being forked and
+    being registered with its pool cannot be terminated, and dies later with a traceback
+    about the pool's vanished semaphores. Python runs signal handlers in the main thread,
+    so swapping the handler is enough (a signal mask would not cover other threads)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and previous is signal.default_int_handler:
+        raise KeyboardInterrupt
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)
 
 
 def _new_pool(workers: int, progress_slots: Any = None) -> ProcessPoolExecutor:
