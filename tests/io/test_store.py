@@ -794,7 +794,7 @@ def test_any_edit_sequence_round_trips(tmp_path: Path, steps: list[tuple]) -> No
     with p.edit("start") as tx:
         tx.set_track(TrackInfo(1))
         tx.set_track(TrackInfo(2, "car"))
-    with ProjectStore.create(path, p):
+    with ProjectStore.create(path, p, overwrite=True):  # shrinking replays examples
         for step in steps:
             _apply_step(p, step)
     q = reopened(path)
