@@ -96,8 +96,8 @@ def register(subparsers: Any) -> None:
         type=_positive_int,
         default=_default_jobs(),
         metavar="N",
-        help="worker processes (default: the CPUs available, %(default)s); "
-        "each worker uses one OpenCV thread",
+        help="worker processes (default: the CPUs available, %(default)s); each uses one "
+        "OpenCV thread. Ignored with --scheduler (the cluster has its own workers)",
     )
     kf = p.add_mutually_exclusive_group()
     kf.add_argument("--init-dir", metavar="DIR", help="keyframes as DIR/<name>.<suffix>")
