@@ -52,7 +52,7 @@ def test_info_generated_image_folder_text(
         cv2.imwrite(str(tmp_path / f"{k}.png"), np.full((48, 64, 3), k * 20, np.uint8))
     assert main(["info", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "frames:      12 decodable\n" in out  # no claim, nothing in parentheses
+    assert "frames:      12 images (not decoded; --verify decodes each)\n" in out
     assert "size:        64x48" in out and "fps:         30.000" in out
     assert "duration:    0.400 s (00:00:00.400)" in out
 
@@ -79,3 +79,21 @@ def test_info_user_errors_print_one_line_and_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("tracker-annotate info: error: ") and name in err and expected in err
     assert err.count("\n") == 1
+
+
+def test_info_verify_lists_images_that_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for k in range(5):
+        cv2.imwrite(str(tmp_path / f"{k:03d}.png"), np.full((48, 64, 3), k * 20, np.uint8))
+    (tmp_path / "003.png").write_bytes(b"truncated")
+    assert main(["info", str(tmp_path), "--verify"]) == 1
+    out = capsys.readouterr().out
+    assert "frames:      5 images, 1 fail to decode" in out
+    assert "bad frame:   " in out and "frame 3: cannot decode image '003.png'" in out
+    assert main(["info", str(tmp_path), "--verify", "--json"]) == 1
+    info = json.loads(capsys.readouterr().out)
+    assert [b["frame"] for b in info["bad_frames"]] == [3] and info["frames_verified"]
+    (tmp_path / "003.png").unlink()
+    assert main(["info", str(tmp_path), "--verify"]) == 0
+    assert "frames:      4 images, 0 fail to decode" in capsys.readouterr().out
