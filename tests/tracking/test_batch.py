@@ -263,6 +263,15 @@ def test_two_inputs_with_one_name_are_refused(clips: dict[str, Path], tmp_path: 
     assert str(twin) in str(info.value) and str(clips["a"]) in str(info.value)
 
 
+def test_no_input_may_write_over_the_summary(tmp_path: Path) -> None:
+    video = write_video(tmp_path / "batch_summary.avi", n_frames=2)
+    write_keyframes_mot(tmp_path / "batch_summary.keyframes.txt")
+    inputs = expand_inputs([video])
+    assert len(plan_jobs(inputs, out_dir=tmp_path / "out", fmt="txt")[0]) == 1
+    with pytest.raises(ConfigError, match="the batch's own batch_summary.json"):
+        plan_jobs(inputs, out_dir=tmp_path / "out", fmt="json")
+
+
 def test_output_never_overwrites_keyframes(clips: dict[str, Path], tmp_path: Path) -> None:
     # Keyframes in DIR/clip_a.txt, output to DIR as txt: the output would be the keyframes.
     kf = tmp_path / "kf"

@@ -45,6 +45,7 @@ from tracker_annotate.tracking.batch_plan import (
     DEFAULT_INIT_PATTERN,
     KEYFRAME_SUFFIXES,
     OUTPUT_FORMATS,
+    SUMMARY_NAME,
     BatchInput,
     BatchJob,
     ExistingPolicy,
@@ -57,7 +58,6 @@ from tracker_annotate.tracking.batch_plan import (
 
 log = logging.getLogger(__name__)
 
-SUMMARY_NAME = "batch_summary.json"
 Status = Literal["ok", "failed", "cancelled"]
 
 __all__ = [

@@ -43,6 +43,8 @@ ANNOTATION_SUFFIXES = frozenset({".txt", ".xml", ".json", ".taproj", ".ini", ".c
 DETECTION_SUFFIXES = (".txt", ".json")
 #: Default sidecar keyframes: ``clip.mp4`` -> ``clip.keyframes.txt`` (or .xml/.json/.taproj).
 DEFAULT_INIT_PATTERN = "{stem}.keyframes"
+#: Written by the runner into the output folder; no input may claim its name.
+SUMMARY_NAME = "batch_summary.json"
 InputKind = Literal["video", "images", "mot"]
 ExistingPolicy = Literal["error", "skip", "overwrite"]
 
@@ -226,6 +228,9 @@ def plan_jobs(
             )
             continue
         by_name[item.name] = item
+        if f"{item.name}.{fmt}" == SUMMARY_NAME:
+            problems.append(f"{item.path}: its output would be the batch's own {SUMMARY_NAME}")
+            continue
         if init_dir is not None:
             base = Path(init_dir).expanduser().absolute() / item.name
         else:
