@@ -268,7 +268,7 @@ def test_no_input_may_write_over_the_summary(tmp_path: Path) -> None:
     write_keyframes_mot(tmp_path / "batch_summary.keyframes.txt")
     inputs = expand_inputs([video])
     assert len(plan_jobs(inputs, out_dir=tmp_path / "out", fmt="txt")[0]) == 1
-    with pytest.raises(ConfigError, match="the batch's own batch_summary.json"):
+    with pytest.raises(ConfigError, match=r"the batch's own batch_summary\.json"):
         plan_jobs(inputs, out_dir=tmp_path / "out", fmt="json")
 
 
