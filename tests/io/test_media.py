@@ -550,3 +550,19 @@ def test_frame_that_stops_decoding_mid_video_is_a_media_error(tmp_path: Path) ->
         src.read(35)
     assert e.value.frame == 35 and e.value.path == str(path)
     assert read_stamp(src.read(6)) == 6  # what still decodes stays readable (not cached)
+
+
+def test_step_back_through_a_gop_keeps_what_the_keyframe_decode_yields(
+    stamped_videos: dict[str, Path],
+) -> None:
+    frame_bytes = W * H * 3
+    cfg = MediaConfig(cache_bytes=16 * frame_bytes, back_chunk=3, checkpoint_every=4, readahead=0)
+    src = open_media(_video(stamped_videos, "FFV1", ".mkv"), cfg)  # keyframes 0, 12, 24, 36
+    assert isinstance(src, VideoSource)
+    src.read(44)
+    src.cache.reset_stats()
+    assert [read_stamp(src.read(i)) for i in range(43, -1, -1)] == list(range(43, -1, -1))
+    stats = src.cache_stats()
+    # chunks grow from 3 to up to 8 frames (half the cache) or back to the keyframe
+    assert stats.misses <= 8 and stats.hits >= 44 - 8
+    assert stats.peak_bytes <= cfg.cache_bytes

@@ -264,12 +264,26 @@ class VideoSource(MediaSource):
             # A back-step keeps a whole chunk ending at index; a jump keeps only the few
             # frames before it (the ones a user nudges back to), not all it decodes.
             if stepping_back:
-                start = self._seek(max(0, index - cfg.back_chunk + 1))
-                keep_from = max(start, index - cfg.back_chunk + 1)
+                first = self._back_chunk_start(index)
+                start = self._seek(first)
+                keep_from = max(start, first)
             else:
                 start = self._seek(index)
                 keep_from = max(start, index - min(cfg.back_chunk, self.JUMP_KEEP) + 1)
         return self._decode_forward(index, keep_from)
+
+    def _back_chunk_start(self, index: int) -> int:
+        """First frame to keep when a step back to ``index`` misses the cache.
+
+        At least ``back_chunk`` frames; more when keyframes are sparse, because decoding
+        from the keyframe before the chunk is unavoidable anyway: keep what it yields, up
+        to half the cache, so the next steps back through a long GOP are hits.
+        """
+        first = max(0, index - self.config.back_chunk + 1)
+        frame_bytes = max(1, self._width * self._height * 3)
+        room = self._cache.budget_bytes // frame_bytes // 2
+        keyframe = self._scan().keyframe_at_or_before(first)
+        return max(0, min(first, max(keyframe, index - room + 1)))
 
     def _forward_is_cheaper(self, index: int) -> bool:
         """Decode on from the current position rather than seek?"""
