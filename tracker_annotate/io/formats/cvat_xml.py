@@ -82,6 +82,8 @@ _BOX_ATTRIBUTES = (
     ("ta_verified", "checkbox", "false", ["false"]),
 )
 _TOP_LEVEL = {"version", "meta", "track"}
+# CVAT's shape elements: their <attribute> children are values, not structure.
+_SHAPES = {"box", "polygon", "polyline", "points", "ellipse", "cuboid", "mask", "skeleton"}
 
 
 @dataclass
@@ -91,6 +93,9 @@ class _Node:
     line: int
     children: list[_Node] = field(default_factory=list)
     text: str = ""
+    #: ``<attribute name="n">v</attribute>`` children of a shape, kept as ``{n: v}``
+    #: instead of nodes (a box has several; fewer objects keep big files fast to read).
+    values: dict[str, str] = field(default_factory=dict)
 
     def child(self, tag: str) -> _Node | None:
         return next((c for c in self.children if c.tag == tag), None)
@@ -110,8 +115,14 @@ def _parse_xml(text: str, builder: ProjectBuilder, on_child: Callable[[_Node], N
     parser.buffer_text = True  # one call per text run instead of one per line
     parser.buffer_size = 1 << 16
     stack: list[_Node] = []
+    value: list[str] | None = None  # text of the shape <attribute> being read
+    value_name = ""
 
     def start(tag: str, attrib: dict[str, str]) -> None:
+        nonlocal value, value_name
+        if tag == "attribute" and len(stack) > 2 and stack[-1].tag in _SHAPES and "name" in attrib:
+            value, value_name = [], attrib["name"]
+            return
         node = _Node(tag, attrib, parser.CurrentLineNumber)
         if not stack and tag != "annotations":
             raise builder.error(f"root element is <{tag}>, expected <annotations>", node.line)
@@ -120,12 +131,19 @@ def _parse_xml(text: str, builder: ProjectBuilder, on_child: Callable[[_Node], N
         stack.append(node)
 
     def end(tag: str) -> None:
+        nonlocal value
+        if value is not None:
+            stack[-1].values[value_name] = "".join(value)
+            value = None
+            return
         node = stack.pop()
         if len(stack) == 1:
             on_child(node)
 
     def chars(data: str) -> None:
-        if len(stack) > 1:
+        if value is not None:
+            value.append(data)
+        elif len(stack) > 1:
             stack[-1].text += data
 
     parser.StartElementHandler = start
@@ -205,13 +223,12 @@ def _read_shape(node: _Node, builder: ProjectBuilder) -> _Shape:
     coords = [
         parse_float(node.attrib[k], builder, node.line, k) for k in ("xtl", "ytl", "xbr", "ybr")
     ]
-    attrs: dict[str, str] = {}
-    for child in node.children:
-        if child.tag != "attribute" or "name" not in child.attrib:
-            raise builder.error(
-                f"unexpected <{child.tag}> in <box>; expected <attribute name=...>", child.line
-            )
-        attrs[child.attrib["name"]] = child.text
+    if node.children:  # <attribute name=...> children are in values, not children
+        bad = node.children[0]
+        raise builder.error(
+            f"unexpected <{bad.tag}> in <box>; expected <attribute name=...>", bad.line
+        )
+    attrs = node.values
     return _Shape(
         frame,
         box_from_xyxy(coords, builder, node.line, "xtl"),
