@@ -391,6 +391,14 @@ def test_mot_sequence_uses_seqinfo_but_checks_its_claims(
         assert [read_stamp(src.read(i)) for i in (6, 0, 3)] == [6, 0, 3]
 
 
+def test_mot_numbering_gap_is_warned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = _write_mot(tmp_path / "SEQ-03", 4)
+    (root / "img1" / "000002.jpg").unlink()
+    src = open_media(root)
+    assert src.n_frames == 3 and read_stamp(src.read(1)) == 2  # positions, not file numbers
+    assert "not numbered 1..3 (position 1 holds 000003.jpg)" in caplog.text
+
+
 def test_mot_with_bad_frame_rate_is_rejected(tmp_path: Path) -> None:
     root = _write_mot(tmp_path / "SEQ-02", 3, frameRate="fast")
     with pytest.raises(MediaError, match=r"seqinfo\.ini: frameRate='fast' is not a number"):

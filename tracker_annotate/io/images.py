@@ -207,6 +207,25 @@ def _claim_int(info: dict[str, str], key: str, ini: Path) -> int | None:
         raise MediaError(f"{key}={value!r} is not an integer", path=str(ini)) from None
 
 
+def _warn_numbering_gaps(folder: Path, files: list[Path]) -> None:
+    # MOT annotations number frames by file (000001.jpg is frame 1); frames here are
+    # positions in the sorted list, so a gap would shift every annotation after it.
+    stems = [f.stem for f in files]
+    if not all(stem.isdigit() for stem in stems):
+        return
+    numbers = [int(stem) for stem in stems]
+    if numbers != list(range(1, len(numbers) + 1)):
+        first_off = next((k for k, v in enumerate(numbers) if v != k + 1), len(numbers))
+        log.warning(
+            "%s: img1/ is not numbered 1..%d (position %d holds %s); frame indices follow "
+            "the sorted files, so MOT annotations that use file numbers will be shifted",
+            folder,
+            len(numbers),
+            first_off,
+            files[first_off].name if first_off < len(files) else "?",
+        )
+
+
 def open_folder(folder: Path, config: MediaConfig) -> ImageSequenceSource:
     ini = folder / "seqinfo.ini"
     img1 = folder / "img1"
@@ -228,9 +247,11 @@ def open_folder(folder: Path, config: MediaConfig) -> ImageSequenceSource:
             claimed_size = (w, h) if w is not None and h is not None else None
         else:
             log.warning("%s: img1/ without seqinfo.ini, assuming %s fps", folder, fps)
+        files = list_images(img1)
+        _warn_numbering_gaps(folder, files)
         return ImageSequenceSource(
             str(folder),
-            list_images(img1),
+            files,
             fps=fps,
             config=config,
             claimed_frames=claimed_frames,

@@ -202,10 +202,10 @@ class VideoSource(MediaSource):
     def _run_scan(self) -> _Scan:
         every = self.config.checkpoint_every
         keyframes = self._demux_keyframes()
-        # Checkpoints on keyframes make a seek land where OpenCV needs no hidden decode;
-        # skipped for (nearly) intra-only streams, where that would hash every frame.
-        at_keys = set(keyframes) if keyframes and len(keyframes) > 1 else set()
-        if len(at_keys) * every > 4 * max(1, (keyframes or [0])[-1]):
+        # Checkpoints on keyframes put a seek target right where a GOP starts; only when
+        # keyframes are sparser than the grid (intra-only streams would hash every frame).
+        at_keys = set(keyframes or ())
+        if len(at_keys) * every > (keyframes or [0])[-1] + every:
             at_keys = set()
         cap = self._open_capture()
         checkpoints: dict[int, bytes] = {}
