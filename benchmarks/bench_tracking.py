@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     trackers = [t for t in args.trackers.split(",") if t and t != "none"]
-    full = [t for t in args.full.split(",") if t]
+    full = [t for t in args.full.split(",") if t and t != "none"]
     seqs = sorted(p for p in args.data.iterdir() if (p / "gt" / "gt.txt").is_file())
     if args.sequences:
         wanted = set(args.sequences.split(","))

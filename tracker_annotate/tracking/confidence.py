@@ -26,32 +26,32 @@ REASON_END = "track end: confirm"
 REASON_UNREADABLE = "frame could not be decoded"
 REASON_GAP = "possible occlusion (gap filled by interpolation)"
 
-#: Appearance score (NCC) mapped to 0 and to 1.
-APP_LO, APP_HI = 0.2, 0.75
+#: Appearance score (NCC to the keyframe templates) that maps to confidence 0.5, and the
+#: softness of that step. Fitted on the shared sequences: NCC to the keyframes alone ranks
+#: wrong boxes (IoU < 0.5) with ROC-AUC 0.84, better than any mix with the other signals
+#: (LK quality, innovation and NCC to the running template add nothing out of sample).
+APP_MID, APP_SOFT = 0.4, 0.08
 
 
 def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
 
 
 def step_confidence(s: StepSignals) -> tuple[float, str]:
     """Confidence of one pass's box and the reason that would explain a flag."""
     if s.unreadable:
         return 0.0, REASON_UNREADABLE
-    app = max(s.app, 0.85 * s.app_recent) if s.coasted == 0 else s.app
-    a = float(np.clip((app - APP_LO) / (APP_HI - APP_LO), 0.0, 1.0))
-    q = 0.55 + 0.45 * float(np.clip(s.quality, 0.0, 1.0))
-    coast = 0.8**s.coasted
-    innov = 1.0 / (1.0 + 0.5 * max(s.maha, 0.0))
+    a = _sigmoid((s.app - APP_MID) / APP_SOFT)
+    coast = 0.85**s.coasted
     vis = float(np.clip((s.vis - 0.3) / 0.5, 0.0, 1.0))
-    conf = (a**0.8) * q * coast * (0.7 + 0.3 * innov) * vis
-    if s.conflict:
-        conf *= 0.5
+    conf = a * coast * vis
+    if s.conflict:  # another track claims this object: always worth a look
+        conf = min(conf * 0.5, 0.4)
     factors = {
         REASON_LEFT: vis,
         REASON_CONFLICT: 0.5 if s.conflict else 1.0,
-        REASON_OCCLUSION: coast * (0.6 + 0.4 * innov),
-        REASON_DRIFT: a * q,
+        REASON_OCCLUSION: coast,
+        REASON_DRIFT: a,
     }
     reason = min(factors, key=lambda k: factors[k])
     return float(np.clip(conf, 0.0, 1.0)), reason

@@ -397,7 +397,9 @@ def _assemble_extension(
         return []
     sigs = list(fp.out)
     if fp.end_reason == "lost":
-        while sigs and sigs[-1].coasted > 0:
+        # Coasted guesses after the last real sighting are dropped, except boxes another
+        # track claimed: those stay, flagged, so the annotator sees the collision.
+        while sigs and sigs[-1].coasted > 0 and not sigs[-1].conflict:
             sigs.pop()
     elif fp.end_reason == "left":
         while len(sigs) > 1 and sigs[-1].vis < 0.35:

@@ -35,6 +35,9 @@ class KalmanParams:
     vel_std: float = 0.015
     #: Size process noise (relative). Raising it follows zooms faster but lets the size wobble.
     size_std: float = 0.03
+    #: Per-frame factor on the size velocity. Lowering it resists runaway scale drift but
+    #: follows steady zooms with more lag.
+    size_velocity_decay: float = 0.9
     #: Measurement noise at quality 1. Raising it smooths more but lags the object.
     meas_std: float = 0.03
     #: Gate on the squared Mahalanobis distance of the innovation. Raising it accepts wilder
@@ -65,6 +68,9 @@ class BoxKalman:
         kf = KalmanFilter(dim_x=8, dim_z=4)
         kf.F = np.eye(8)
         kf.F[:4, 4:] = np.eye(4)
+        # Size velocity decays: a zoom continues briefly but a bias in the measured scale
+        # cannot snowball into a box that grows forever.
+        kf.F[6, 6] = kf.F[7, 7] = self.params.size_velocity_decay
         kf.H = np.zeros((4, 8))
         kf.H[:, :4] = np.eye(4)
         z = xyxy_to_cxcywh(xyxy)

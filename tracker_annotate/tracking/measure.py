@@ -47,7 +47,8 @@ class FrameData:
     def level(self, k: int) -> Gray:
         """Grayscale at 1/2**k resolution (pyrDown), built once and shared by all tracks."""
         if not self._levels:
-            self._levels.append(self.gray)
+            # Level 0 is lightly smoothed: LK on raw JPEG noise and aliasing drifts in scale.
+            self._levels.append(cv2.GaussianBlur(self.gray, (3, 3), 0))
         while len(self._levels) <= k:
             self._levels.append(cv2.pyrDown(self._levels[-1]))
         return self._levels[k]
@@ -93,11 +94,13 @@ class Measurer(Protocol):
 # --------------------------------------------------------------------------- LK median flow
 
 _LK_WIN = (11, 11)
-_LK_LEVELS = 2
+_LK_LEVELS = 3
 _LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
 #: Long side (px) an object is resampled to for LK: bounds the cost on big objects.
 _LK_MAX_OBJECT = 96.0
-_GRID = 8
+#: Objects smaller than this (long side, px) are upsampled for LK.
+_LK_MIN_OBJECT = 48.0
+_GRID = 10
 
 
 def lk_median_flow(
@@ -119,7 +122,7 @@ def lk_median_flow(
     if w < 2 or h < 2:
         return Measurement(None, method="lk")
     lvl = 0
-    while lvl < 3 and max(w, h) / 2 ** (lvl + 1) >= _LK_MAX_OBJECT / 2:
+    while lvl < 3 and max(w, h) / 2 ** (lvl + 1) >= _LK_MAX_OBJECT:
         lvl += 1
     k = 1.0 / 2**lvl
     a_full, b_full = prev.level(lvl), cur.level(lvl)
@@ -134,11 +137,17 @@ def lk_median_flow(
     a = a_full[y0:y1, x0:x1]
     b = b_full[y0:y1, x0:x1]
     kx = ky = k
+    up = _LK_MIN_OBJECT / max(w, h)
+    if up > 1.0:  # small objects: upsample so LK's window sees structure, not 2 px of it
+        up = min(up, 3.0)
+        a = cv2.resize(a, None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR)
+        b = cv2.resize(b, None, fx=up, fy=up, interpolation=cv2.INTER_LINEAR)
+        kx = ky = k * up
     # crop origin in full-resolution pixels
     x0, y0 = x0 / k, y0 / k
     # Grid inside the box, inset so points sit on the object rather than its border.
-    gx = np.linspace(prev_xyxy[0] + 0.1 * w, prev_xyxy[2] - 0.1 * w, grid)
-    gy = np.linspace(prev_xyxy[1] + 0.1 * h, prev_xyxy[3] - 0.1 * h, grid)
+    gx = np.linspace(prev_xyxy[0] + 0.15 * w, prev_xyxy[2] - 0.15 * w, grid)
+    gy = np.linspace(prev_xyxy[1] + 0.15 * h, prev_xyxy[3] - 0.15 * h, grid)
     xx, yy = np.meshgrid(gx, gy)
     p0 = np.stack([(xx.ravel() - x0) * kx, (yy.ravel() - y0) * ky], axis=1).astype(np.float32)
     inside = (p0[:, 0] >= 0) & (p0[:, 1] >= 0) & (p0[:, 0] < a.shape[1]) & (p0[:, 1] < a.shape[0])
@@ -182,7 +191,14 @@ def lk_median_flow(
     d0 = np.linalg.norm(q0[:, None, :] - q0[None, :, :], axis=2)[iu]
     d1 = np.linalg.norm(q1[:, None, :] - q1[None, :, :], axis=2)[iu]
     valid = d0 > 1e-3
-    scale = float(np.median(d1[valid] / d0[valid])) if valid.any() else 1.0
+    scale = 1.0
+    if valid.any():
+        log_r = np.log(d1[valid] / d0[valid])
+        log_s = float(np.median(log_r))
+        # Shrink uncertain scale changes towards 1: a biased scale compounds frame after
+        # frame into a box that grows or shrinks away from the object.
+        se = 1.4826 * float(np.median(np.abs(log_r - log_s))) / math.sqrt(len(q0))
+        scale = math.exp(log_s * log_s**2 / (log_s**2 + se**2 + 1e-12))
     scale = float(np.clip(scale, 0.8, 1.25))
     cx = (prev_xyxy[0] + prev_xyxy[2]) / 2.0 + dx
     cy = (prev_xyxy[1] + prev_xyxy[3]) / 2.0 + dy

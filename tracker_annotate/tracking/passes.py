@@ -61,8 +61,14 @@ class CascadeParams:
     #: Raising it coasts through partial occlusions instead of following occluders, but
     #: loses objects whose appearance changes quickly.
     min_score: float = 0.3
-    #: While coasting, a candidate must score at least this to re-acquire the object.
+    #: Measurements whose step quality is below this are not trusted (scattered LK points,
+    #: an ambiguous search peak). Raising it coasts more often; lowering it follows noise.
+    min_quality: float = 0.08
+    #: While coasting, a candidate must score at least this (and be at least this distinct)
+    #: to re-acquire the object. Raising them avoids re-acquiring look-alikes but bridges
+    #: fewer occlusions.
     reacquire_score: float = 0.55
+    reacquire_quality: float = 0.35
     #: Blend rate of the running template (appearance adapts to slow change).
     template_rate: float = 0.1
 
@@ -144,9 +150,10 @@ class TrackPass:
     def _check(self, cur: FrameData, m: Measurement, pred: FloatArray) -> Candidate:
         if m.xyxy is None:
             return Candidate(pred, None, -1.0, -1.0, -1.0, 0.0, m.method, False, math.inf)
-        app = score_box(cur.gray, m.xyxy, self.key_templates)
-        rec = ncc(warp_box(cur.gray, m.xyxy, self.recent.size), self.recent.pixels)
-        return Candidate(pred, m.xyxy, max(app, rec), app, rec, m.quality, m.method, True, 0.0)
+        box = m.xyxy
+        rec = ncc(warp_box(cur.gray, box, self.recent.size), self.recent.pixels)
+        app = score_box(cur.gray, box, self.key_templates)
+        return Candidate(pred, box, max(app, rec), app, rec, m.quality, m.method, True, 0.0)
 
     def _unsure(self, c: Candidate) -> bool:
         p = self.params
@@ -197,12 +204,16 @@ class TrackPass:
         if c is None:
             raise RuntimeError("commit() without propose()")
         p = self.params
+        coasting = self.kf.coasted > 1
         accept = (
             not reject
             and c.xyxy is not None
             and c.score >= p.min_score
+            and c.quality >= p.min_quality
             and (c.gated_ok or c.score >= p.reacquire_score + 0.2)
-            and (self.kf.coasted <= 1 or c.score >= p.reacquire_score)
+            and (
+                not coasting or (c.score >= p.reacquire_score and c.quality >= p.reacquire_quality)
+            )
         )
         maha = 0.0
         if accept and c.xyxy is not None:
