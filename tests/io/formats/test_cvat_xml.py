@@ -281,6 +281,16 @@ MALFORMED = [
         "ta_source",
         "unknown source",
     ),
+    (
+        '<track id="0" label="car" task_id="1">'
+        + box(0, 1.0)
+        + '</track>\n<track id="1" label="car" task_id="2">'
+        + box(0, 1.0)
+        + "</track>",
+        1,
+        "task_id",
+        "a project export mixing two tasks' frames",
+    ),
 ]
 BODY_FIRST_LINE = 7  # declaration, root, version, 3 meta lines, then the body
 

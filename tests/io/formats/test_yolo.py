@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from formats_helpers import projects
+from hypothesis import HealthCheck, given, settings
 
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError
@@ -64,3 +66,33 @@ def test_refusals(
     project, out = make(tmp_path)
     with pytest.raises(FormatError, match=match):
         write_yolo(project, out)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(project=projects(with_media=True))
+def test_rows_invert_to_the_clipped_boxes(
+    tmp_path_factory: pytest.TempPathFactory, project: Project
+) -> None:
+    out = tmp_path_factory.mktemp("yolo")
+    write_yolo(project, out)
+    media = project.media
+    assert media is not None
+    names = list(project.labels)
+    expected: dict[int, list[tuple[int, BoxXYXY]]] = {f: [] for f in range(media.n_frames)}
+    for tid in sorted(project.tracks):
+        cls = names.index(project.track(tid).label)
+        for f, b in sorted(project.boxes(tid).items()):
+            clipped = b.xyxy.clipped(media.width, media.height)
+            if not b.outside and clipped is not None:
+                expected[f].append((cls, clipped))
+    rows = read_yolo_labels(out)
+    assert len(rows) == media.n_frames
+    for f, want in expected.items():
+        got = rows[f"frame_{f:06d}"]
+        assert [r[0] for r in got] == [c for c, _ in want]
+        for (_, cx, cy, w, h), (_, box) in zip(got, want, strict=True):
+            back = BoxXYXY.from_cxcywh(
+                cx * media.width, cy * media.height, w * media.width, h * media.height
+            )
+            for u, v in zip(back.as_tuple(), box.as_tuple(), strict=True):
+                assert abs(u - v) <= 1e-6 * max(media.width, media.height)

@@ -333,6 +333,7 @@ def read_cvat(path: PathLike, *, media: MediaRef | None = None) -> Project:
     # The task's own size says where a track without an outside shape ends; the media's
     # length stands in when the file has no <meta>.
     size = media.n_frames if media is not None else None
+    task_ids: set[str] = set()
 
     def on_child(node: _Node) -> None:
         nonlocal size
@@ -351,6 +352,15 @@ def read_cvat(path: PathLike, *, media: MediaRef | None = None) -> Project:
             task_size = _read_meta(node, builder)
             size = task_size if task_size is not None else size
         elif node.tag == "track":
+            if "task_id" in node.attrib:
+                task_ids.add(node.attrib["task_id"])
+                if len(task_ids) > 1:
+                    raise builder.error(
+                        f"tracks of tasks {sorted(task_ids)}: a CVAT project export mixes "
+                        "several videos; export one task or job",
+                        node.line,
+                        "task_id",
+                    )
             _read_track(node, builder, size)
 
     _parse_xml(read_text(path), builder, on_child)
