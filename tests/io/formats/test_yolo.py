@@ -68,7 +68,7 @@ def test_refusals(
         write_yolo(project, out)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(project=projects(with_media=True))
 def test_rows_invert_to_the_clipped_boxes(
     tmp_path_factory: pytest.TempPathFactory, project: Project
