@@ -184,7 +184,38 @@ def test_read_ahead_fills_the_frames_after_a_forward_reader(tmp_path: Path, kind
     with pytest.raises(MediaError, match="frame 30"):
         src.read(30)
     src.close()
-    assert not src._readahead.running
+    assert not src._readahead.running and src._readahead.stopped_cleanly
+
+
+def test_close_while_the_worker_is_about_to_decode_does_not_deadlock(tmp_path: Path) -> None:
+    import threading
+
+    src = open_media(_video(tmp_path, 50), MediaConfig(cache_bytes=64 * FRAME_BYTES, readahead=8))
+    entered, release = threading.Event(), threading.Event()
+    real = src._prefetch_one
+
+    def held_back(upto: int) -> bool:  # the worker reaches the decoder only once close runs
+        entered.set()
+        release.wait(10)
+        return real(upto)
+
+    src._prefetch_one = held_back  # type: ignore[method-assign]
+    src.read(0)
+    src.read(1)  # a forward step: the worker starts and waits in held_back
+    assert entered.wait(10)
+    threading.Timer(0.2, release.set).start()
+    src.close()  # must not hold the decoder lock while it waits for the worker
+    assert src._readahead.stopped_cleanly and not src._readahead.running
+    with pytest.raises(MediaError, match="read after close"):
+        src.read(1)
+
+
+def test_reopen_can_take_a_smaller_cache(tmp_path: Path) -> None:
+    src = open_media(_video(tmp_path, 10), MediaConfig(cache_bytes=64 * FRAME_BYTES))
+    worker = src.reopen(MediaConfig(cache_bytes=2 * FRAME_BYTES, readahead=0))
+    assert worker.cache.budget_bytes == 2 * FRAME_BYTES
+    assert [red_stamp(worker.read(i)) for i in range(10)] == list(range(10))
+    assert worker.cache_stats().peak_bytes <= 2 * FRAME_BYTES
 
 
 def test_read_ahead_worker_exits_when_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

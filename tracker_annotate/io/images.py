@@ -124,12 +124,12 @@ class ImageSequenceSource(MediaSource):
     def claimed_frames(self) -> int | None:
         return self._claimed
 
-    def reopen(self) -> ImageSequenceSource:
+    def reopen(self, config: MediaConfig | None = None) -> ImageSequenceSource:
         return ImageSequenceSource(
             self.path,
             self._files,
             fps=self._fps,
-            config=self.config,
+            config=config or self.config,
             claimed_frames=self._claimed,
             claimed_size=self._claimed_size,
             kind=self.kind,

@@ -156,8 +156,12 @@ class MediaSource:
             self._readahead.want(i + self.config.readahead)
         return frame
 
-    def reopen(self) -> MediaSource:
-        """An independent handle on the same media (for another thread)."""
+    def reopen(self, config: MediaConfig | None = None) -> MediaSource:
+        """An independent handle on the same media (for another thread).
+
+        ``config`` overrides this handle's: a tracking worker that reads forward once
+        needs a small cache (e.g. ``MediaConfig(cache_bytes=64 * MIB)``), not the viewer's.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -257,6 +261,7 @@ class ReadAhead:
         self._target = -1
         self._stopped = False
         self._thread: threading.Thread | None = None
+        self.stopped_cleanly = True
 
     @property
     def running(self) -> bool:
@@ -276,12 +281,16 @@ class ReadAhead:
             self._cond.notify()
 
     def stop(self) -> None:
+        """Stop the worker and wait for it (it finishes at most one frame)."""
         with self._cond:
             self._stopped = True
             self._cond.notify()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5.0)
+            self.stopped_cleanly = not thread.is_alive()
+            if not self.stopped_cleanly:
+                log.warning("read-ahead worker did not stop within 5 s")
 
     def _run(self) -> None:
         while True:

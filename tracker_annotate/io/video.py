@@ -145,12 +145,12 @@ class VideoSource(MediaSource):
     def seek_fallbacks(self) -> int:
         return self._seek_fallbacks
 
-    def reopen(self) -> VideoSource:
-        return VideoSource(self.path, self.config)
+    def reopen(self, config: MediaConfig | None = None) -> VideoSource:
+        return VideoSource(self.path, config or self.config)
 
     def close(self) -> None:
+        super().close()  # stops the read-ahead worker before taking the lock it may need
         with self._lock:
-            super().close()
             self._cap.release()
 
     def describe(self) -> dict[str, Any]:
