@@ -21,6 +21,7 @@ def test_info_tree_avi_reports_real_length_and_the_claim(
     assert "frames:      68 decodable (header claims 444)" in out
     assert "size:        320x240" in out
     assert "kind:        video" in out
+    assert "keyframes:   3 (one every ~23 frames)" in out  # at 0, 25, 50
     assert "fingerprint: file:" in out
 
 

@@ -67,6 +67,14 @@ def _clock(seconds: float) -> str:
     return f"{hours:02d}:{minutes:02d}:{sec:06.3f}"
 
 
+def _keyframe_row(info: dict[str, Any]) -> list[tuple[str, str]]:
+    # Seeking costs decoding from the keyframe before the target: worth knowing.
+    keys = info.get("keyframes")
+    if not keys:
+        return []
+    return [("keyframes", f"{keys} (one every ~{info['frames'] / keys:.0f} frames)")]
+
+
 def format_info(info: dict[str, Any]) -> str:
     if info["kind"] == "video":
         frames = f"{info['frames']} decodable"
@@ -87,6 +95,7 @@ def format_info(info: dict[str, Any]) -> str:
         ("frames", frames),
         ("size", f"{info['width']}x{info['height']}"),
         ("fps", f"{info['fps']:.3f}"),
+        *_keyframe_row(info),
         ("duration", f"{info['duration_s']:.3f} s ({_clock(info['duration_s'])})"),
         ("fingerprint", info["fingerprint"]),
     ]

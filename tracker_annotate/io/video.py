@@ -156,6 +156,8 @@ class VideoSource(MediaSource):
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info["codec"] = self.codec
+        keys = self._scan().keyframes
+        info["keyframes"] = len(keys) if keys is not None else None
         return info
 
     def _known_length(self) -> int | None:
