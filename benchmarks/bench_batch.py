@@ -63,8 +63,11 @@ class Row:
 def summarise(label: str, outcome: BatchOutcome) -> Row:
     ok = [r for r in outcome.results if r.status == "ok"]
     failed = [r for r in outcome.results if r.status != "ok"]
-    for r in failed:
-        print(f"  {r.job.name}: {r.status}: {r.error}", file=sys.stderr)
+    for r in outcome.results:
+        print(
+            f"  {label}: {r.job.name}: {r.status} {r.seconds:.1f} s {r.error or ''}",
+            file=sys.stderr,
+        )
     return Row(
         run=label,
         wall_s=outcome.seconds,
