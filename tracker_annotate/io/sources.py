@@ -224,11 +224,13 @@ class MediaSource:
         i = int(index)
         n = self._known_length()
         if i < 0 or (n is not None and i >= n):
-            bound = f"0..{n - 1}" if n else "0.. (length still unknown)"
+            frames = "decodable frames" if self.kind == "video" else "frames"
+            claim = self.claimed_frames
+            if n is not None and claim is not None and claim != n:
+                frames += f", {'header' if self.kind == 'video' else 'seqinfo.ini'} claims {claim}"
+            expected = "a 0-based index >= 0" if n is None else f"0..{n - 1} ({n} {frames})"
             raise MediaError(
-                f"frame index out of range: expected {bound} ({n} decodable frames)",
-                path=self.path,
-                frame=i,
+                f"frame index out of range: expected {expected}", path=self.path, frame=i
             )
         return i
 
