@@ -156,6 +156,11 @@ class MediaSource:
             self._readahead.want(i + self.config.readahead)
         return frame
 
+    def __repr__(self) -> str:
+        n = self._known_length() if self.length_known else None
+        length = f"{n} frames" if n is not None else "length not scanned yet"
+        return f"<{type(self).__name__} {self.kind} {self.path!r}: {length}>"
+
     def reopen(self, config: MediaConfig | None = None) -> MediaSource:
         """An independent handle on the same media (for another thread).
 
