@@ -117,6 +117,7 @@ def test_batch_folder_with_a_corrupt_video(
     assert {n: p["frames"] for n, p in previous.items()} == {"clip_a": N_FRAMES, "clip_b": N_FRAMES}
 
 
+@pytest.mark.slow
 def test_batch_on_a_dask_cluster(
     media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
