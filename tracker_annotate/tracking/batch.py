@@ -476,7 +476,10 @@ def run_dask(
 
     Every path must be readable and writable from the workers (a shared filesystem). A
     worker that dies is retried by Dask on another worker; a job that keeps killing
-    workers ends as ``failed`` (KilledWorker). Ctrl+C or ``cancel`` cancel every task.
+    workers ends as ``failed`` (KilledWorker). Ctrl+C or ``cancel`` cancel every task that
+    has not started; Dask cannot stop one mid-run, so such a job may still finish in the
+    background (its output then appears whole, never half-written). ``cancel`` is checked
+    as results arrive. There is no per-frame progress from Dask workers.
     """
     try:
         from distributed import Client, as_completed
