@@ -384,7 +384,7 @@ def test_mot_sequence_uses_seqinfo_but_checks_its_claims(
     tmp_path: Path, ini: dict[str, object], frames: int, claimed: int
 ) -> None:
     root = _write_mot(tmp_path / "SEQ-01", 7, **ini)
-    for path in (root, root / "seqinfo.ini"):
+    for path in (root, root / "seqinfo.ini", root / "img1"):  # img1/ opens its sequence
         src = open_media(path)
         assert (src.kind, src.n_frames, src.claimed_frames) == ("mot", frames, claimed)
         assert (src.width, src.height, src.fps) == (W, H, 25.0)

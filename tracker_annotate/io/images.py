@@ -227,6 +227,9 @@ def _warn_numbering_gaps(folder: Path, files: list[Path]) -> None:
 
 
 def open_folder(folder: Path, config: MediaConfig) -> ImageSequenceSource:
+    """An image folder, or the MOT sequence it is (or is the ``img1/`` of)."""
+    if folder.name == "img1" and (folder.parent / "seqinfo.ini").is_file():
+        folder = folder.parent  # the sequence, so seqinfo.ini's frame rate applies
     ini = folder / "seqinfo.ini"
     img1 = folder / "img1"
     if img1.is_dir():
