@@ -208,6 +208,8 @@ def _run(
         _sweep(
             source=source, passes=bwd, step=-1, config=config, detections=detections, state=state
         )
+    searched = sum(getattr(p, "searches", 0) for p in passes.values())
+    log.debug("%d object-frames, heavier search on %d", state.done, searched)
     run = TrackingRun(cancelled=state.cancelled)
     for tid, ss in segs.items():
         boxes: list[FrameBox] = []

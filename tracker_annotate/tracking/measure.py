@@ -47,8 +47,7 @@ class FrameData:
     def level(self, k: int) -> Gray:
         """Grayscale at 1/2**k resolution (pyrDown), built once and shared by all tracks."""
         if not self._levels:
-            # Level 0 is lightly smoothed: LK on raw JPEG noise and aliasing drifts in scale.
-            self._levels.append(cv2.GaussianBlur(self.gray, (3, 3), 0))
+            self._levels.append(self.gray)
         while len(self._levels) <= k:
             self._levels.append(cv2.pyrDown(self._levels[-1]))
         return self._levels[k]
@@ -136,6 +135,9 @@ def lk_median_flow(
         return Measurement(None, method="lk")
     a = a_full[y0:y1, x0:x1]
     b = b_full[y0:y1, x0:x1]
+    if lvl == 0:  # pyrDown smooths the other levels; LK on raw JPEG noise drifts in scale
+        a = cv2.GaussianBlur(a, (3, 3), 0)
+        b = cv2.GaussianBlur(b, (3, 3), 0)
     kx = ky = k
     up = _LK_MIN_OBJECT / max(w, h)
     if up > 1.0:  # small objects: upsample so LK's window sees structure, not 2 px of it

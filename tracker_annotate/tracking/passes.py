@@ -125,6 +125,7 @@ class TrackPass:
         self._recent_f = self.recent.pixels.astype(np.float32)
         self.prev = frame
         self.prev_xyxy = box
+        self.searches = 0  # frames where the cheap step was unsure (for statistics)
         self.last_score = 1.0
         self.low_run = 0
         self.cand: Candidate | None = None
@@ -140,6 +141,7 @@ class TrackPass:
         m = self.measurer.measure(self.prev, cur, self.prev_xyxy, pred)
         cand = self._check(cur, m, pred)
         if self.backend == "cascade" and self._unsure(cand):
+            self.searches += 1
             cand = self._search(cur, cand, pred)
         if cand.xyxy is not None:
             cand.maha = self.kf.mahalanobis2(cand.xyxy, max(cand.quality, 0.3))
