@@ -203,8 +203,8 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
     ax.set_xticks(x, names, rotation=30, ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("annotator seconds (log)")
-    ax.set_title(f"Annotator time per sequence (tau = {results['tau']})")
-    ax.legend(fontsize=8)
+    ax.set_title(f"Annotator time per sequence (tau = {results['tau']})", pad=24)
+    ax.legend(fontsize=8, ncol=len(strategies), loc="lower center", bbox_to_anchor=(0.5, 1.0))
     fig.tight_layout()
     path = out_dir / "seconds_per_sequence.png"
     fig.savefig(path, dpi=110)
@@ -225,14 +225,26 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
                 textcoords="offset points",
                 xytext=(4, 4),
             )
-    for s in ("interpolation", "tracker_oracle"):
+    refs = (("per_frame", "v", 6), ("interpolation", "D", 6), ("tracker_oracle", "^", -14))
+    for s, marker, dy in refs:
         if s in results["summary"]:
-            ax.axvline(results["summary"][s]["seconds"], color="grey", lw=0.8, ls=":")
-            ax.annotate(s, (results["summary"][s]["seconds"], 0), fontsize=7, rotation=90)
+            r = results["summary"][s]
+            ax.plot([r["seconds"]], [100 * r["residual_error_rate"]], marker, color="grey")
+            ax.annotate(
+                s,
+                (r["seconds"], 100 * r["residual_error_rate"]),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(4, dy),
+            )
     ax.set_xscale("log")
     ax.set_xlabel("annotator seconds, all sequences (log)")
     ax.set_ylabel("residual error: unseen bad boxes (% of GT boxes)")
-    ax.set_title("tracker_flagged: residual error vs annotator time")
+    ax.set_title(
+        "Residual error vs annotator time (tracker_flagged by flag threshold;\n"
+        "grey: strategies that review every box)",
+        fontsize=10,
+    )
     if trade:
         ax.legend(fontsize=8)
     fig.tight_layout()
