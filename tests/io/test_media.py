@@ -574,3 +574,18 @@ def test_step_back_through_a_gop_keeps_what_the_keyframe_decode_yields(
     # chunks grow from 3 to up to 8 frames (half the cache) or back to the keyframe
     assert stats.misses <= 8 and stats.hits >= 44 - 8
     assert stats.peak_bytes <= cfg.cache_bytes
+
+
+def test_length_scan_can_be_cancelled_and_then_run_again(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "long.avi", "MJPG", 150)
+    src = open_media(path)
+    polls: list[int] = []
+
+    def cancel() -> bool:
+        polls.append(1)
+        return len(polls) >= 2  # stop at the second poll (frame 64)
+
+    with pytest.raises(MediaError, match=r"long\.avi: length scan cancelled after 64 frames"):
+        src.count_frames(cancel)
+    assert not src.length_known
+    assert src.count_frames() == 150 == src.n_frames and src.length_known

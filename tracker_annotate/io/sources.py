@@ -10,6 +10,7 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -124,6 +125,14 @@ class MediaSource:
     def length_known(self) -> bool:
         """Whether ``n_frames`` is already known (``False``: asking runs the length scan)."""
         return True
+
+    def count_frames(self, cancel: Callable[[], bool] | None = None) -> int:
+        """``n_frames``, running the length scan if it has not run (for a worker thread).
+
+        ``cancel`` is polled during the scan; when it returns true the scan stops with a
+        :class:`MediaError` and nothing is cached.
+        """
+        return self.n_frames
 
     @property
     def duration_s(self) -> float:

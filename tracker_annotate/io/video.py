@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,7 +165,10 @@ class VideoSource(MediaSource):
         return self._scan_result.n_frames if self._scan_result is not None else None
 
     # -- the length scan ---------------------------------------------------------------
-    def _scan(self) -> _Scan:
+    def count_frames(self, cancel: Callable[[], bool] | None = None) -> int:
+        return self._scan(cancel).n_frames
+
+    def _scan(self, cancel: Callable[[], bool] | None = None) -> _Scan:
         if self._scan_result is not None:
             return self._scan_result
         key = self._scan_key()
@@ -176,7 +180,7 @@ class VideoSource(MediaSource):
             with _SCANS_LOCK:
                 scan = _SCANS.get(key)
             if scan is None:
-                scan = self._run_scan()
+                scan = self._run_scan(cancel)
                 with _SCANS_LOCK:
                     _SCANS[key] = scan
         self._scan_result = scan
@@ -201,7 +205,7 @@ class VideoSource(MediaSource):
                 self._scan_result = _SCANS.get(self._scan_key())
         return self._scan_result is not None
 
-    def _run_scan(self) -> _Scan:
+    def _run_scan(self, cancel: Callable[[], bool] | None = None) -> _Scan:
         every = self.config.checkpoint_every
         keyframes = self._demux_keyframes()
         # Checkpoints on keyframes put a seek target right where a GOP starts; only when
@@ -214,6 +218,8 @@ class VideoSource(MediaSource):
         n = 0
         try:
             while cap.grab():
+                if cancel is not None and n % 64 == 0 and cancel():
+                    raise MediaError(f"length scan cancelled after {n} frames", path=self.path)
                 if n % every == 0 or n in at_keys:
                     ok, frame = cap.retrieve()
                     if not ok or frame is None:
