@@ -511,9 +511,9 @@ def test_length_scan_runs_once_per_file_and_is_shared_by_handles(
     calls = []
     real = VideoSource._run_scan
 
-    def counting(self: VideoSource) -> object:
+    def counting(self: VideoSource, cancel: object = None) -> object:
         calls.append(threading.current_thread().name)
-        return real(self)
+        return real(self, cancel)  # type: ignore[arg-type]
 
     monkeypatch.setattr(VideoSource, "_run_scan", counting)
     a = open_media(path)
