@@ -40,6 +40,7 @@ class GroundTruthEngineDouble:
     shift: dict[tuple[int, int], float] = field(default_factory=dict)
     flag: set[tuple[int, int]] = field(default_factory=set)
     stop: dict[int, int] = field(default_factory=dict)
+    stop_on_retrack: dict[int, int] = field(default_factory=dict)
     retracks: list[tuple[int, int]] = field(default_factory=list)
 
     def _run(self, project: Project, config: TrackerConfig, tids: list[int]) -> TrackingRun:
@@ -63,7 +64,7 @@ class GroundTruthEngineDouble:
                         FrameBox(f, xyxy, BoxSource.TRACKED, 0.2 if flagged else 0.9, flagged)
                     )
             run.boxes[tid] = out
-            run.spans[tid] = (keys[0], end)
+            run.spans[tid] = (keys[0], self.gt.n_frames - 1)
         return run
 
     def track_project(
@@ -78,6 +79,9 @@ class GroundTruthEngineDouble:
         gid = int(project.track(track_id).name.removeprefix("gt"))
         self.shift = {k: v for k, v in self.shift.items() if k[0] != gid or k[1] < frame}
         self.stop.pop(gid, None)
+        if self.stop_on_retrack.get(gid, 0) > 0:
+            self.stop_on_retrack[gid] -= 1
+            self.stop[gid] = frame
         return self._run(project, config, [track_id])
 
 
@@ -263,3 +267,17 @@ def test_unflagged_early_end_leaves_missing_boxes_as_residual_error(
     assert r.counts == ActionCounts(draws=1, end_marks=1)
     assert r.quality.missing == 19  # frames 11..29
     assert r.to_dict(COSTS)["residual_error_rate"] == pytest.approx(19 / 30)
+
+
+def test_track_lost_right_after_a_correction_is_continued_frame_by_frame(
+    make_sequence: MakeSequence,
+) -> None:
+    gt = load_mot_sequence(make_sequence({1: static(range(30))}, 40))
+    double = GroundTruthEngineDouble(
+        gt, shift={(1, 10): 20.0}, flag={(1, 10)}, stop_on_retrack={1: 2}
+    )
+    r = run_tracker_flagged(gt, double, None, CFG, 0.7)
+    # correct 10; re-tracking loses it at once twice: draw 11, then 12; then it goes on
+    assert double.retracks == [(1, 10), (1, 11), (1, 12)]
+    assert r.counts == ActionCounts(draws=1, corrections=3, end_marks=1)
+    assert (r.quality.missing, r.quality.below_tau) == (0, 0)

@@ -10,9 +10,11 @@
   "manual boxes needed").
 * ``tracker_flagged``: the product workflow. Draw each track's first box, mark its end,
   let the engine propagate, visit only flagged boxes (verify, or correct when IoU < tau,
-  which re-tracks), until no flag is left. A flagged box after which the engine ended the
-  track while the object is still there is verified and the track continued by drawing the
-  next frame (a correction, re-tracked). Unflagged boxes are never looked at.
+  which re-tracks), until no flag is left. When the track has no box on the frame right
+  after a box the annotator just verified or corrected although the object is still there
+  (a wrong "track end", or a track lost right after a keyframe), the annotator continues it
+  by drawing that next frame (a correction, re-tracked). Unflagged boxes are never looked
+  at.
 
 Engines are anything with ``track_project`` / ``retrack_after_edit`` (see :class:`Engine`):
 the real one, the interpolation baseline, or a test double. The engine receives the
@@ -261,6 +263,18 @@ def _flag_stats(ann: SimulatedAnnotator, tau: float) -> tuple[float | None, floa
     return (tp / flagged if flagged else None, tp / bad if bad else None)
 
 
+def _continue_track(ann: SimulatedAnnotator, driver: _Driver, gt_id: int, frame: int) -> None:
+    """The annotator is on ``frame`` of a track (just verified or corrected there). If the
+    track has no box on the next frame although the object is still visible (a wrong
+    "track end" or a track lost right after a keyframe), they draw the next frame (priced
+    as a correction) and re-track from it, until the track goes on by itself."""
+    tid = ann.track_id(gt_id)
+    while ann.track_stops_early(gt_id, frame):
+        frame += 1
+        ann.correct(gt_id, frame)
+        driver.retrack(ann.project, tid, frame)
+
+
 def run_tracker_flagged(
     gt: GroundTruthSequence,
     engine: Engine,
@@ -297,15 +311,13 @@ def run_tracker_flagged(
             elif iou >= tau:
                 ann.verify(gid, frame)
                 if ann.track_stops_early(gid, frame):
-                    # a flagged track end ("confirm", "left the frame?") that is wrong: the
-                    # annotator continues the track on the next frame (priced as a correction)
-                    ann.correct(gid, frame + 1)
-                    driver.retrack(project, tid, frame + 1)
+                    _continue_track(ann, driver, gid, frame)
                     corrected = True
                     break
             else:
                 ann.correct(gid, frame)
                 driver.retrack(project, tid, frame)
+                _continue_track(ann, driver, gid, frame)
                 corrected = True
                 break  # re-tracking may have moved or raised flags: look again
         if not corrected:
