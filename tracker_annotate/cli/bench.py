@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tracker_annotate.bench.costs import CostModel
+from tracker_annotate.bench.costs import COST_SOURCES, CostModel
 from tracker_annotate.bench.report import build_results, write_json
 from tracker_annotate.bench.runner import BenchConfig, run_all
 from tracker_annotate.bench.sequences import find_sequences
@@ -58,6 +58,13 @@ def _seconds(text: str) -> float:
     return v
 
 
+def _default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (every option spelled out)."""
     parts = ["tracker-annotate", "bench", *args.sequences, "--out", str(args.out)]
@@ -82,18 +89,35 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     costs = p.add_argument_group("cost model (seconds per action)")
     d = CostModel()
-    costs.add_argument("--draw-s", type=_seconds, default=d.draw_s, help="draw a new box")
     costs.add_argument(
-        "--correct-s", type=_seconds, default=d.correct_s, help="correct a proposed box"
+        "--draw-s",
+        type=_seconds,
+        default=d.draw_s,
+        help=f"draw a new box (default %(default)s; {COST_SOURCES['draw_s']})",
     )
     costs.add_argument(
-        "--verify-s", type=_seconds, default=d.verify_s, help="verify a proposed box"
+        "--correct-s",
+        type=_seconds,
+        default=d.correct_s,
+        help=f"correct a proposed box (default %(default)s; {COST_SOURCES['correct_s']})",
     )
     costs.add_argument(
-        "--watch-s", type=_seconds, default=d.watch_s, help="watch one box during playback"
+        "--verify-s",
+        type=_seconds,
+        default=d.verify_s,
+        help=f"verify a proposed box (default %(default)s; {COST_SOURCES['verify_s']})",
     )
     costs.add_argument(
-        "--end-mark-s", type=_seconds, default=d.end_mark_s, help="mark a track's end"
+        "--watch-s",
+        type=_seconds,
+        default=d.watch_s,
+        help=f"watch one box during playback (default %(default)s; {COST_SOURCES['watch_s']})",
+    )
+    costs.add_argument(
+        "--end-mark-s",
+        type=_seconds,
+        default=d.end_mark_s,
+        help=f"mark a track's end (default %(default)s; {COST_SOURCES['end_mark_s']})",
     )
     p.add_argument(
         "--tau",
@@ -121,7 +145,13 @@ def register(subparsers: Any) -> None:
         default=",".join(STRATEGIES),
         help=f"comma-separated subset of {','.join(STRATEGIES)}",
     )
-    p.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=_default_jobs(),
+        help="worker processes (default: the usable cores, here %(default)s)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
