@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import (
@@ -49,6 +50,24 @@ log = logging.getLogger(__name__)
 FrameProvider = Callable[[int], Frame]
 MIN_DRAW_PX = 3.0  # a drag shorter than this (image px) is a click, not a box
 WHEEL_STEP = 1.25
+
+
+def display_image(frame: Frame, zoom: float) -> tuple[Frame, float]:
+    """The frame as it will be drawn at ``zoom``, and the item scale that maps it back to
+    image pixels.
+
+    Below 1:1 the frame is shrunk here, once, to the size it covers on screen: drawing a
+    full 1080p pixmap with Qt's smooth scaling on every paint costs ~10 ms, a pre-shrunk
+    one is a plain blit. Linear interpolation is exact enough down to half size; beyond
+    that area averaging avoids aliasing.
+    """
+    h, w = frame.shape[:2]
+    if zoom >= 0.99:
+        return frame, 1.0
+    tw, th = max(1, round(w * zoom)), max(1, round(h * zoom))
+    interp = cv2.INTER_LINEAR if zoom >= 0.5 else cv2.INTER_AREA
+    small = np.ascontiguousarray(cv2.resize(frame, (tw, th), interpolation=interp), np.uint8)
+    return small, w / tw
 
 
 def frame_to_pixmap(frame: Frame) -> QPixmap:
@@ -91,6 +110,9 @@ class Canvas(QGraphicsView):
         self._session: Session | None = None
         self._provider: FrameProvider | None = None
         self._shown_frame = -1
+        self._frame: Frame | None = None
+        self._pixmap_zoom = 0.0
+        self._image_rect = QRectF()
         self._fit = True
         self._preview: dict[int, dict[int, FrameBox]] = {}
         # interaction state
@@ -126,6 +148,8 @@ class Canvas(QGraphicsView):
         self._provider = None
         self._clear_items()
         self._pixmap.setPixmap(QPixmap())
+        self._frame = None
+        self._image_rect = QRectF()
 
     # -- showing -------------------------------------------------------------------------
     def show_frame(self, index: int) -> None:
@@ -141,11 +165,29 @@ class Canvas(QGraphicsView):
             self.frame_error.emit(str(exc))
         else:
             self._error_text.hide()
-            self._pixmap.setPixmap(frame_to_pixmap(frame))
-            if self._shown_frame < 0:
-                self._scene.setSceneRect(QRectF(self._pixmap.boundingRect()))
+            if self._shown_frame < 0 or self._image_rect.isEmpty():
+                h, w = frame.shape[:2]
+                self._image_rect = QRectF(0, 0, w, h)
+                self._scene.setSceneRect(self._image_rect)
+            self._frame = frame
+            self._update_pixmap()
         self._shown_frame = index
         self.refresh_boxes()
+
+    def _update_pixmap(self) -> None:
+        """(Re)build the pixmap of the current frame for the current zoom."""
+        if self._frame is None:
+            return
+        zoom = self.zoom
+        img, scale = display_image(self._frame, zoom)
+        self._pixmap.setPixmap(frame_to_pixmap(img))
+        self._pixmap.setScale(scale)
+        self._pixmap.setTransformationMode(
+            Qt.TransformationMode.FastTransformation
+            if scale != 1.0
+            else Qt.TransformationMode.SmoothTransformation
+        )
+        self._pixmap_zoom = zoom
 
     def refresh_boxes(self) -> None:
         self._clear_items()
@@ -205,9 +247,9 @@ class Canvas(QGraphicsView):
     def fit(self) -> None:
         """Fit the whole frame in the view (and keep fitting on resize)."""
         self._fit = True
-        if not self._pixmap.pixmap().isNull():
-            self.fitInView(self._pixmap, Qt.AspectRatioMode.KeepAspectRatio)
-        self._store_view()
+        if not self._image_rect.isEmpty():
+            self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._zoom_done()
 
     def set_zoom(self, zoom: float, anchor: QPoint | None = None) -> None:
         if self._session is not None:
@@ -220,7 +262,7 @@ class Canvas(QGraphicsView):
             self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.scale(factor, factor)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self._store_view()
+        self._zoom_done()
 
     def apply_view(self) -> None:
         """Apply the session's saved zoom and centre (or fit when it has none)."""
@@ -235,7 +277,13 @@ class Canvas(QGraphicsView):
         self.scale(v.zoom, v.zoom)
         if v.center_xy is not None:
             self.centerOn(QPointF(*v.center_xy))
+        self._update_pixmap()
         self.zoom_changed.emit(self.zoom)
+
+    def _zoom_done(self) -> None:
+        if abs(self.zoom - self._pixmap_zoom) > 1e-6:
+            self._update_pixmap()
+        self._store_view()
 
     def _store_view(self) -> None:
         if self._session is None:

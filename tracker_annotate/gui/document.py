@@ -34,8 +34,11 @@ ChooseMedia = Callable[[str, str], str | None]
 
 
 def project_path_for(media_path: str | os.PathLike[str]) -> Path:
-    """``clip.mp4`` -> ``clip.taproj`` beside it; a folder ``seq/`` -> ``seq.taproj``."""
-    p = Path(media_path).resolve()
+    """``clip.mp4`` -> ``clip.taproj`` beside it; a folder ``seq/`` -> ``seq.taproj``.
+
+    Symlinks are not followed: the project goes beside the path the user opened.
+    """
+    p = Path(os.path.abspath(media_path))
     if p.name == "seqinfo.ini":
         p = p.parent
     return p.with_suffix(SUFFIX) if p.is_file() else p.parent / (p.name + SUFFIX)
