@@ -1,0 +1,129 @@
+"""Tracking through the app: re-track after an edit, detections as proposed tracks,
+streaming preview, and where project files go."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QFileDialog
+from pytestqt.qtbot import QtBot
+
+from tests.gui.conftest import N, drag, object_xyxy, view_point
+from tracker_annotate.core import commands
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.gui.document import project_path_for
+from tracker_annotate.gui.main_window import MainWindow
+from tracker_annotate.gui.preferences import Preferences
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def prefs() -> Preferences:
+    return Preferences(flag_threshold=0.5, cache_mb=64, auto_retrack=True)
+
+
+def test_editing_a_tracked_box_retracks_the_segment(
+    qtbot: QtBot, window: MainWindow, video: Path, shown_errors: list[str]
+) -> None:
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    p, s = doc.project, doc.session
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    window.actions_by_name["track_all"].trigger()
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
+    before = p.box(tid, 25)
+    assert before is not None and before.source is BoxSource.TRACKED
+    # the user drags the box on frame 20 sixty pixels down (a deliberate, wrong-ish edit)
+    s.seek(20)
+    s.select(tid)
+    b20 = p.box(tid, 20)
+    assert b20 is not None
+    cx, cy = b20.xyxy.center
+    drag(
+        qtbot, window.canvas.viewport(), view_point(window, cx, cy), view_point(window, cx, cy + 60)
+    )  # type: ignore[arg-type]
+    key = p.box(tid, 20)
+    assert key is not None and key.source is BoxSource.MANUAL
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
+    after = p.box(tid, 21)
+    assert after is not None and after.is_derived
+    # the segment after the edit was recomputed from the new keyframe
+    assert after.xyxy.center[1] > before.xyxy.center[1] + 20
+    assert p.history.undo_text().startswith("Re-track")
+    assert shown_errors == []
+
+
+def test_auto_retrack_setting_turns_it_off(qtbot: QtBot, window: MainWindow, video: Path) -> None:
+    assert window.open_path(video)
+    window.actions_by_name["auto_retrack"].trigger()  # uncheck
+    assert not window.prefs.auto_retrack and not window.controller.prefs.auto_retrack
+    p = window.doc.project  # type: ignore[union-attr]
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    window.controller.edit_box(tid, 0, BoxXYXY(45, 80, 95, 140))
+    assert not window.controller.busy
+
+
+def test_detections_become_proposed_tracks(
+    qtbot: QtBot,
+    window: MainWindow,
+    video: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    det = tmp_path / "det.txt"
+    rows = []
+    for f in range(N):
+        x1, y1, x2, y2 = object_xyxy(f)
+        rows.append(f"{f + 1},-1,{x1},{y1},{x2 - x1},{y2 - y1},0.95")
+    det.write_text("\n".join(rows) + "\n")
+    assert window.open_path(video)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(det), ""))
+    window.actions_by_name["import_detections"].trigger()
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
+    assert shown_errors == []
+    p = window.doc.project  # type: ignore[union-attr]
+    proposed = [t for t, info in p.tracks.items() if info.proposed]
+    assert proposed, "the detections should have produced a proposed track"
+    tid = proposed[0]
+    assert len(p.boxes(tid)) >= N // 2
+    window.tracks.table.selectRow(window.tracks.row_of(tid))
+    qtbot.mouseClick(window.tracks.btn["accept"], Qt.MouseButton.LeftButton)
+    assert not p.tracks[tid].proposed
+
+
+def test_partial_results_are_previewed_then_cleared(window: MainWindow, video: Path) -> None:
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    window.doc.session.seek(3)  # type: ignore[union-attr]
+    partial = FrameBox(3, BoxXYXY(*object_xyxy(3)), BoxSource.TRACKED, 0.8)
+    window.canvas.set_preview({tid: {3: partial}})
+    items = window.canvas.box_items()
+    assert len(items) == 1 and items[0].preview and "tracking in progress" in items[0].toolTip()
+    window.canvas.set_preview({})
+    assert window.canvas.box_items() == []
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda d: d / "clip.mp4", "clip.taproj"),  # a video: same name, project suffix
+        (lambda d: d / "seq", "seq.taproj"),  # a folder: beside it, named after it
+        (lambda d: d / "seq" / "seqinfo.ini", "seq.taproj"),  # a MOT seqinfo.ini: its folder
+        (lambda d: d / "link.mp4", "link.taproj"),  # a symlink: beside the link, not its target
+    ],
+)
+def test_project_path_for(tmp_path: Path, make, expected: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "seq").mkdir()
+    (tmp_path / "seq" / "seqinfo.ini").write_text("[Sequence]\n")
+    (tmp_path / "clip.mp4").write_bytes(b"x")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "target.mp4").write_bytes(b"x")
+    os.symlink(tmp_path / "real" / "target.mp4", tmp_path / "link.mp4")
+    assert project_path_for(make(tmp_path)) == tmp_path / expected
