@@ -218,6 +218,20 @@ def test_reopen_can_take_a_smaller_cache(tmp_path: Path) -> None:
     assert worker.cache_stats().peak_bytes <= 2 * FRAME_BYTES
 
 
+@pytest.mark.parametrize("kind", ["video", "images"])
+def test_read_ahead_also_runs_ahead_of_a_backward_reader(tmp_path: Path, kind: str) -> None:
+    path = _video(tmp_path, 45) if kind == "video" else _image_folder(tmp_path, 45)
+    src = open_media(path, MediaConfig(cache_bytes=64 * FRAME_BYTES, readahead=4))
+    assert [red_stamp(src.read(i)) for i in (40, 39)] == [40, 39]  # a step back starts it
+    assert _wait_cached(src, range(35, 39)), "read-ahead did not prepare frames 35..38"
+    before = src.cache_stats()
+    assert [red_stamp(src.read(i)) for i in range(38, 34, -1)] == [38, 37, 36, 35]
+    assert src.cache_stats().hits - before.hits == 4
+    assert [red_stamp(src.read(i)) for i in range(34, -1, -1)] == list(range(34, -1, -1))
+    src.close()
+    assert src._readahead.stopped_cleanly
+
+
 def test_read_ahead_worker_exits_when_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tracker_annotate.io.sources import ReadAhead
 

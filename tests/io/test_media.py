@@ -589,3 +589,26 @@ def test_length_scan_can_be_cancelled_and_then_run_again(tmp_path: Path) -> None
         src.count_frames(cancel)
     assert not src.length_known
     assert src.count_frames() == 150 == src.n_frames and src.length_known
+
+
+@pytest.mark.parametrize(("fourcc", "ext"), [("FFV1", ".mkv"), ("mp4v", ".mp4")])
+def test_scrubbing_random_walk_with_read_ahead_stays_exact(
+    stamped_videos: dict[str, Path], fourcc: str, ext: str
+) -> None:
+    """What a user does on a timeline: runs of steps either way, then a jump, with the
+    read-ahead worker racing every read."""
+    cfg = MediaConfig(cache_bytes=12 * W * H * 3, back_chunk=4, checkpoint_every=4, readahead=3)
+    src = open_media(_video(stamped_videos, fourcc, ext), cfg)
+    rng = random.Random(21)
+    i = 0
+    visited = []
+    for _ in range(40):
+        step = rng.choice((-1, 1))
+        for _ in range(rng.randrange(1, 8)):
+            i = min(N - 1, max(0, i + step))
+            visited.append(i)
+        i = rng.randrange(N)
+        visited.append(i)
+    assert [read_stamp(src.read(k)) for k in visited] == visited
+    src.close()
+    assert src._readahead.stopped_cleanly

@@ -157,12 +157,14 @@ class ImageSequenceSource(MediaSource):
             )
         return self._checked_frame(raw, index)
 
-    def _prefetch_one(self, upto: int) -> bool:
-        # Runs without the source lock: imread releases the GIL, so loading the next file
-        # overlaps the reader's own work; the cache is thread-safe.
+    def _prefetch_one(self, target: int) -> bool:
+        # Runs without the source lock: decoding releases the GIL, so loading the next file
+        # overlaps the reader's own work; the cache is thread-safe. Either direction.
         if self._closed or not self._room_for_readahead(self._width * self._height * 3):
             return False
-        for j in range(self._last_read + 1, min(upto, len(self._files) - 1) + 1):
+        last = self._last_read
+        step = 1 if target > last else -1
+        for j in range(last + step, max(-1, min(target, len(self._files) - 1)) + step, step):
             if self._cache.peek(j) is None:
                 try:
                     frame = self._load(j)

@@ -56,7 +56,8 @@ class MediaConfig:
             (about half this on average) but a slower scan: each checkpoint costs one
             colour conversion + hash during the scan (at 8, ~+15% scan time at 1080p).
         readahead: frames a background thread decodes ahead of a reader that steps
-            forward (playback, tracking), overlapping decode with the reader's own work.
+            forward (playback, tracking) or backward (for a video, the next chunk back),
+            overlapping decode with the reader's own work or pauses.
             Raising it absorbs more jitter but spends cache and CPU on frames that may not
             be read; 0 disables the thread (every read decodes in the caller).
         fps: frame rate for image folders without ``seqinfo.ini`` (videos use their header).
@@ -161,8 +162,8 @@ class MediaSource:
                         frame = self._read_miss(i, previous)
             finally:
                 self._readers -= 1
-        if previous == i - 1 and self.config.readahead:
-            self._readahead.want(i + self.config.readahead)
+        if self.config.readahead and abs(previous - i) == 1:  # stepping: read on ahead
+            self._readahead.want(i + (i - previous) * self.config.readahead)
         return frame
 
     def __repr__(self) -> str:
@@ -212,8 +213,8 @@ class MediaSource:
         }
 
     # -- for subclasses ----------------------------------------------------------------
-    def _prefetch_one(self, upto: int) -> bool:
-        """Decode one frame after the last read, up to ``upto``, into the cache.
+    def _prefetch_one(self, target: int) -> bool:
+        """Decode one frame (or chunk) between the last read and ``target`` into the cache.
 
         Called by the read-ahead worker; returns ``False`` when there is nothing (more)
         to do. Must never raise: a frame that fails is left for the reader to report.
@@ -274,7 +275,7 @@ class ReadAhead:
     def __init__(self, source: MediaSource) -> None:
         self._source = weakref.ref(source)
         self._cond = threading.Condition()
-        self._target = -1
+        self._target: int | None = None
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.stopped_cleanly = True
@@ -283,12 +284,12 @@ class ReadAhead:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def want(self, upto: int) -> None:
-        """Ask for frames up to ``upto`` (inclusive) to be decoded ahead."""
+    def want(self, target: int) -> None:
+        """Ask for the frames from the last read up to ``target`` (either side) to be ready."""
         with self._cond:
             if self._stopped:
                 return
-            self._target = upto
+            self._target = target
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="tracker-annotate-readahead", daemon=True
@@ -311,9 +312,9 @@ class ReadAhead:
     def _run(self) -> None:
         while True:
             with self._cond:
-                if self._target < 0 and not self._stopped:
+                if self._target is None and not self._stopped:
                     self._cond.wait(timeout=self.IDLE_EXIT_S)
-                if self._stopped or self._target < 0:
+                if self._stopped or self._target is None:
                     self._thread = None
                     return
                 target = self._target
@@ -333,4 +334,4 @@ class ReadAhead:
             if not more:
                 with self._cond:
                     if self._target == target:
-                        self._target = -1
+                        self._target = None

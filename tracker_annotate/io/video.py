@@ -347,20 +347,37 @@ class VideoSource(MediaSource):
             )
         return result
 
-    def _prefetch_one(self, upto: int) -> bool:
-        # Only ever continues the decoder just past what the reader has seen: never seeks.
+    def _prefetch_one(self, target: int) -> bool:
         with self._lock:
+            if self._closed or not self._room_for_readahead(self._width * self._height * 3):
+                return False
+            if target < self._last_read:
+                return self._prefetch_back(target)
+            # Forward: only ever continue the decoder just past what the reader has seen.
             known = self._known_length()
             j = self._pos
-            if (
-                self._closed
-                or not self._last_read < j <= upto
-                or (known is not None and j >= known)
-                or not self._room_for_readahead(self._width * self._height * 3)
-            ):
+            if not self._last_read < j <= target or (known is not None and j >= known):
                 return False
             self._decode_forward(j, j)
             return True
+
+    def _prefetch_back(self, target: int) -> bool:
+        # Backward: decode the chunk ending at the first frame below the reader that is not
+        # cached, as the reader's own miss would, before the reader gets there.
+        missing = next(
+            (
+                j
+                for j in range(self._last_read - 1, max(-1, target - 1), -1)
+                if j not in self._cache
+            ),
+            None,
+        )
+        if missing is None:
+            return False
+        first = self._back_chunk_start(missing)
+        start = self._seek(first)
+        self._decode_forward(missing, max(start, first))
+        return True
 
     def _raise_decode_failure(self, index: int, failed: int) -> None:
         n = self.n_frames
