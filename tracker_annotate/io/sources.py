@@ -163,7 +163,7 @@ class MediaSource:
             finally:
                 self._readers -= 1
         if self.config.readahead and abs(previous - i) == 1:  # stepping: read on ahead
-            self._readahead.want(i + (i - previous) * self.config.readahead)
+            self._readahead.want(i + (i - previous) * self._readahead_span(i - previous))
         return frame
 
     def __repr__(self) -> str:
@@ -220,6 +220,10 @@ class MediaSource:
         to do. Must never raise: a frame that fails is left for the reader to report.
         """
         return False
+
+    def _readahead_span(self, direction: int) -> int:
+        """How far ahead of a reader stepping in ``direction`` (+1/-1) to have frames ready."""
+        return self.config.readahead
 
     def _room_for_readahead(self, frame_bytes: int) -> bool:
         # Prefetching into a cache too small to keep the frames until they are read would

@@ -361,6 +361,11 @@ class VideoSource(MediaSource):
             self._decode_forward(j, j)
             return True
 
+    def _readahead_span(self, direction: int) -> int:
+        # Backward, the next chunk takes a while to decode: start it a chunk early.
+        cfg = self.config
+        return cfg.readahead if direction > 0 else cfg.readahead + cfg.back_chunk
+
     def _prefetch_back(self, target: int) -> bool:
         # Backward: decode the chunk ending at the first frame below the reader that is not
         # cached, as the reader's own miss would, before the reader gets there.
