@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
             docks.append(dock)
         self.tabifyDockWidget(docks[1], docks[2])
         docks[1].raise_()
+        self.resizeDocks([docks[0], docks[1]], [600, 300], Qt.Orientation.Vertical)
+        self.resizeDocks([docks[0]], [430], Qt.Orientation.Horizontal)
         a = self.actions_by_name
         menus: dict[str, object] = {}
         bar = self.menuBar()
