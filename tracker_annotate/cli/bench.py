@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tracker_annotate.bench.report import build_results, write_json
 from tracker_annotate.bench.runner import BenchConfig, run_all
 from tracker_annotate.bench.sequences import find_sequences
 from tracker_annotate.bench.strategies import STRATEGIES
+from tracker_annotate.cli.progress import progress_bar
 from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
 
@@ -175,23 +175,8 @@ def run(args: argparse.Namespace) -> int:
     command = _command(args)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
-    bar: Any = None
-    if not args.no_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=1, unit="box-work", desc="bench", file=sys.stderr)
-
-    def progress(done: int, total: int) -> None:
-        if bar is not None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
-
-    try:
+    with progress_bar(args.no_progress, "bench", unit="box-work", leave=True) as progress:
         rows = run_all(paths, cfg, progress)
-    finally:
-        if bar is not None:
-            bar.close()
     results = build_results(
         rows,
         cfg,

@@ -11,7 +11,7 @@ from tracker_annotate.tracking.api import ProgressCallback
 
 @contextmanager
 def progress_bar(
-    quiet: bool, desc: str, unit: str = "obj-frame"
+    quiet: bool, desc: str, unit: str = "obj-frame", leave: bool = False
 ) -> Iterator[ProgressCallback | None]:
     """Yield a callback that drives a bar on stderr, or ``None`` when ``quiet``."""
     if quiet:
@@ -19,7 +19,7 @@ def progress_bar(
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit=unit, desc=desc, file=sys.stderr, leave=False)
+    bar = tqdm(total=0, unit=unit, desc=desc, file=sys.stderr, leave=leave)
 
     def progress(done: int, total: int) -> None:
         if bar.total != total:

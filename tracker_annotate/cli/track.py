@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from tracker_annotate.cli.progress import progress_bar
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
 from tracker_annotate.tracking.pipeline import track_file
 
@@ -71,20 +71,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrackerConfig(
         tracker=args.tracker, flag_threshold=args.flag_threshold, extend=not args.no_extend
     )
-    bar: Any = None
-    progress = None
-    if not args.quiet:
-        from tqdm import tqdm
-
-        bar = tqdm(total=0, unit="obj-frame", desc="track", file=sys.stderr, leave=False)
-
-        def progress(done: int, total: int) -> None:
-            if bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-    try:
+    with progress_bar(args.quiet, "track") as progress:
         summary = track_file(
             args.media,
             args.init,
@@ -93,9 +80,6 @@ def run(args: argparse.Namespace) -> int:
             detections_path=args.detections,
             progress=progress,
         )
-    finally:
-        if bar is not None:
-            bar.close()
     if args.json:
         print(json.dumps(summary))
     else:
