@@ -168,3 +168,27 @@ def test_split_and_merge() -> None:
     cmd.merge_tracks(p, tid, new)
     assert sorted(p.boxes(tid)) == list(range(10))
     assert new not in p.tracks
+
+
+def test_import_tracks_adds_under_new_ids_or_replaces_as_one_undo_step() -> None:
+    p = make_project()
+    mine = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10), "person")
+    other = Project(p.media, [Label("bike", (0, 255, 0))])
+    t = cmd.add_track(other, 3, BoxXYXY(5, 5, 20, 20), "bike")
+    with other.edit("derived") as tx:
+        tx.set_box(t, tracked(4))
+    before = snapshot(p)
+
+    ids = cmd.import_tracks(p, other, "Import")
+    assert ids != [mine] and len(ids) == 1
+    assert set(p.tracks) == {mine, ids[0]}
+    assert dict(p.boxes(ids[0])) == dict(other.boxes(t))
+    assert "bike" in p.labels
+    p.history.undo()
+    assert snapshot(p) == before
+
+    ids = cmd.import_tracks(p, other, "Replace", replace=True)
+    assert ids == [t] and set(p.tracks) == {t}
+    assert dict(p.boxes(t)) == dict(other.boxes(t))
+    p.history.undo()
+    assert snapshot(p) == before

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tracker_annotate.core.boxes import BoxSource
+from tracker_annotate.core.commands import import_tracks
 from tracker_annotate.core.errors import ConfigError, ProjectError
-from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project
 
 log = logging.getLogger(__name__)
@@ -153,26 +153,6 @@ def _sequence_folder(file: Path) -> Path | None:
     return seqinfo.parent if info and im_dir.is_dir() else None
 
 
-def merge_tracks(project: Project, imported: Project, description: str, *, replace: bool) -> int:
-    """Put the imported tracks into ``project`` as one undoable edit; returns their count.
-
-    Added tracks get new ids; with ``replace`` every old track goes and the file's ids stay.
-    """
-    with project.edit(description) as tx:
-        if replace:
-            for tid in list(project.tracks):
-                tx.remove_track(tid)
-        for lab in imported.labels.values():
-            if lab.name not in project.labels:
-                tx.set_label(Label(lab.name, lab.color))
-        for tid in sorted(imported.tracks):
-            new = tid if replace else tx.new_track_id()
-            tx.set_track(imported.copy_info(imported.tracks[tid], track_id=new))
-            for box in imported.boxes(tid).values():
-                tx.set_box(new, box)
-    return len(imported.tracks)
-
-
 def run_import(args: argparse.Namespace) -> int:
     from tracker_annotate.io.formats import detect_format, read_annotations
     from tracker_annotate.io.media import probe_media
@@ -196,7 +176,7 @@ def run_import(args: argparse.Namespace) -> int:
             imported = read_annotations(file, fmt, media=target_media, **options)
             if project.media is None and target_media is not None:
                 store.relink(target_media.path)
-            n = merge_tracks(project, imported, f"Import {file.name}", replace=args.replace)
+            n = len(import_tracks(project, imported, f"Import {file.name}", replace=args.replace))
             store.flush()
             total = project.n_boxes()
         print(f"imported {n} tracks ({imported.n_boxes()} boxes) from {file} into {proj}")

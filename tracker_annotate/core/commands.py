@@ -114,6 +114,31 @@ def merge_tracks(project: Project, keep_id: int, other_id: int) -> None:
         tx.remove_track(other_id)
 
 
+def import_tracks(
+    project: Project, imported: Project, description: str, *, replace: bool = False
+) -> list[int]:
+    """Put every track of ``imported`` into ``project`` as one undoable edit.
+
+    Labels the project lacks are added. Added tracks get new ids; with ``replace`` every
+    old track goes and the imported ids stay. Returns the ids the tracks got, in order.
+    """
+    new_ids: list[int] = []
+    with project.edit(description) as tx:
+        if replace:
+            for tid in list(project.tracks):
+                tx.remove_track(tid)
+        for lab in imported.labels.values():
+            if lab.name not in project.labels:
+                tx.set_label(Label(lab.name, lab.color))
+        for tid in sorted(imported.tracks):
+            new = tid if replace else tx.new_track_id()
+            tx.set_track(project.copy_info(imported.tracks[tid], track_id=new))
+            for box in imported.boxes(tid).values():
+                tx.set_box(new, box)
+            new_ids.append(new)
+    return new_ids
+
+
 def split_track(project: Project, track_id: int, frame: int) -> int:
     """Move the boxes on ``frame`` and later into a new track; returns the new id."""
     info = project.track(track_id)

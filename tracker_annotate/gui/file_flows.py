@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from tracker_annotate.core.commands import import_tracks
 from tracker_annotate.core.errors import TrackerAnnotateError
-from tracker_annotate.core.labels import Label
-from tracker_annotate.core.project import Project
 from tracker_annotate.gui import errors, preferences
 from tracker_annotate.gui.document import SUFFIX, open_document
 from tracker_annotate.io.media import VIDEO_EXTS, MediaConfig
@@ -107,26 +106,6 @@ def open_path(win: MainWindow, path: str) -> bool:
     return True
 
 
-def merge_into(project: Project, imported: Project, description: str) -> list[int]:
-    """Add every track of ``imported`` to ``project`` under new ids (one undo step).
-
-    Labels the project lacks are added; returns the new track ids.
-    """
-    new_ids: list[int] = []
-    with project.edit(description) as tx:
-        for lab in imported.labels.values():
-            if lab.name not in project.labels:
-                tx.set_label(Label(lab.name, lab.color))
-        for tid in sorted(imported.tracks):
-            info = imported.tracks[tid]
-            new = tx.new_track_id()
-            tx.set_track(project.copy_info(info, track_id=new))
-            for box in imported.boxes(tid).values():
-                tx.set_box(new, box)
-            new_ids.append(new)
-    return new_ids
-
-
 def _filters(*, reading: bool) -> list[tuple[str, str, str]]:
     """``(format, extension, dialog filter)`` for each format (readable ones when reading)."""
     from tracker_annotate.io.formats import FORMATS
@@ -158,7 +137,7 @@ def import_annotations(win: MainWindow) -> None:
         from tracker_annotate.io.formats import read_annotations
 
         imported = read_annotations(path, fmt, media=win.doc.project.media)
-        ids = merge_into(win.doc.project, imported, f"Import {Path(path).name}")
+        ids = import_tracks(win.doc.project, imported, f"Import {Path(path).name}")
     except (TrackerAnnotateError, OSError) as exc:
         errors.show_error(win, "Import failed; nothing was changed", exc)
         return
