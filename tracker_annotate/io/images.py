@@ -108,22 +108,6 @@ class ImageSequenceSource(MediaSource):
     def n_frames(self) -> int:
         return len(self._files)
 
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    @property
-    def claimed_frames(self) -> int | None:
-        return self._claimed
-
     def reopen(self, config: MediaConfig | None = None) -> ImageSequenceSource:
         return ImageSequenceSource(
             self.path,

@@ -99,28 +99,32 @@ class MediaSource:
         self._last_read = -1
         self._readers = 0
         self._readahead = ReadAhead(self)
+        # Geometry: subclasses set these once they have decoded the first frame.
+        self._width = self._height = 0
+        self._fps = 0.0
+        self._claimed: int | None = None
 
-    # -- the FrameSource protocol (subclasses supply the geometry) ---------------------
+    # -- the FrameSource protocol (subclasses supply n_frames) -------------------------
     @property
     def n_frames(self) -> int:
         raise NotImplementedError
 
     @property
     def width(self) -> int:
-        raise NotImplementedError
+        return self._width
 
     @property
     def height(self) -> int:
-        raise NotImplementedError
+        return self._height
 
     @property
     def fps(self) -> float:
-        raise NotImplementedError
+        return self._fps
 
     @property
     def claimed_frames(self) -> int | None:
         """The length a header or ``seqinfo.ini`` claims (``None`` when nothing claims one)."""
-        return None
+        return self._claimed
 
     @property
     def length_known(self) -> bool:

@@ -94,7 +94,6 @@ class VideoSource(MediaSource):
         self._verified: tuple[int, Frame] | None = None  # checkpoint frame a seek decoded
         self._failures_in_row = 0
         self._seek_disabled = False  # set when verified seeks keep failing for this file
-        self._width = self._height = 0
         # Decode frame 0 now: it proves the file decodes, gives the true size and makes the
         # first read a cache hit (time to first frame is one decode, no scan).
         try:
@@ -120,22 +119,6 @@ class VideoSource(MediaSource):
     @property
     def n_frames(self) -> int:
         return self._scan().n_frames
-
-    @property
-    def width(self) -> int:
-        return self._width
-
-    @property
-    def height(self) -> int:
-        return self._height
-
-    @property
-    def fps(self) -> float:
-        return self._fps
-
-    @property
-    def claimed_frames(self) -> int | None:
-        return self._claimed
 
     @property
     def seek_count(self) -> int:
