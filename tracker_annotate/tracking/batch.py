@@ -363,12 +363,7 @@ def run_local(
         log.info("batch cancelled; %d of %d jobs finished", len(results), len(jobs))
     else:
         pool.shutdown(wait=True)
-    for i, job in enumerate(jobs):
-        if i not in results:
-            job.discard_partial()
-            results[i] = JobResult(job, "cancelled", error="cancelled before it finished")
-    ordered = [results[i] for i in range(len(jobs))]
-    return BatchOutcome(ordered, cancelled=cancelled, seconds=time.perf_counter() - start)
+    return _outcome(jobs, results, cancelled, start)
 
 
 def _take(
@@ -525,6 +520,14 @@ def run_dask(
             client.cancel(list(futures))
     finally:
         client.close()
+    return _outcome(jobs, results, cancelled, start)
+
+
+def _outcome(
+    jobs: Sequence[BatchJob], results: dict[int, JobResult], cancelled: bool, start: float
+) -> BatchOutcome:
+    """Results in input order; a job that never finished is cancelled and its partial
+    output removed."""
     for i, job in enumerate(jobs):
         if i not in results:
             job.discard_partial()
