@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write a Markdown report here")
     args = ap.parse_args(argv)
 
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="bench_gui_"))
     rows = []
     try:
@@ -226,12 +227,18 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows
     )
     cpu = platform.processor() or platform.machine()
+    load_after = os.getloadavg()
+    load = (
+        f"Load average (1/5/15 min) {load_before[0]:.2f} / {load_before[1]:.2f} / "
+        f"{load_before[2]:.2f} before, {load_after[0]:.2f} / {load_after[1]:.2f} / "
+        f"{load_after[2]:.2f} after."
+    )
     report = (
         "# GUI responsiveness\n\n"
         f"`python benchmarks/bench_gui.py --frames {args.frames} --steps {args.steps} "
         f"--seeks {args.seeks} --cache-mb {args.cache_mb}` on {cpu}, {os.cpu_count()} cores "
         f"(shared with other jobs), Python {platform.python_version()}, offscreen Qt. "
-        f"Generating the 1080p video took {gen_s:.0f} s (not counted).\n\n"
+        f"Generating the 1080p video took {gen_s:.0f} s (not counted). {load}\n\n"
         "Targets: step p95 <= 33 ms, random seek <= 300 ms, first frame of a long video "
         "<= 2 s, cache within budget. Each step/seek includes the canvas and timeline "
         "repaint with 5 tracks drawn.\n\n" + head + body

@@ -20,6 +20,7 @@ from PyQt6.QtGui import (
     QPainter,
     QPaintEvent,
     QPen,
+    QPixmap,
     QResizeEvent,
     QWheelEvent,
 )
@@ -45,6 +46,22 @@ def _runs(frames: IntArray) -> list[tuple[int, int]]:
     starts = np.concatenate(([frames[0]], frames[breaks + 1]))
     ends = np.concatenate((frames[breaks], [frames[-1]]))
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def tick_spans(left_px: npt.NDArray[np.floating], width_px: float) -> list[tuple[float, float]]:
+    """Ticks ``[left, left + width)`` (sorted) merged where they touch on screen.
+
+    A long video has more frames than the lane has pixels: thousands of flagged frames
+    would otherwise be thousands of overlapping rectangles per repaint (the timeline cost
+    more than the frame on a 1800-frame 1080p video). Merging keeps one rectangle per run.
+    """
+    if left_px.size == 0:
+        return []
+    right = left_px + width_px
+    gaps = np.flatnonzero(left_px[1:] > right[:-1] + 0.5)
+    starts = np.concatenate(([0], gaps + 1))
+    ends = np.concatenate((gaps, [left_px.size - 1]))
+    return list(zip(left_px[starts].tolist(), right[ends].tolist(), strict=True))
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,10 @@ class Timeline(QWidget):
         self._project: Project | None = None
         self._session: Session | None = None
         self._cache: dict[int, LaneSummary] = {}
+        # the lanes without the cursor, drawn once per change and reused while stepping
+        self._backdrop: QPixmap | None = None
+        self._backdrop_key: tuple[object, ...] | None = None
+        self._version = 0
         self._px_per_frame: float | None = None  # None = fit the whole video
         self._first_lane = 0
         self.lanes = _Lanes(self)
@@ -121,8 +142,9 @@ class Timeline(QWidget):
         self._project, self._session = project, session
         project.changed.connect(self._on_changed)
         session.frame_changed.connect(self._on_frame)
-        session.selection_changed.connect(lambda _t: self.lanes.update())
+        session.selection_changed.connect(self._on_selection)
         self._cache.clear()
+        self._version += 1
         self._update_bar()
         self.lanes.update()
 
@@ -131,8 +153,10 @@ class Timeline(QWidget):
             self._project.changed.disconnect(self._on_changed)
         if self._session is not None:
             self._session.frame_changed.disconnect(self._on_frame)
+            self._session.selection_changed.disconnect(self._on_selection)
         self._project = self._session = None
         self._cache.clear()
+        self._backdrop = self._backdrop_key = None
 
     # -- geometry ------------------------------------------------------------------------
     def _lane_width(self) -> float:
@@ -209,6 +233,10 @@ class Timeline(QWidget):
     def _on_changed(self, cs: ChangeSet) -> None:
         for tid in cs.tracks | {t for t, _ in cs.boxes}:
             self._cache.pop(tid, None)
+        self._version += 1
+        self.lanes.update()
+
+    def _on_selection(self, _track_id: int | None) -> None:
         self.lanes.update()
 
     def _on_frame(self, frame: int) -> None:
@@ -231,10 +259,38 @@ class Timeline(QWidget):
     # -- painting ------------------------------------------------------------------------
     def paint_lanes(self, w: QWidget) -> None:
         p = QPainter(w)
-        p.fillRect(w.rect(), QColor(40, 40, 44))
         if self._session is None or self._project is None:
+            p.fillRect(w.rect(), QColor(40, 40, 44))
             p.end()
             return
+        key = (
+            w.width(),
+            w.height(),
+            w.devicePixelRatioF(),
+            self.px_per_frame(),
+            self.hbar.value(),
+            self._first_lane,
+            self._session.selected,
+            self._session.n_frames,
+            self._version,
+        )
+        if self._backdrop is None or key != self._backdrop_key:
+            dpr = w.devicePixelRatioF()
+            self._backdrop = QPixmap(round(w.width() * dpr), round(w.height() * dpr))
+            self._backdrop.setDevicePixelRatio(dpr)
+            bp = QPainter(self._backdrop)
+            self._paint_backdrop(bp, w)
+            bp.end()
+            self._backdrop_key = key
+        p.drawPixmap(0, 0, self._backdrop)
+        x = self.x_of(self._session.frame + 0.5)
+        p.setPen(QPen(style.CURSOR, 2))
+        p.drawLine(int(x), 0, int(x), w.height())
+        p.end()
+
+    def _paint_backdrop(self, p: QPainter, w: QWidget) -> None:
+        """Ruler and lanes: everything but the cursor."""
+        p.fillRect(w.rect(), QColor(40, 40, 44))
         ppf = self.px_per_frame()
         first = self.hbar.value()
         last = first + int(self._lane_width() / ppf) + 1
@@ -253,11 +309,6 @@ class Timeline(QWidget):
             if y > w.height():
                 break
             self._paint_lane(p, tid, y, (first, last))
-        # cursor
-        x = self.x_of(self._session.frame + 0.5)
-        p.setPen(QPen(style.CURSOR, 2))
-        p.drawLine(int(x), 0, int(x), w.height())
-        p.end()
 
     def _paint_lane(self, p: QPainter, tid: int, y: int, span: tuple[int, int]) -> None:
         first, last = span
@@ -291,7 +342,6 @@ class Timeline(QWidget):
             (s.flagged, style.WARNING, 1),
         ):
             sel = frames[(frames >= first) & (frames <= last)]
-            for f in sel.tolist():
-                p.fillRect(
-                    QRectF(self.x_of(f + 0.5) - tick_w / 2, y + top, tick_w, LANE_H - 2 * top), col
-                )
+            left = HEADER_W + (sel - first + 0.5) * ppf - tick_w / 2
+            for x0, x1 in tick_spans(left, tick_w):
+                p.fillRect(QRectF(x0, y + top, x1 - x0, LANE_H - 2 * top), col)
