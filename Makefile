@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck unit bench clean
+.PHONY: install demo test lint typecheck unit interop bench clean
 
 install: $(STAMP)
 
@@ -28,7 +28,21 @@ typecheck: install
 unit: install
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
-test: lint typecheck unit
+# Our exports read by Datumaro's importers. Datumaro pins opencv-python-headless, which
+# would replace our contrib cv2, so it gets its own venv (our package without its deps).
+IVENV := .venv-interop
+$(IVENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(IVENV)
+	$(IVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(IVENV)/bin/python -m pip install --quiet 'datumaro>=1.13,<2' pytest pytest-timeout filterpy scipy tqdm
+	$(IVENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(IVENV)/.installed
+
+interop: $(IVENV)/.installed
+	TA_REQUIRE_INTEROP=1 $(IVENV)/bin/python -m pytest -q -p no:cacheprovider -o addopts= \
+		tests/io/formats/test_interop.py
+
+test: lint typecheck unit interop
 
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IVENV) demo-out .pytest_cache .mypy_cache .ruff_cache
