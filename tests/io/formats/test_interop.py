@@ -9,10 +9,9 @@ not go into the main environment: these tests skip there, and ``make interop`` (
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
-
-import os
 
 import pytest
 
