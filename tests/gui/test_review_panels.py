@@ -163,3 +163,49 @@ def test_removing_a_used_label_shows_an_error(opened: MainWindow, shown_errors: 
     win.labels.remove_current()
     assert len(shown_errors) == 1 and "relabel them first" in shown_errors[0]
     assert "object" in p.labels
+
+
+def test_review_rows_are_stretches_of_consecutive_flags(opened: MainWindow) -> None:
+    """A tracker that loses an object flags a run of frames: one row each, not one per box."""
+    win = opened
+    tid = add_flagged_track(win, flagged_frames=(5, 6, 7, 12))
+    s = win.doc.session  # type: ignore[union-attr]
+    assert win.review.counter.text().startswith("4 left in 2 stretches")
+    assert [(st.start, st.end, st.count) for st in win.review.stretches] == [(5, 7, 3), (12, 12, 1)]
+    assert win.review.list.count() == 2
+    assert "frames 5\u20137 (3)" in win.review.list.item(0).text()  # type: ignore[union-attr]
+    s.go_to(0, tid)
+    win.review.list.setCurrentRow(0)  # a click on a stretch goes to its first frame
+    assert (s.frame, s.selected) == (5, tid)
+    s.go_to(6, tid)  # inside the stretch: its row is the highlighted one
+    assert win.review.list.currentRow() == 0
+
+
+def test_shift_enter_accepts_the_whole_stretch_as_one_step(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    win = opened
+    tid = add_flagged_track(win, flagged_frames=(5, 6, 7, 12))
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    s.go_to(6, tid)
+    qtbot.keyClick(win.canvas, K.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    for f in (5, 6, 7):
+        b = p.box(tid, f)
+        assert b is not None and b.verified and not b.flagged
+    still = p.box(tid, 12)
+    assert still is not None and still.flagged
+    assert win.review.counter.text().startswith("1 left")
+    assert (s.frame, s.selected) == (12, tid)  # went on to the next flag
+    qtbot.keyClick(win.canvas, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [it.frame for it in review_items(p)] == [5, 6, 7, 12]  # one undo step
+
+
+def test_accept_stretch_on_an_unflagged_box_says_so(qtbot: QtBot, opened: MainWindow) -> None:
+    win = opened
+    tid = add_flagged_track(win, flagged_frames=(5,))
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    s.go_to(3, tid)
+    before = p.history.undo_text()
+    qtbot.keyClick(win.canvas, K.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert p.history.undo_text() == before
+    assert "not flagged" in win.statusBar().currentMessage()  # type: ignore[union-attr]

@@ -84,6 +84,13 @@ SPECS: tuple[ActionSpec, ...] = (
         "Edit",
         "Verify the selected box and clear its flag",
     ),
+    ActionSpec(
+        "accept_stretch",
+        "Accept flagged &stretch",
+        ("Shift+Return", "Shift+Enter"),
+        "Edit",
+        "Verify every flagged box in this track's run of flagged frames (play it first)",
+    ),
     # View
     ActionSpec("zoom_fit", "&Fit frame", ("Ctrl+0",), "View", "Fit the whole frame in the window"),
     ActionSpec("zoom_in", "Zoom &in", ("Ctrl+=", "Ctrl++"), "View", "Also: mouse wheel"),

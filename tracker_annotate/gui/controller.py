@@ -129,6 +129,41 @@ class Controller(QObject):
         self._do(lambda: commands.accept_box(p, *sel))
         self._advance_review()
 
+    def accept_stretch(self) -> None:
+        """Accept the selected track's whole run of consecutive flagged frames around the
+        current one (one undo step): a stretch the annotator has played through and found
+        right, without pressing Enter on every frame of it."""
+        p, sel = self.project, self._selected_box()
+        if p is None or sel is None:
+            return
+        tid, frame = sel
+        boxes = p.boxes(tid)
+
+        def needs_look(f: int) -> bool:
+            b = boxes.get(f)
+            return b is not None and b.flagged and not b.verified
+
+        if not needs_look(frame):
+            self.status.emit(f"Track {tid} is not flagged on frame {frame}: Enter verifies it")
+            return
+        first, last = frame, frame
+        while needs_look(first - 1):
+            first -= 1
+        while needs_look(last + 1):
+            last += 1
+        desc = f"Accept frames {first}\u2013{last} of track {tid}"
+
+        def accept_all() -> bool:
+            with p.edit(desc):
+                for f in range(first, last + 1):
+                    commands.accept_box(p, tid, f)
+            return True
+
+        if self._do(accept_all) is None:
+            return
+        self.status.emit(f"{desc} ({last - first + 1} boxes); Ctrl+Z undoes it")
+        self._advance_review()
+
     def copy_to_next(self) -> None:
         p, s, sel = self.project, self.session, self._selected_box()
         if p is None or s is None or sel is None:

@@ -115,7 +115,9 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         for name in ("prev_flag", "next_flag", "accept"):
             tb.addAction(a[name])
-        self.review.add_action_buttons([a["accept"], a["delete_box"], a["mark_outside"]])
+        self.review.add_action_buttons(
+            [a["accept"], a["accept_stretch"], a["delete_box"], a["mark_outside"]]
+        )
         sb = self.statusBar()
         assert sb is not None
         self.progress = QProgressBar()
@@ -148,6 +150,7 @@ class MainWindow(QMainWindow):
             "mark_outside": c.mark_outside,
             "copy_next": c.copy_to_next,
             "accept": c.accept_selected,
+            "accept_stretch": c.accept_stretch,
             "zoom_fit": self.canvas.fit,
             "zoom_in": lambda: self.canvas.set_zoom(self.canvas.zoom * 1.25),
             "zoom_out": lambda: self.canvas.set_zoom(self.canvas.zoom / 1.25),

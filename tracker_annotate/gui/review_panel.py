@@ -1,20 +1,26 @@
 """The review queue: flagged boxes, lowest confidence first, with their reasons.
 
-Selecting a row goes to its frame and selects the box. Accept (Enter), Reject (Delete)
-and Outside (O) are the window's actions, shown here as buttons, so the keyboard and the
-panel do the same thing. The counter says how many are left.
+A tracker that loses an object flags every frame after it, so the list shows one row per
+*stretch* (consecutive flagged frames of one track): a lost pedestrian is one row to visit,
+not two hundred identical ones. Selecting a row goes to the stretch's first frame and
+selects the box. Accept (Enter), Accept stretch (Shift+Enter), Reject (Delete) and
+Outside (O) are the window's actions, shown here as buttons, so the keyboard and the panel
+do the same thing. The counter says how many boxes are left, and in how many stretches.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QAction
+from PyQt6.QtGui import QAction, QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
+    QGridLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -28,12 +34,57 @@ from tracker_annotate.gui import style
 MAX_ROWS = 2000  # a list this long is already a to-do for the tracker settings
 
 
+@dataclass(frozen=True, slots=True)
+class Stretch:
+    """Consecutive frames ``start..end`` (inclusive) of one track that need a look."""
+
+    track_id: int
+    start: int
+    end: int
+    count: int
+    min_confidence: float
+    reasons: tuple[str, ...]
+
+    def contains(self, frame: int, track_id: int | None) -> bool:
+        return track_id == self.track_id and self.start <= frame <= self.end
+
+
+def group_stretches(items: list[ReviewItem]) -> list[Stretch]:
+    """Review items grouped into runs of consecutive frames per track, lowest confidence
+    first (ties: earlier frame, then track)."""
+    by_track: dict[int, list[ReviewItem]] = {}
+    for it in items:
+        by_track.setdefault(it.track_id, []).append(it)
+    out: list[Stretch] = []
+    for tid, its in by_track.items():
+        its.sort(key=lambda it: it.frame)
+        runs: list[list[ReviewItem]] = []
+        for it in its:
+            if runs and it.frame == runs[-1][-1].frame + 1:
+                runs[-1].append(it)
+            else:
+                runs.append([it])
+        for run in runs:
+            reasons = tuple(dict.fromkeys(r.reason for r in run if r.reason))
+            conf = min(r.confidence for r in run)
+            out.append(Stretch(tid, run[0].frame, run[-1].frame, len(run), conf, reasons))
+    out.sort(key=lambda st: (st.min_confidence, st.start, st.track_id))
+    return out
+
+
+def _swatch(color: QColor) -> QIcon:
+    pm = QPixmap(12, 12)
+    pm.fill(color)
+    return QIcon(pm)
+
+
 class ReviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project: Project | None = None
         self._session: Session | None = None
         self._items: list[ReviewItem] = []
+        self._stretches: list[Stretch] = []
         self.counter = QLabel("No project")
         font = self.counter.font()
         font.setBold(True)
@@ -46,7 +97,7 @@ class ReviewPanel(QWidget):
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
         self.list.currentRowChanged.connect(self._on_row)
-        self.buttons = QHBoxLayout()
+        self.buttons = QGridLayout()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.counter)
@@ -56,11 +107,13 @@ class ReviewPanel(QWidget):
         lay.addLayout(self.buttons)
 
     def add_action_buttons(self, actions: list[QAction]) -> None:
-        for act in actions:
+        """Buttons for the window's review actions, two to a row (the dock is narrow)."""
+        for i, act in enumerate(actions):
             b = QToolButton()
             b.setDefaultAction(act)
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            self.buttons.addWidget(b)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            self.buttons.addWidget(b, i // 2, i % 2)
 
     def bind(self, project: Project, session: Session) -> None:
         self.unbind()
@@ -78,34 +131,51 @@ class ReviewPanel(QWidget):
             self._session.selection_changed.disconnect(self._on_position)
         self._project = self._session = None
         self._items = []
+        self._stretches = []
         self.list.clear()
 
     @property
     def items(self) -> list[ReviewItem]:
+        """Every box in the queue, lowest confidence first."""
         return list(self._items)
+
+    @property
+    def stretches(self) -> list[Stretch]:
+        """The rows: runs of consecutive frames per track, lowest confidence first."""
+        return list(self._stretches)
 
     def refresh(self) -> None:
         if self._project is None:
             return
         derived = self.only_derived.isChecked()
         self._items = review_items(self._project, unverified_derived=derived)
-        n = len(self._items)
+        self._stretches = group_stretches(self._items)
+        n, m = len(self._items), len(self._stretches)
         what = "unverified" if derived else "flagged"
-        self.counter.setText(f"{n} left ({what})" if n else f"Nothing {what} left \u2713")
+        where = f" in {m} stretch{'es' if m != 1 else ''}" if m != n else ""
+        self.counter.setText(f"{n} left{where} ({what})" if n else f"Nothing {what} left \u2713")
         self.list.blockSignals(True)
         self.list.clear()
-        for it in self._items[:MAX_ROWS]:
-            info = self._project.tracks.get(it.track_id)
+        for st in self._stretches[:MAX_ROWS]:
+            info = self._project.tracks.get(st.track_id)
             label = info.label if info is not None else "?"
-            reason = f" \u2014 {it.reason}" if it.reason else ""
+            frames = f"frame {st.start}"
+            if st.count > 1:
+                frames = f"frames {st.start}\u2013{st.end} ({st.count})"
+            reason = f" \u2014 {', '.join(st.reasons)}" if st.reasons else ""
             row = QListWidgetItem(
-                f"frame {it.frame}  #{it.track_id} {label}  conf {it.confidence:.2f}{reason}"
+                _swatch(style.track_color(st.track_id)),
+                f"#{st.track_id} {label}  {frames}  conf {st.min_confidence:.2f}{reason}",
             )
-            row.setForeground(style.track_color(it.track_id))
-            row.setToolTip(it.reason or "unverified tracked box")
+            row.setToolTip(
+                ", ".join(st.reasons) or "unverified tracked boxes"
+                if st.count == 1
+                else f"{', '.join(st.reasons) or 'unverified tracked boxes'}; "
+                "Shift+Enter accepts the whole stretch"
+            )
             self.list.addItem(row)
-        if n > MAX_ROWS:
-            self.list.addItem(QListWidgetItem(f"… and {n - MAX_ROWS} more (use F to step)"))
+        if m > MAX_ROWS:
+            self.list.addItem(QListWidgetItem(f"\u2026 and {m - MAX_ROWS} more (use F to step)"))
         self.list.blockSignals(False)
         self._on_position(None)
 
@@ -113,20 +183,20 @@ class ReviewPanel(QWidget):
         self.refresh()
 
     def _on_row(self, row: int) -> None:
-        if self._session is not None and 0 <= row < min(len(self._items), MAX_ROWS):
-            it = self._items[row]
-            self._session.go_to(it.frame, it.track_id)
+        if self._session is not None and 0 <= row < min(len(self._stretches), MAX_ROWS):
+            st = self._stretches[row]
+            self._session.go_to(st.start, st.track_id)
 
     def _on_position(self, _value: object) -> None:
-        """Highlight the row of the box the session is on, if it is in the queue."""
+        """Highlight the row of the stretch the session is on, if it is in the queue."""
         s = self._session
         if s is None:
             return
         row = next(
             (
                 i
-                for i, it in enumerate(self._items[:MAX_ROWS])
-                if it.frame == s.frame and it.track_id == s.selected
+                for i, st in enumerate(self._stretches[:MAX_ROWS])
+                if st.contains(s.frame, s.selected)
             ),
             -1,
         )
