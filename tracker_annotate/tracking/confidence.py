@@ -25,6 +25,17 @@ REASON_DISAGREE = "forward/backward disagree"
 REASON_END = "track end: confirm"
 REASON_UNREADABLE = "frame could not be decoded"
 REASON_GAP = "possible occlusion (gap filled by interpolation)"
+REASON_REACQUIRED = "found again after occlusion: same object?"
+
+#: A measurement accepted after at least this many frames without one is a re-acquisition:
+#: after an occlusion the search may pick up a look-alike (the classic identity switch), and
+#: NCC to the keyframes cannot tell two similar objects apart. On the shared sequences and
+#: the synthetic sample about half of such re-acquisitions (gap >= 3) were on the wrong
+#: object. Lowering it asks the annotator about shorter gaps (more visits); raising it lets
+#: more switches through unseen.
+REACQUIRE_GAP = 3
+#: Confidence ceiling of a re-acquisition frame (below the default flag threshold).
+REACQUIRE_CONF = 0.4
 
 #: Appearance score (NCC to the keyframe templates) that maps to confidence 0.5, and the
 #: softness of that step. Fitted on the shared sequences: NCC to the keyframes alone ranks
@@ -47,9 +58,13 @@ def step_confidence(s: StepSignals) -> tuple[float, str]:
     conf = a * coast * vis
     if s.conflict:  # another track claims this object: always worth a look
         conf = min(conf * 0.5, 0.4)
+    reacquired = s.reacquired >= REACQUIRE_GAP
+    if reacquired:
+        conf = min(conf, REACQUIRE_CONF)
     factors = {
         REASON_LEFT: vis,
         REASON_CONFLICT: 0.5 if s.conflict else 1.0,
+        REASON_REACQUIRED: REACQUIRE_CONF if reacquired else 1.0,
         REASON_OCCLUSION: coast,
         REASON_DRIFT: a,
     }

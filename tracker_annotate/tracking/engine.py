@@ -40,7 +40,7 @@ from tracker_annotate.tracking.assoc import (
     match_detections,
 )
 from tracker_annotate.tracking.measure import FrameData
-from tracker_annotate.tracking.passes import StepSignals, TrackPass
+from tracker_annotate.tracking.passes import LEFT_VIS, StepSignals, TrackPass
 from tracker_annotate.tracking.plan import (
     Segment,
     passes_for,
@@ -400,11 +400,13 @@ def _assemble_extension(
     sigs = list(fp.out)
     if fp.end_reason == "lost":
         # Coasted guesses after the last real sighting are dropped, except boxes another
-        # track claimed: those stay, flagged, so the annotator sees the collision.
-        while sigs and sigs[-1].coasted > 0 and not sigs[-1].conflict:
+        # track claimed: those stay, flagged, so the annotator sees the collision. A track
+        # lost right after its keyframe keeps its first guess, flagged as the end below:
+        # otherwise it would stop at the keyframe with nothing shown to anyone.
+        while len(sigs) > 1 and sigs[-1].coasted > 0 and not sigs[-1].conflict:
             sigs.pop()
     elif fp.end_reason == "left":
-        while len(sigs) > 1 and sigs[-1].vis < 0.35:
+        while len(sigs) > 1 and sigs[-1].vis < LEFT_VIS:
             sigs.pop()
     out = []
     for s in sigs:

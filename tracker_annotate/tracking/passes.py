@@ -73,6 +73,11 @@ class CascadeParams:
     template_rate: float = 0.1
 
 
+#: A pass ends as "left the image" when less than this share of its box is inside. Raising
+#: it ends tracks earlier at the border; lowering it tracks boxes that are mostly guesswork.
+LEFT_VIS = 0.35
+
+
 @dataclass
 class StepSignals:
     """What one step knew; the confidence model turns it into a number and a reason."""
@@ -89,6 +94,9 @@ class StepSignals:
     conflict: bool = False
     unreadable: bool = False
     detection: bool = False
+    #: Frames without an accepted measurement just before this one, when this step
+    #: re-acquired the object after them (0 otherwise): the frame an identity switch happens.
+    reacquired: int = 0
 
 
 @dataclass
@@ -218,6 +226,7 @@ class TrackPass:
             )
         )
         maha = 0.0
+        gap = self.kf.coasted - 1 if accept else 0  # predicts since the last update, minus this one
         if accept and c.xyxy is not None:
             maha = c.maha / self.kf.params.gate_chi2
             if not c.gated_ok:  # strong re-acquisition far from the prediction
@@ -248,6 +257,7 @@ class TrackPass:
             method=c.method,
             conflict=reject,
             detection=used_det,
+            reacquired=max(gap, 0),
         )
         self.out.append(sig)
         self.prev = cur
@@ -276,7 +286,7 @@ class TrackPass:
     def _check_end(self, sig: StepSignals) -> None:
         if sig.frame == self.plan.stop:
             self.done, self.end_reason = True, "stop"
-        elif sig.vis < 0.35:
+        elif sig.vis < LEFT_VIS:
             self.done, self.end_reason = True, "left"
         elif sig.coasted > self.max_coast:
             self.done, self.end_reason = True, "lost"

@@ -1,0 +1,82 @@
+"""Flags on constructed failure cases: re-acquisition after an occlusion, and a track lost
+right after its keyframe (both used to produce wrong or missing boxes nobody was shown)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tracking_scenes import ArraySource, MovingObject
+
+from tracker_annotate.core.boxes import BoxXYXY, FrameBox, iou_matrix
+from tracker_annotate.core.project import MediaRef, Project, TrackInfo
+from tracker_annotate.tracking.api import TrackerConfig
+from tracker_annotate.tracking.confidence import (
+    REACQUIRE_CONF,
+    REACQUIRE_GAP,
+    REASON_END,
+    REASON_REACQUIRED,
+    step_confidence,
+)
+from tracker_annotate.tracking.engine import track_project
+from tracker_annotate.tracking.passes import StepSignals
+
+
+def _sig(reacquired: int, app: float = 0.95) -> StepSignals:
+    return StepSignals(
+        5, np.array([10.0, 10, 50, 50]), app, app, 0.9, 0, 0.0, 1.0, "search",
+        reacquired=reacquired,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("gap", "flagged"),
+    [
+        (0, False),  # ordinary step
+        (REACQUIRE_GAP - 1, False),  # a short gap (a blink of LK) is not a re-acquisition
+        (REACQUIRE_GAP, True),  # after an occlusion: the search may have found a look-alike
+        (12, True),  # long occlusion, same
+    ],
+)
+def test_reacquisition_caps_confidence(gap: int, flagged: bool) -> None:
+    conf, reason = step_confidence(_sig(gap))
+    assert (conf < 0.5) is flagged
+    if flagged:
+        assert conf <= REACQUIRE_CONF and reason == REASON_REACQUIRED
+
+
+def _project(src: ArraySource, frame: int = 0) -> Project:
+    p = Project(MediaRef("rendered", src.n_frames, src.width, src.height))
+    with p.edit("keys") as tx:
+        tx.set_track(TrackInfo(1))
+        tx.set_box(1, FrameBox(frame, BoxXYXY.from_array(src.truth(0, frame))))
+    return p
+
+
+def test_the_frame_an_object_is_found_again_after_occlusion_is_flagged() -> None:
+    motion = {"velocity": (2.0, 0.5), "seed": 4}
+    hidden = (20, 25)
+    src = ArraySource(
+        [
+            MovingObject((60, 60, 110, 120), visible=(0, hidden[0] - 1), **motion),  # type: ignore[arg-type]
+            MovingObject((60, 60, 110, 120), visible=(hidden[1] + 1, 99), **motion),  # type: ignore[arg-type]
+        ],
+        n=50,
+    )
+    run = track_project(_project(src), src, TrackerConfig())
+    by = {b.frame: b for b in run.boxes[1]}
+    back = hidden[1] + 1
+    assert by[back].flagged and by[back].flag_reason == REASON_REACQUIRED
+    iou = iou_matrix(by[back].xyxy.to_array()[None], src.truth(0, back)[None])[0, 0]
+    assert iou > 0.8  # found the object (a right answer still deserves one look)
+    # One look per re-acquisition, not a run of flags after it.
+    assert not any(by[f].flagged for f in range(back + 1, back + 10))
+
+
+def test_a_track_lost_right_after_its_keyframe_shows_a_flagged_end() -> None:
+    # The object vanishes the frame after the keyframe: nothing to track, the extension is
+    # lost at once. The annotator must still be shown where the track stops.
+    src = ArraySource([MovingObject((60, 60, 110, 120), (2.0, 0.0), seed=5, visible=(0, 0))])
+    run = track_project(_project(src), src, TrackerConfig())
+    assert len(run.boxes[1]) == 1
+    (end,) = run.boxes[1]
+    assert end.frame == 1 and end.flagged and end.flag_reason == REASON_END
