@@ -157,3 +157,25 @@ def test_plain_click_on_image_deselects(qtbot: QtBot, window: MainWindow, video:
     qtbot.mouseClick(vp, Qt.MouseButton.LeftButton, pos=view_point(window, 60, 100))  # type: ignore[arg-type]
     assert doc.session.selected == tid
     assert len(doc.project.tracks) == 1  # clicks never create boxes
+
+
+def test_flag_keys_wrap_around_so_every_flag_is_reached(
+    qtbot: QtBot, window: MainWindow, video: Path
+) -> None:
+    """A walk that starts after some flags (a review-list click, a re-track that flagged
+    earlier frames) must not stop at the last flag while the counter says some are left."""
+    assert window.open_path(video)
+    tid = add_flagged_track(window)  # flags on 5, 9, 14
+    doc = window.doc
+    assert doc is not None
+    p, s = doc.project, doc.session
+    s.go_to(14, tid)
+    qtbot.keyClick(window.canvas, K.Key_Return)  # accept the last one: go on to frame 5
+    assert (s.frame, s.selected) == (5, tid)
+    assert "Wrapped around" in window.statusBar().currentMessage()  # type: ignore[union-attr]
+    qtbot.keyClick(window.canvas, K.Key_F, M.ShiftModifier)  # before 5: wraps to the last
+    assert s.frame == 9
+    qtbot.keyClick(window.canvas, K.Key_Return)
+    qtbot.keyClick(window.canvas, K.Key_Return)
+    assert not [b for b in p.boxes(tid).values() if b.flagged and not b.verified]
+    assert "No flagged box left" in window.statusBar().currentMessage()  # type: ignore[union-attr]

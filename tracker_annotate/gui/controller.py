@@ -20,6 +20,7 @@ from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project, TrackInfo
+from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui.document import Document
 from tracker_annotate.gui.preferences import Preferences
@@ -193,9 +194,31 @@ class Controller(QObject):
     advance_after_review = True
 
     def _advance_review(self) -> None:
-        s = self.session
-        if s is not None and self.advance_after_review and s.next_flag() is None:
-            self.status.emit("No more flagged boxes after this one")
+        if self.advance_after_review:
+            self.go_to_flag()
+
+    def go_to_flag(self, *, backward: bool = False) -> bool:
+        """Go to the next (previous) flagged box in playback order and select it; past the
+        last one, wrap around to the first (last), so a walk that started mid-video, or a
+        re-track that flagged earlier frames, still reaches every flag. Returns whether it
+        moved."""
+        p, s = self.project, self.session
+        if p is None or s is None:
+            return False
+        if s.next_flag(backward=backward) is not None:
+            return True
+        left = flagged_positions(p)
+        if not left:
+            self.status.emit("No flagged box left \u2713")
+            return False
+        frame, tid = left[-1] if backward else left[0]
+        if (frame, tid) == (s.frame, s.selected):
+            self.status.emit("This is the only flagged box left")
+            return False
+        s.go_to(frame, tid)
+        where = "last" if backward else "first"
+        self.status.emit(f"Wrapped around to the {where} flagged box ({len(left)} left)")
+        return True
 
     def undo(self) -> None:
         p = self.project

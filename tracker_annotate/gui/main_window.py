@@ -254,9 +254,7 @@ class MainWindow(QMainWindow):
         self.controller.draw_box(frame, xyxy, into_selected=ctrl)  # type: ignore[arg-type]
 
     def _flag(self, *, backward: bool) -> None:
-        s = self.doc.session if self.doc else None
-        if s is not None and s.next_flag(backward=backward) is None:
-            self._status("No flagged box " + ("before" if backward else "after") + " this one")
+        self.controller.go_to_flag(backward=backward)
 
     def _on_frame(self, frame: int) -> None:
         s = self.doc.session if self.doc else None
