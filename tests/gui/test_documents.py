@@ -222,3 +222,40 @@ def test_title_says_saved_and_undo_text(window: MainWindow, video: Path) -> None
     assert window.actions_by_name["undo"].text() == "&Undo Add track"
     assert not window.actions_by_name["redo"].isEnabled()
     assert "saved" in window.windowTitle()
+
+
+def test_esc_before_the_first_frame_changes_nothing_and_says_so(
+    qtbot: QtBot,
+    window: MainWindow,
+    video: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cancelled before any box: no undo step, so the status must not offer Ctrl+Z (it
+    would undo the box the annotator just drew)."""
+    import time
+
+    from tracker_annotate.tracking import engine
+    from tracker_annotate.tracking.api import CancelToken, TrackingRun
+
+    def waits_for_cancel(*args: object, cancel: CancelToken, **kwargs: object) -> TrackingRun:
+        while not cancel.cancelled:
+            time.sleep(0.01)
+        return TrackingRun(cancelled=True)
+
+    monkeypatch.setattr(engine, "track_project", waits_for_cancel)
+    assert window.open_path(video)
+    vp = window.canvas.viewport()
+    x1, y1, x2, y2 = object_xyxy(0)
+    drag(qtbot, vp, view_point(window, x1, y1), view_point(window, x2, y2))
+    p = window.doc.project  # type: ignore[union-attr]
+    undo_before = p.history.undo_text()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_T)
+    assert window.controller.busy and window.cancel_button.isVisibleTo(window)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=10_000)
+    assert not window.cancel_button.isVisibleTo(window)
+    message = window.statusBar().currentMessage()  # type: ignore[union-attr]
+    assert "nothing to undo" in message and "Ctrl+Z" not in message
+    assert p.history.undo_text() == undo_before
+    assert shown_errors == []

@@ -353,9 +353,19 @@ class Controller(QObject):
         # the project may have lost a track while the run was going: skip those
         run.boxes = {t: b for t, b in run.boxes.items() if t in p.tracks}
         run.spans = {t: sp for t, sp in run.spans.items() if t in p.tracks}
-        if self._do(lambda: self._apply(p, run, desc)) is None:
-            return
+        changes: list[object] = []
+        p.changed.connect(changes.append)
+        try:
+            if self._do(lambda: self._apply(p, run, desc)) is None:
+                return
+        finally:
+            p.changed.disconnect(changes.append)
         n = sum(len(b) for b in run.boxes.values())
+        if not changes:
+            # an empty run pushes no undo step: "Ctrl+Z undoes the run" would undo the
+            # annotator's last edit instead (a run cancelled before its first frame)
+            self.status.emit(f"{desc}: no box changed, nothing to undo")
+            return
         rate = run.object_frames / run.seconds if run.seconds > 0 else 0.0
         self.status.emit(
             f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s); "
