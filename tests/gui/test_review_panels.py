@@ -209,3 +209,27 @@ def test_accept_stretch_on_an_unflagged_box_says_so(qtbot: QtBot, opened: MainWi
     qtbot.keyClick(win.canvas, K.Key_Return, Qt.KeyboardModifier.ShiftModifier)
     assert p.history.undo_text() == before
     assert "not flagged" in win.statusBar().currentMessage()  # type: ignore[union-attr]
+
+
+def test_tracks_table_shows_only_the_selected_track_after_shift_enter(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    """Shift+Enter moves the selection to another track while Shift is down: the table
+    must still show one selected row (it extended the selection, looking like two)."""
+    win = opened
+    a = add_flagged_track(win, flagged_frames=(5, 6))
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    b = commands.add_track(p, 0, BoxXYXY(200, 100, 260, 180))
+    with p.edit("flag b") as tx:
+        from tracker_annotate.core.boxes import BoxSource, FrameBox
+
+        tx.set_box(
+            b, FrameBox(8, BoxXYXY(200, 100, 260, 180), BoxSource.TRACKED, 0.1, flagged=True)
+        )
+    s.go_to(5, a)
+    assert win.tracks.selected_tracks() == [a]
+    qtbot.keyClick(win.canvas, K.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert (s.frame, s.selected) == (8, b)
+    assert win.tracks.selected_tracks() == [b]
+    s.select(None)  # a click on empty image: no row stays highlighted
+    assert win.tracks.selected_tracks() == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QItemSelectionModel, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
@@ -280,10 +280,26 @@ class TracksPanel(QWidget):
             self._session.select(sel[0])
 
     def _on_session_selection(self, tid: int | None) -> None:
-        if tid is None or tid in self.selected_tracks():
+        """Mirror the session's one selected track. ``selectRow`` would read the keyboard
+        (Shift extends, Ctrl toggles), so a Shift+Enter that moved to another track left
+        both rows highlighted; the selection model is told exactly what to show."""
+        if tid is not None and self.selected_tracks() == [tid]:
             return
-        row = self.row_of(tid)
-        if row >= 0:
-            self._filling = True
-            self.table.selectRow(row)
+        sm = self.table.selectionModel()
+        if sm is None:
+            return
+        self._filling = True
+        try:
+            row = self.row_of(tid) if tid is not None else -1
+            if row < 0:
+                sm.clearSelection()
+                return
+            index = self.table.model().index(row, 0)  # type: ignore[union-attr]
+            flags = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+            sm.setCurrentIndex(index, flags)
+            self.table.scrollTo(index)
+        finally:
             self._filling = False
