@@ -1,5 +1,6 @@
-"""Flags on constructed failure cases: re-acquisition after an occlusion, and a track lost
-right after its keyframe (both used to produce wrong or missing boxes nobody was shown)."""
+"""Flags on constructed failure cases: re-acquisition after an occlusion, a track lost right
+after its keyframe, a box on another track's box in a one-track re-track (each used to leave
+wrong or missing boxes nobody was shown)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from tracker_annotate.tracking.api import TrackerConfig
 from tracker_annotate.tracking.confidence import (
     REACQUIRE_CONF,
     REACQUIRE_GAP,
+    REASON_CONFLICT,
     REASON_END,
+    REASON_PARTED,
     REASON_REACQUIRED,
     step_confidence,
 )
-from tracker_annotate.tracking.engine import track_project
+from tracker_annotate.tracking.engine import OVERLAP_IOU, track_project
 from tracker_annotate.tracking.passes import StepSignals
 
 
@@ -80,3 +83,36 @@ def test_a_track_lost_right_after_its_keyframe_shows_a_flagged_end() -> None:
     assert len(run.boxes[1]) == 1
     (end,) = run.boxes[1]
     assert end.frame == 1 and end.flagged and end.flag_reason == REASON_END
+
+
+def test_a_box_on_another_tracks_box_is_flagged_where_the_overlap_starts_and_ends() -> None:
+    # Two objects cross. Only track 1 runs (as in a re-track after an edit); track 2 is all
+    # keyframes, so the frame-by-frame check of the run cannot see it.
+    src = ArraySource(
+        [
+            MovingObject((20, 100, 60, 140), (3.0, 0.0), seed=6),
+            MovingObject((200, 100, 240, 140), (-3.0, 0.0), seed=7),
+        ],
+        n=60,
+    )
+    p = Project(MediaRef("rendered", src.n_frames, src.width, src.height))
+    with p.edit("keys") as tx:
+        tx.set_track(TrackInfo(1))
+        for f in (0, 59):
+            tx.set_box(1, FrameBox(f, BoxXYXY.from_array(src.truth(0, f))))
+        tx.set_track(TrackInfo(2))
+        for f in range(60):
+            tx.set_box(2, FrameBox(f, BoxXYXY.from_array(src.truth(1, f))))
+    run = track_project(p, src, TrackerConfig(), track_ids=[1])
+    boxes = run.boxes[1]
+    over = [
+        iou_matrix(b.xyxy.to_array()[None], src.truth(1, b.frame)[None])[0, 0] >= OVERLAP_IOU
+        for b in boxes
+    ]
+    assert sum(over) >= 3  # the scene does make them overlap for a few frames
+    first = over.index(True)
+    last = len(over) - 1 - over[::-1].index(True)
+    assert boxes[first].flagged and boxes[first].flag_reason == REASON_CONFLICT
+    assert boxes[last + 1].flagged and boxes[last + 1].flag_reason == REASON_PARTED
+    # Not every frame of the overlap: one look where it starts, one where it ends.
+    assert sum(b.flag_reason == REASON_CONFLICT for b in boxes) == 1

@@ -25,6 +25,7 @@ REASON_DISAGREE = "forward/backward disagree"
 REASON_END = "track end: confirm"
 REASON_UNREADABLE = "frame could not be decoded"
 REASON_GAP = "possible occlusion (gap filled by interpolation)"
+REASON_PARTED = "parted from another track: same object?"
 REASON_REACQUIRED = "found again after occlusion: same object?"
 
 #: A measurement accepted after at least this many frames without one is a re-acquisition:

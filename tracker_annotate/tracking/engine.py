@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
 from tracker_annotate.core.errors import MediaError, TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project
@@ -227,6 +227,7 @@ def _run(
         if tid not in run.spans:
             run.boxes[tid] = []
             run.spans[tid] = span
+    _flag_overlaps(project, run, config)
     if detections is not None and not state.cancelled:
         run.proposed = _proposals(project, run, source.n_frames, config, detections)
     run.object_frames = state.done
@@ -418,6 +419,54 @@ def _assemble_extension(
         conf = last.confidence if fp.end_reason != "lost" else min(last.confidence, 0.3)
         out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
     return out
+
+
+#: IoU above which a derived box and another track's box are taken to be one object (the same
+#: threshold the frame-by-frame conflict check uses).
+OVERLAP_IOU = 0.5
+#: Confidence ceiling of such a box (below the default flag threshold).
+CONFLICT_CONF = 0.4
+
+
+def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) -> None:
+    """Flag derived boxes that sit on another track's box ("two tracks on one object").
+
+    The frame-by-frame check in :func:`_step_frame` only sees the tracks of this run; a
+    re-track after an edit runs one track, so a pass that followed an occluder onto a
+    neighbour whose boxes are already in the project went unnoticed, often with both of its
+    passes agreeing on the wrong object. Other tracks' boxes here are their keyframes, their
+    derived boxes outside what this run replaces, and this run's own boxes.
+    """
+    new = {tid: {b.frame: b for b in boxes} for tid, boxes in run.boxes.items()}
+    tids = list(project.tracks)
+
+    def current(tid: int, frame: int) -> np.ndarray | None:
+        span = run.spans.get(tid)
+        b = project.box(tid, frame)
+        if span is not None and span[0] <= frame <= span[1] and (b is None or b.is_derived):
+            b = new.get(tid, {}).get(frame)
+        return None if b is None or b.outside else b.xyxy.to_array()
+
+    for tid, boxes in run.boxes.items():
+        hit = np.zeros(len(boxes), dtype=bool)
+        for i, b in enumerate(boxes):
+            theirs = [x for o in tids if o != tid and (x := current(o, b.frame)) is not None]
+            if theirs:
+                iou = iou_matrix(b.xyxy.to_array()[None], np.stack(theirs))
+                hit[i] = float(iou.max()) >= OVERLAP_IOU
+        # One look where an overlap starts and one where it ends (identity switches happen
+        # when the objects part), not a flag on every frame two objects walk together.
+        for i, b in enumerate(boxes):
+            before = i > 0 and hit[i - 1] and boxes[i - 1].frame == b.frame - 1
+            if hit[i] and not before:
+                reason = cm.REASON_CONFLICT
+            elif before and not hit[i]:
+                reason = cm.REASON_PARTED
+            else:
+                continue
+            conf = min(b.confidence, CONFLICT_CONF)
+            if conf < config.flag_threshold:
+                boxes[i] = b.with_(confidence=conf, flagged=True, flag_reason=reason)
 
 
 def _proposals(
