@@ -196,6 +196,10 @@ def test_shift_enter_accepts_the_whole_stretch_as_one_step(
     assert still is not None and still.flagged
     assert win.review.counter.text().startswith("1 left")
     assert (s.frame, s.selected) == (12, tid)  # went on to the next flag
+    assert p.history.undo_text() == f"Accept frames 5\u20137 of track {tid}"
+    qtbot.keyClick(win.canvas, K.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert p.history.undo_text() == f"Accept frame 12 of track {tid}"  # a one-frame stretch
+    qtbot.keyClick(win.canvas, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClick(win.canvas, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert [it.frame for it in review_items(p)] == [5, 6, 7, 12]  # one undo step
 

@@ -152,7 +152,9 @@ class Controller(QObject):
             first -= 1
         while needs_look(last + 1):
             last += 1
-        desc = f"Accept frames {first}\u2013{last} of track {tid}"
+        n = last - first + 1
+        frames = f"frame {first}" if n == 1 else f"frames {first}\u2013{last}"
+        desc = f"Accept {frames} of track {tid}"
 
         def accept_all() -> bool:
             with p.edit(desc):
@@ -162,7 +164,7 @@ class Controller(QObject):
 
         if self._do(accept_all) is None:
             return
-        self.status.emit(f"{desc} ({last - first + 1} boxes); Ctrl+Z undoes it")
+        self.status.emit(f"{desc} ({n} box{'es' if n > 1 else ''}); Ctrl+Z undoes it")
         self._advance_review()
 
     def copy_to_next(self) -> None:
