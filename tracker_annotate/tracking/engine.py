@@ -439,18 +439,22 @@ def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) ->
     """
     new = {tid: {b.frame: b for b in boxes} for tid, boxes in run.boxes.items()}
     tids = list(project.tracks)
-
-    def current(tid: int, frame: int) -> np.ndarray | None:
-        span = run.spans.get(tid)
-        b = project.box(tid, frame)
-        if span is not None and span[0] <= frame <= span[1] and (b is None or b.is_derived):
-            b = new.get(tid, {}).get(frame)
-        return None if b is None or b.outside else b.xyxy.to_array()
-
+    frames = sorted({f for by in new.values() for f in by})
+    on_frame: dict[int, list[tuple[int, np.ndarray]]] = {}  # every track's box once installed
+    for f in frames:
+        here = []
+        for tid in tids:
+            b = project.box(tid, f)
+            span = run.spans.get(tid)
+            if span is not None and span[0] <= f <= span[1] and (b is None or b.is_derived):
+                b = new.get(tid, {}).get(f)
+            if b is not None and not b.outside:
+                here.append((tid, b.xyxy.to_array()))
+        on_frame[f] = here
     for tid, boxes in run.boxes.items():
         hit = np.zeros(len(boxes), dtype=bool)
         for i, b in enumerate(boxes):
-            theirs = [x for o in tids if o != tid and (x := current(o, b.frame)) is not None]
+            theirs = [xyxy for o, xyxy in on_frame[b.frame] if o != tid]
             if theirs:
                 iou = iou_matrix(b.xyxy.to_array()[None], np.stack(theirs))
                 hit[i] = float(iou.max()) >= OVERLAP_IOU
