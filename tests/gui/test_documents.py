@@ -259,3 +259,44 @@ def test_esc_before_the_first_frame_changes_nothing_and_says_so(
     assert "nothing to undo" in message and "Ctrl+Z" not in message
     assert p.history.undo_text() == undo_before
     assert shown_errors == []
+
+
+def test_read_only_media_folder_asks_once_then_finds_the_project(
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    """A shared data folder without write bits gets no project file, even for root (who
+    may write anyway); the app asks, and the next visit finds the project it chose."""
+    from PyQt6.QtWidgets import QMessageBox
+
+    data = tmp_path / "shared"
+    data.mkdir()
+    video = write_video(data / "clip.avi")
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    asked: list[str] = []
+
+    def save_name(parent: object, title: str, start: str, *a: object) -> tuple[str, str]:
+        asked.append(start)
+        return start, ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_name)
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    data.chmod(0o555)
+    try:
+        assert window.open_path(video)
+        assert asked == [str(home / "clip.taproj")]
+        assert not (data / "clip.taproj").exists()
+        assert window.doc is not None and window.doc.path == home / "clip.taproj"
+        tid = commands.add_track(window.doc.project, 0, BoxXYXY(*object_xyxy(0)))
+        window.close_document()
+        assert window.open_path(video)  # the second visit: no question, same project
+        assert len(asked) == 1
+        assert window.doc is not None and window.doc.path == home / "clip.taproj"
+        assert tid in window.doc.project.tracks
+    finally:
+        data.chmod(0o755)
+    assert shown_errors == []

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QThread, pyqtSignal
 
-from tracker_annotate.core.errors import MediaError, MediaMovedError
+from tracker_annotate.core.errors import MediaError, MediaMovedError, TrackerAnnotateError
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.core.session import Session
@@ -45,7 +45,27 @@ def project_path_for(media_path: str | os.PathLike[str]) -> Path:
 
 
 def _writable(folder: Path) -> bool:
-    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+    """Whether a project may be created in ``folder``: the process can write there *and*
+    the folder is not marked read-only. Root can write anywhere, but a shared data folder
+    with no write bit (``r-x``) means "do not add files here", so the app asks instead."""
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return folder.is_dir() and bool(mode & 0o222) and os.access(folder, os.W_OK | os.X_OK)
+
+
+def _is_project_for(project_path: Path, media_path: Path) -> bool:
+    """Whether ``project_path`` is a project made for ``media_path`` (an earlier visit that
+    had to keep its project elsewhere)."""
+    if not project_path.is_file():
+        return False
+    try:
+        with ProjectStore.open(project_path, check_media=False) as store:
+            media = store.project.media
+    except (TrackerAnnotateError, OSError):
+        return False
+    return media is not None and Path(media.path) == Path(os.path.abspath(media_path))
 
 
 class LengthScan(QThread):
@@ -170,7 +190,13 @@ def open_document(
                 source.close()
             return doc
         if not _writable(target.parent):
-            chosen = choose_project_path(Path.home() / target.name)
+            fallback = Path.home() / target.name
+            if _is_project_for(fallback, p):  # kept there on an earlier visit: no question
+                doc = _open_project(fallback, media_config, choose_media, source=source)
+                if doc is None:
+                    source.close()
+                return doc
+            chosen = choose_project_path(fallback)
             if chosen is None:
                 source.close()
                 return None
