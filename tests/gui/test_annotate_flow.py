@@ -79,3 +79,20 @@ def test_draw_track_flag_fix_undo_redo(
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert sorted(p.boxes(tid)) == [0]
     assert shown_errors == []
+
+
+def test_first_time_hint_says_what_to_do_until_a_box_exists(
+    qtbot: QtBot, window: MainWindow, video: Path
+) -> None:
+    """A new user sees the next step on the canvas: open something, then draw, then T."""
+    hint = window.canvas.hint
+    assert hint.isVisible() and "Open" in hint.text()
+    assert window.open_path(video)
+    assert hint.isVisible() and "Drag on the image" in hint.text()
+    x1, y1, x2, y2 = object_xyxy(0)
+    drag(qtbot, window.canvas.viewport(), view_point(window, x1, y1), view_point(window, x2, y2))
+    assert window.doc is not None and len(window.doc.project.tracks) == 1
+    assert not hint.isVisible()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not window.doc.project.tracks
+    assert hint.isVisible()  # back to an empty project: the hint is back

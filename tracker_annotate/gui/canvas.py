@@ -34,6 +34,7 @@ from PyQt6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSimpleTextItem,
     QGraphicsView,
+    QLabel,
     QLineEdit,
     QWidget,
 )
@@ -105,6 +106,14 @@ class Canvas(QGraphicsView):
         self._error_text = QGraphicsSimpleTextItem()
         self._error_text.setBrush(QColor(255, 120, 120))
         self._scene.addItem(self._error_text)
+        # what to do next, for a first-time user: shown over the view until a box exists
+        self.hint = QLabel(self)
+        self.hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.hint.setStyleSheet(
+            "QLabel { background: rgba(0, 0, 0, 170); color: white; padding: 6px 10px;"
+            " border-radius: 4px; }"
+        )
+        self.hint.move(10, 10)
         self._items: list[BoxItem] = []
         self._project: Project | None = None
         self._session: Session | None = None
@@ -124,6 +133,7 @@ class Canvas(QGraphicsView):
         app = QApplication.instance()
         if app is not None:
             app.installEventFilter(self)
+        self._update_hint()
 
     # -- binding -------------------------------------------------------------------------
     def bind(self, project: Project, session: Session, provider: FrameProvider) -> None:
@@ -137,6 +147,7 @@ class Canvas(QGraphicsView):
         self._fit = session.view.zoom is None
         self.show_frame(session.frame)
         self.apply_view()
+        self._update_hint()
 
     def unbind(self) -> None:
         if self._project is not None:
@@ -150,6 +161,7 @@ class Canvas(QGraphicsView):
         self._pixmap.setPixmap(QPixmap())
         self._frame = None
         self._image_rect = QRectF()
+        self._update_hint()
 
     # -- showing -------------------------------------------------------------------------
     def show_frame(self, index: int) -> None:
@@ -410,7 +422,26 @@ class Canvas(QGraphicsView):
     def _on_selection_changed(self, _tid: int | None) -> None:
         self.refresh_boxes()
 
+    def _update_hint(self) -> None:
+        if self._project is None:
+            text = (
+                "Open a video, an image folder or a project: "
+                "File \u203a Open (Ctrl+O), or drop it here"
+            )
+        elif not self._project.tracks:
+            text = (
+                "Drag on the image to draw a box around each object, then press T to track "
+                "them all.  F1: every key"
+            )
+        else:
+            text = ""
+        self.hint.setText(text)
+        self.hint.adjustSize()
+        self.hint.setVisible(bool(text))
+
     def _on_project_changed(self, cs: ChangeSet) -> None:
+        if cs.tracks:
+            self._update_hint()
         if self._session is None:
             return
         if cs.tracks or cs.labels or self._session.frame in cs.frames:
