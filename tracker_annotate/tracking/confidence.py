@@ -7,6 +7,11 @@ forward-backward error and inliers, or the search peak's distinctness), the Kalm
 innovation, the share of the box inside the image. Between two keyframes the forward and
 backward passes are blended and their agreement raises or lowers the result; overlap with
 another track lowers it.
+
+Two events are flagged whatever the appearance says, because NCC to the keyframes cannot
+tell look-alikes apart: the frame a track is found again after an occlusion
+(:data:`REACQUIRE_GAP`), and the frames where its box starts to sit on another track's box
+and where the two part again (``engine._flag_overlaps``): that is where identities switch.
 """
 
 from __future__ import annotations
