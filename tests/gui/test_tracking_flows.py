@@ -127,3 +127,34 @@ def test_project_path_for(tmp_path: Path, make, expected: str) -> None:  # type:
     (tmp_path / "real" / "target.mp4").write_bytes(b"x")
     os.symlink(tmp_path / "real" / "target.mp4", tmp_path / "link.mp4")
     assert project_path_for(make(tmp_path)) == tmp_path / expected
+
+
+def test_each_proposed_track_is_added_once(
+    qtbot: QtBot,
+    window: MainWindow,
+    video: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    """One proposal from the engine is one proposed track (it was added twice)."""
+    from tracker_annotate.tracking import engine
+    from tracker_annotate.tracking.api import TrackingRun
+
+    proposal = [FrameBox(f, BoxXYXY(*object_xyxy(f)), BoxSource.IMPORTED, 0.9) for f in range(3)]
+    monkeypatch.setattr(
+        engine, "track_project", lambda *a, **k: TrackingRun(proposed=[list(proposal)])
+    )
+    det = tmp_path / "det.txt"
+    det.write_text("1,-1,40,80,50,60,0.95\n")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(det), ""))
+    assert window.open_path(video)
+    window.actions_by_name["import_detections"].trigger()
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
+    assert shown_errors == []
+    p = window.doc.project  # type: ignore[union-attr]
+    proposed = [t for t, info in p.tracks.items() if info.proposed]
+    assert len(proposed) == 1
+    assert sorted(p.boxes(proposed[0])) == [0, 1, 2]
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not p.tracks  # the import is one undo step

@@ -19,7 +19,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
-from tracker_annotate.core.project import Project, TrackInfo
+from tracker_annotate.core.project import Project
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui.document import Document
@@ -376,15 +376,9 @@ class Controller(QObject):
 
     @staticmethod
     def _apply(p: Project, run: TrackingRun, desc: str) -> bool:
-        with p.edit(desc):
-            apply_run(p, run, desc)
-            for boxes in run.proposed:
-                if boxes:
-                    with p.edit(desc) as tx:
-                        tid = tx.new_track_id()
-                        tx.set_track(TrackInfo(tid, next(iter(p.labels)), proposed=True))
-                        for b in boxes:
-                            tx.set_box(tid, b)
+        # apply_run adds the run's proposed tracks itself (adding them here too made every
+        # detection-proposed track twice)
+        apply_run(p, run, desc)
         return True
 
     def _on_failed(self, message: str) -> None:
