@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import drag, object_xyxy, view_point
 from tracker_annotate.core.boxes import BoxSource
+from tracker_annotate.core.review import review_items
 from tracker_annotate.gui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
@@ -42,6 +43,10 @@ def test_draw_track_flag_fix_undo_redo(
     qtbot.keyClick(window.canvas, Qt.Key.Key_T)
     qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
     assert shown_errors == []
+    n_flags = len(review_items(p))
+    assert n_flags > 0  # the prefs flag everything below 0.99
+    # the status bar says what the run did to the review counter
+    assert f"flags 0 \u2192 {n_flags}" in window.statusBar().currentMessage()  # type: ignore[union-attr]
     derived = [b for f, b in p.boxes(tid).items() if f > 0]
     assert len(derived) >= 20
     assert all(b.is_derived for b in derived)

@@ -355,6 +355,7 @@ class Controller(QObject):
         # the project may have lost a track while the run was going: skip those
         run.boxes = {t: b for t, b in run.boxes.items() if t in p.tracks}
         run.spans = {t: sp for t, sp in run.spans.items() if t in p.tracks}
+        flags_before = len(flagged_positions(p))
         changes: list[object] = []
         p.changed.connect(changes.append)
         try:
@@ -369,8 +370,14 @@ class Controller(QObject):
             self.status.emit(f"{desc}: no box changed, nothing to undo")
             return
         rate = run.object_frames / run.seconds if run.seconds > 0 else 0.0
+        # a re-track replaces the stretch after an edit, flags included: say what that did
+        # to the review counter, or a fix that raised it looks like a bug
+        flags_after = len(flagged_positions(p))
+        flags = (
+            f"; flags {flags_before} \u2192 {flags_after}" if flags_after != flags_before else ""
+        )
         self.status.emit(
-            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s); "
+            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}; "
             "Ctrl+Z undoes the whole run"
         )
 
