@@ -221,13 +221,14 @@ def _run(
         if state.cancelled:  # keep what was there beyond what we finished
             hi = max([b.frame for b in boxes], default=lo)
         run.spans[tid] = (lo, hi)
-        if on_partial is not None:
-            on_partial(tid, boxes)
     for tid, span in spans.items():
         if tid not in run.spans:
             run.boxes[tid] = []
             run.spans[tid] = span
     _flag_overlaps(project, run, config)
+    if on_partial is not None:
+        for tid in segs:
+            on_partial(tid, run.boxes[tid])
     if detections is not None and not state.cancelled:
         run.proposed = _proposals(project, run, source.n_frames, config, detections)
     run.object_frames = state.done
