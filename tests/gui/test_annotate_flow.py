@@ -46,7 +46,8 @@ def test_draw_track_flag_fix_undo_redo(
     n_flags = len(review_items(p))
     assert n_flags > 0  # the prefs flag everything below 0.99
     # the status bar says what the run did to the review counter
-    assert f"flags 0 \u2192 {n_flags}" in window.statusBar().currentMessage()  # type: ignore[union-attr]
+    said = window.statusBar().currentMessage()  # type: ignore[union-attr]
+    assert f"flags 0 \u2192 {n_flags} (F: next flag)" in said
     derived = [b for f, b in p.boxes(tid).items() if f > 0]
     assert len(derived) >= 20
     assert all(b.is_derived for b in derived)

@@ -376,6 +376,8 @@ class Controller(QObject):
         flags = (
             f"; flags {flags_before} \u2192 {flags_after}" if flags_after != flags_before else ""
         )
+        if flags_after:
+            flags += " (F: next flag)"
         self.status.emit(
             f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}; "
             "Ctrl+Z undoes the whole run"
