@@ -237,3 +237,35 @@ def test_tracks_table_shows_only_the_selected_track_after_shift_enter(
     assert win.tracks.selected_tracks() == [b]
     s.select(None)  # a click on empty image: no row stays highlighted
     assert win.tracks.selected_tracks() == []
+
+
+def test_typing_a_track_name_does_not_fire_one_key_shortcuts(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    """Renaming in the table: D, Backspace, Left and Enter edit the name; they must not
+    step a frame, delete the box or accept the flag (Enter did, and the name was lost)."""
+    from PyQt6.QtWidgets import QApplication, QLineEdit
+
+    from tracker_annotate.gui.tracks_panel import COL_NAME
+
+    win = opened
+    tid = add_flagged_track(win)
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    s.go_to(5, tid)
+    table = win.tracks.table
+    table.setFocus()
+    table.editItem(table.item(win.tracks.row_of(tid), COL_NAME))
+    editor = QApplication.focusWidget()
+    assert isinstance(editor, QLineEdit)
+    qtbot.keyClicks(editor, "dogx")
+    qtbot.keyClick(editor, K.Key_Backspace)
+    qtbot.keyClick(editor, K.Key_Left)
+    assert editor.text() == "dog"
+    qtbot.keyClick(editor, K.Key_Return)
+    qtbot.waitUntil(lambda: p.tracks[tid].name == "dog", timeout=2000)
+    assert s.frame == 5  # neither D nor Left stepped
+    box = p.box(tid, 5)
+    assert box is not None and box.flagged and not box.verified  # not deleted, not accepted
+    qtbot.keyClick(win.canvas, K.Key_Return)  # on the canvas Enter accepts again
+    accepted = p.box(tid, 5)
+    assert accepted is not None and accepted.verified

@@ -34,6 +34,7 @@ from tracker_annotate.gui.review_panel import ReviewPanel
 from tracker_annotate.gui.shortcuts_dialog import ShortcutsDialog
 from tracker_annotate.gui.timeline import Timeline
 from tracker_annotate.gui.tracks_panel import TracksPanel
+from tracker_annotate.gui.typing_guard import TypingGuard
 
 log = logging.getLogger(__name__)
 APP_TITLE = "tracker-annotate"
@@ -53,6 +54,10 @@ class MainWindow(QMainWindow):
         self.label_combo = LabelCombo(self)
         self.actions_by_name = build_actions(self)
         self.play_timer = QTimer(self)
+        self._typing_guard = TypingGuard(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self._typing_guard)
         self._compose()
         self._connect()
         self.setAcceptDrops(True)
