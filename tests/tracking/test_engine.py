@@ -187,3 +187,19 @@ def test_every_backend_tracks_a_simple_object(tracker: str) -> None:
     run = track_project(p, src, TrackerConfig(tracker=tracker, extend=False))
     assert len(run.boxes[1]) == 14
     assert _mean_iou(src, run.boxes[1], 0) > 0.6
+
+
+def test_a_tracker_parked_on_the_background_ends_instead_of_running_on() -> None:
+    # The object fades into the background over frames 10-30. The running template adapts
+    # along the fade, so by the end it matches the background the tracker sits on; only the
+    # keyframe templates say the object is gone. The pass must end soon after, with one end
+    # flag, not put a flagged box on every remaining frame (as it did on vtest.avi).
+    obj = MovingObject((100, 80, 150, 140), (0.5, 0.0), seed=3, fade=(10, 30))
+    src = ArraySource([obj], n=150)
+    p = _project(src, {1: [0]})
+    config = TrackerConfig(extend=True)
+    boxes = track_project(p, src, config).boxes[1]
+    last = boxes[-1]
+    assert 25 <= last.frame <= 30 + 2 * config.max_coast_frames, last.frame
+    assert last.flagged and last.flag_reason == "track end: confirm"
+    assert all(b.confidence < config.flag_threshold for b in boxes if b.frame > 30)

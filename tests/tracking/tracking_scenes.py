@@ -29,6 +29,15 @@ class MovingObject:
     zoom: float = 0.0  # relative size change per frame
     seed: int = 0
     visible: tuple[int, int] = (0, 10**9)
+    #: ``(start, end)``: the object fades linearly into the background between these frames
+    #: (gone from ``end`` on), the way a tracker slowly slides off an object onto clutter.
+    fade: tuple[int, int] | None = None
+
+    def alpha(self, f: int) -> float:
+        if self.fade is None or f <= self.fade[0]:
+            return 1.0
+        a, b = self.fade
+        return max(0.0, 1.0 - (f - a) / (b - a))
 
     def xyxy(self, f: int) -> np.ndarray:
         x1, y1, x2, y2 = self.xyxy0
@@ -91,7 +100,12 @@ class ArraySource:
             dx0, dy0 = max(0, xi), max(0, yi)
             dx1, dy1 = min(self.w, xi + bw), min(self.h, yi + bh)
             if dx1 > dx0 and dy1 > dy0:
-                img[dy0:dy1, dx0:dx1] = patch[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+                piece = patch[sy0 : sy0 + dy1 - dy0, sx0 : sx0 + dx1 - dx0]
+                a = o.alpha(index)
+                if a < 1.0:
+                    under = img[dy0:dy1, dx0:dx1].astype(np.float32)
+                    piece = (a * piece + (1.0 - a) * under).astype(np.uint8)
+                img[dy0:dy1, dx0:dx1] = piece
         return img
 
     def reopen(self) -> ArraySource:

@@ -291,10 +291,12 @@ class TrackPass:
         elif sig.coasted > self.max_coast:
             self.done, self.end_reason = True, "lost"
         else:
-            # Confidence collapse: looks like neither the keyframes nor the recent object.
-            collapsed = sig.app < 0.1 and sig.app_recent < 0.3
-            self.low_run = self.low_run + 1 if collapsed else 0
-            if self.low_run > max(5, 2 * self.max_coast):
+            # Confidence collapse: no longer looks like the keyframes. The running template
+            # is no guide here: it adapts to whatever the tracker sits on, so a tracker parked
+            # on the background keeps matching it (vtest.avi: tracks ran on a lamp post for
+            # 600 frames, every box flagged). Ending the pass flags the end once instead.
+            self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
+            if self.low_run > max(5, self.max_coast):
                 self.done, self.end_reason = True, "lost"
 
 
