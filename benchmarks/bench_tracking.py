@@ -255,6 +255,28 @@ def machine() -> str:
     return f"{cpu}, {cores} usable cores, {platform.platform()}, Python {platform.python_version()}"
 
 
+def engine_version() -> str:
+    """The repository commit the engine was run from (and whether it had local changes)."""
+    import subprocess
+
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "tracker_annotate/tracking"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return rev + (" with uncommitted changes in tracker_annotate/tracking" if dirty else "")
+
+
 def load() -> str:
     return " / ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -408,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{cmd.strip()}` (whole run {elapsed / 60:.1f} min on this machine, "
         "2 cores shared with other jobs; OpenCV limited to 1 thread).",
+        "",
+        f"Engine: commit {engine_version()}.",
         "",
         f"Machine: {machine()}. Load average (1/5/15 min) before {load_before}, after "
         f"{load_after}. Throughput numbers are noisy on this shared machine; compare the "
