@@ -11,6 +11,7 @@ from tracking_scenes import ArraySource, MovingObject
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox, iou_matrix
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.tracking.api import TrackerConfig
+from tracker_annotate.tracking.assoc import CONFLICT_IOU
 from tracker_annotate.tracking.confidence import (
     REACQUIRE_CONF,
     REACQUIRE_GAP,
@@ -20,7 +21,7 @@ from tracker_annotate.tracking.confidence import (
     REASON_REACQUIRED,
     step_confidence,
 )
-from tracker_annotate.tracking.engine import OVERLAP_IOU, track_project
+from tracker_annotate.tracking.engine import track_project
 from tracker_annotate.tracking.passes import StepSignals
 
 
@@ -106,7 +107,7 @@ def test_a_box_on_another_tracks_box_is_flagged_where_the_overlap_starts_and_end
     run = track_project(p, src, TrackerConfig(), track_ids=[1])
     boxes = run.boxes[1]
     over = [
-        iou_matrix(b.xyxy.to_array()[None], src.truth(1, b.frame)[None])[0, 0] >= OVERLAP_IOU
+        iou_matrix(b.xyxy.to_array()[None], src.truth(1, b.frame)[None])[0, 0] >= CONFLICT_IOU
         for b in boxes
     ]
     assert sum(over) >= 3  # the scene does make them overlap for a few frames

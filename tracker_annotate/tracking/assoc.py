@@ -48,8 +48,12 @@ def detections_at(detections: Any, frame: int) -> tuple[FloatArray, FloatArray]:
     return a[ok], s[ok]
 
 
+#: IoU at or above which two tracks' boxes are taken to be on one object.
+CONFLICT_IOU = 0.5
+
+
 def find_conflicts(
-    xyxy: FloatArray, track_ids: list[int], scores: list[float], min_iou: float = 0.5
+    xyxy: FloatArray, track_ids: list[int], scores: list[float], min_iou: float = CONFLICT_IOU
 ) -> set[int]:
     """Indices of boxes that overlap a different track's box by ``min_iou`` or more and look
     less like their own keyframes than the other one does (the likely impostor)."""

@@ -34,6 +34,7 @@ from tracker_annotate.tracking.api import (
 )
 from tracker_annotate.tracking.appearance import Template
 from tracker_annotate.tracking.assoc import (
+    CONFLICT_IOU,
     build_proposals,
     detections_at,
     find_conflicts,
@@ -422,9 +423,6 @@ def _assemble_extension(
     return out
 
 
-#: IoU above which a derived box and another track's box are taken to be one object (the same
-#: threshold the frame-by-frame conflict check uses).
-OVERLAP_IOU = 0.5
 #: Confidence ceiling of such a box (below the default flag threshold).
 CONFLICT_CONF = 0.4
 
@@ -458,7 +456,7 @@ def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) ->
             theirs = [xyxy for o, xyxy in on_frame[b.frame] if o != tid]
             if theirs:
                 iou = iou_matrix(b.xyxy.to_array()[None], np.stack(theirs))
-                hit[i] = float(iou.max()) >= OVERLAP_IOU
+                hit[i] = float(iou.max()) >= CONFLICT_IOU
         # One look where an overlap starts and one where it ends (identity switches happen
         # when the objects part), not a flag on every frame two objects walk together.
         for i, b in enumerate(boxes):
