@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -37,6 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from tracker_annotate.bench.report import machine_info
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
@@ -243,16 +243,8 @@ def ten_objects_720p(data: Path, n: int = 150) -> dict[str, Any]:
 
 def machine() -> str:
     """CPU model, usable cores, OS and Python: what the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{cpu}, {cores} usable cores, {platform.platform()}, Python {platform.python_version()}"
+    m = machine_info()
+    return f"{m['cpu']}, {m['cores']} usable cores, {m['platform']}, Python {m['python']}"
 
 
 def engine_version() -> str:

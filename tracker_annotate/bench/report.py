@@ -40,6 +40,7 @@ KNOWN_TOTAL = {
 
 
 def machine_info() -> dict[str, Any]:
+    """CPU model, usable cores, OS and Python: what the numbers were measured on."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -48,9 +49,10 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     return {
         "cpu": cpu,
-        "cores": os.cpu_count(),
+        "cores": len(usable) if usable is not None else os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
     }
