@@ -85,3 +85,10 @@ class TrackingError(TrackerAnnotateError):
 
 class ConfigError(TrackerAnnotateError, ValueError):
     """A parameter outside its allowed range; the message names it and the range."""
+
+
+class ModelError(TrackerAnnotateError):
+    """A model file (shipped ONNX weights or a user's own) is missing, damaged or unreadable.
+
+    The message names the file and says how to fix it (reinstall, or pass another path).
+    """
