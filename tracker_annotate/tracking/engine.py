@@ -40,6 +40,9 @@ from tracker_annotate.tracking.assoc import (
     find_conflicts,
     match_detections,
 )
+from tracker_annotate.tracking.backends import backend
+from tracker_annotate.tracking.calibration import load_model
+from tracker_annotate.tracking.fusion import FusedBox, extension_boxes, fuse_segment, line_segment
 from tracker_annotate.tracking.measure import FrameData
 from tracker_annotate.tracking.passes import LEFT_VIS, StepSignals, TrackPass
 from tracker_annotate.tracking.plan import (
@@ -190,15 +193,24 @@ def _run(
     detections: Any,
 ) -> TrackingRun:
     t0 = time.perf_counter()
-    temps = _templates(project, source, segs)
+    info = backend(config.tracker)
+    temps = _templates(project, source, segs) if info.visual else {tid: {} for tid in segs}
     passes: dict[tuple[int, int, int], TrackPass] = {}  # (tid, start, step)
     for tid, ss in segs.items():
         for seg in ss:
             ends = [seg.a.frame] + ([seg.b.frame] if seg.b is not None else [])
             for plan in passes_for(seg):
+                if not info.visual:
+                    continue
                 own = [plan.start] + [e for e in ends if e != plan.start]
                 passes[(tid, plan.start, plan.step)] = TrackPass(
-                    plan, config.tracker, _pass_templates(temps[tid], own), config.max_coast_frames
+                    plan,
+                    config.tracker,
+                    _pass_templates(temps[tid], own),
+                    config.max_coast_frames,
+                    params=config.cascade,
+                    kalman_params=config.kalman,
+                    lost_after=config.fusion.lost_after,
                 )
     total = sum(p.plan.n_steps for p in passes.values())
     state = _Progress(total, progress, cancel)
@@ -214,8 +226,11 @@ def _run(
     run = TrackingRun(cancelled=state.cancelled)
     for tid, ss in segs.items():
         boxes: list[FrameBox] = []
+        feats: dict[int, Any] = {}
         for seg in ss:
-            boxes.extend(_assemble(seg, passes, config, state.cancelled))
+            boxes.extend(_assemble(seg, passes, config, state.cancelled, feats))
+        if feats:
+            run.features[tid] = feats
         boxes.sort(key=lambda b: b.frame)
         run.boxes[tid] = boxes
         lo, hi = spans[tid]
@@ -358,7 +373,11 @@ def _assemble(
     passes: dict[tuple[int, int, int], TrackPass],
     config: TrackerConfig,
     cancelled: bool,
+    feats: dict[int, Any],
 ) -> list[FrameBox]:
+    info = backend(config.tracker)
+    if info.self_contained or not info.visual:
+        return _assemble_fused(seg, passes, config, cancelled, feats)
     tid = seg.track_id
     a = seg.a
     fp = passes.get((tid, a.frame, +1)) if not a.outside else None
@@ -379,6 +398,88 @@ def _assemble(
     if not a.outside and not b.outside and not cancelled:
         _fill_gaps(out, a, b, config)
     return [out[f] for f in sorted(out)]
+
+
+def _calibrated(fused: list[FusedBox], config: TrackerConfig) -> list[float]:
+    """The calibrated confidence of each fused box (0 where the frame was unreadable)."""
+    if not fused:
+        return []
+    model = load_model()
+    conf = model.predict(np.stack([fb.features for fb in fused]))
+    for i, fb in enumerate(fused):
+        if fb.unreadable:
+            conf[i] = 0.0
+            fb.reason = cm.REASON_UNREADABLE
+    return [float(c) for c in conf]
+
+
+def _assemble_fused(
+    seg: Segment,
+    passes: dict[tuple[int, int, int], TrackPass],
+    config: TrackerConfig,
+    cancelled: bool,
+    feats: dict[int, Any],
+) -> list[FrameBox]:
+    """Self-contained and non-visual back-ends: fusion between keyframes
+    (:func:`.fusion.fuse_segment`), the calibrated confidence on every box."""
+    tid, a, b = seg.track_id, seg.a, seg.b
+    info = backend(config.tracker)
+    fp = passes.get((tid, a.frame, +1)) if not a.outside else None
+    if b is None:
+        if fp is None or not fp.out:
+            return []
+        sigs = list(fp.out)
+        if fp.end_reason == "lost":
+            while len(sigs) > 1 and sigs[-1].coasted > 0 and not sigs[-1].conflict:
+                sigs.pop()
+        elif fp.end_reason == "left":
+            # Drop the boxes left parked on the border (or mostly outside) after it left.
+            parked = getattr(fp, "border_run", 0)
+            while len(sigs) > 1 and (sigs[-1].vis < LEFT_VIS or parked > 0):
+                sigs.pop()
+                parked -= 1
+        fused = extension_boxes(sigs)
+        confs = _calibrated(fused, config)
+        out = []
+        for fb, conf in zip(fused, confs, strict=True):
+            feats[fb.frame] = fb.features
+            out.append(_box(fb.frame, fb.xyxy, conf, fb.reason, config))
+        if out and not cancelled and fp.done:
+            last = out[-1]
+            reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
+            conf = last.confidence if fp.end_reason == "left" else min(last.confidence, 0.3)
+            out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
+        return out
+    bp = passes.get((tid, b.frame, -1)) if not b.outside else None
+    if a.outside or b.outside:  # entering or leaving: the one pass there is, as it ended
+        one = fp if fp is not None else bp
+        if one is None or not one.out:
+            return []
+        fused = extension_boxes(list(one.out))
+        fused = [x for x in fused if a.frame < x.frame < b.frame]
+    elif not info.visual:
+        fused = line_segment(a.frame, a.xyxy.to_array(), b.frame, b.xyxy.to_array())
+    else:
+        fwd_by = {s.frame: s for s in fp.out} if fp is not None else {}
+        bwd_by = {s.frame: s for s in bp.out} if bp is not None else {}
+        fused = fuse_segment(
+            a.frame,
+            a.xyxy.to_array(),
+            b.frame,
+            b.xyxy.to_array(),
+            fwd_by,
+            bwd_by,
+            config.fusion,
+        )
+        if cancelled:
+            fused = [x for x in fused if x.frame in fwd_by or x.frame in bwd_by]
+    confs = _calibrated(fused, config)
+    out = []
+    for fb, conf in zip(fused, confs, strict=True):
+        feats[fb.frame] = fb.features
+        src = BoxSource.INTERPOLATED if fb.source == "line" else BoxSource.TRACKED
+        out.append(_box(fb.frame, fb.xyxy, conf, fb.reason, config, source=src))
+    return out
 
 
 def _fill_gaps(out: dict[int, FrameBox], a: FrameBox, b: FrameBox, config: TrackerConfig) -> None:
