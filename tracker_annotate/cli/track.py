@@ -15,6 +15,7 @@ from typing import Any
 
 from tracker_annotate.cli.progress import progress_bar
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.tracking.backends import BACKENDS
 from tracker_annotate.tracking.pipeline import track_file
 
 
@@ -39,9 +40,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--tracker",
-        default="cascade",
+        default=TrackerConfig().tracker,
         choices=TRACKER_NAMES,
-        help="measurement back-end (default: cascade, fast LK + NCC with a search fallback)",
+        help=f"measurement back-end (default: {TrackerConfig().tracker}); "
+        + "; ".join(f"{b.name}: {b.description}" for b in BACKENDS.values()),
     )
     parser.add_argument(
         "--detections",

@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
 
 from tracker_annotate.io.frame_cache import MIB
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.tracking.backends import BACKENDS
 
 ORG, APP = "tracker_annotate", "tracker-annotate"
 MAX_RECENT = 10
@@ -33,8 +34,8 @@ class Preferences:
     off on slow machines or when placing many keyframes first.
     """
 
-    tracker: str = "cascade"
-    flag_threshold: float = 0.5
+    tracker: str = TrackerConfig().tracker
+    flag_threshold: float = TrackerConfig().flag_threshold
     cache_mb: int = 512
     auto_retrack: bool = True
 
@@ -106,7 +107,7 @@ class PreferencesDialog(QDialog):
         self.tracker = QComboBox()
         self.tracker.addItems(TRACKER_NAMES)
         self.tracker.setCurrentText(prefs.tracker)
-        self.tracker.setToolTip("cascade: fast optical flow, heavier tracker only when unsure")
+        self.tracker.setToolTip("\n".join(f"{b.name}: {b.description}" for b in BACKENDS.values()))
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.0, 1.0)
         self.threshold.setSingleStep(0.05)

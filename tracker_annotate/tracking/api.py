@@ -62,6 +62,10 @@ class TrackerConfig:
     #: Detections with at least this score that match no track become proposed tracks.
     #: Raising it proposes fewer false tracks but misses weakly detected objects.
     proposal_score: float = 0.6
+    #: Threads for one run: forward and backward sweeps (and, for self-contained back-ends,
+    #: halves of the tracks) run side by side, each decoding from its own media handle.
+    #: More uses more cores and memory; 1 runs everything on the calling thread.
+    threads: int = 2
     #: The ``cascade`` back-end's thresholds (and its loss rules).
     cascade: CascadeParams = field(default_factory=CascadeParams)
     #: The motion model's noise and gate.
@@ -76,6 +80,8 @@ class TrackerConfig:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        if self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.max_coast_frames < 0:
             raise ConfigError(f"max_coast_frames must be >= 0, got {self.max_coast_frames}")
 

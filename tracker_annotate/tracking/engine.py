@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -216,11 +217,8 @@ def _run(
     state = _Progress(total, progress, cancel)
     fwd = [p for p in passes.values() if p.plan.step > 0]
     bwd = [p for p in passes.values() if p.plan.step < 0]
-    _sweep(source=source, passes=fwd, step=+1, config=config, detections=detections, state=state)
-    if not state.cancelled:
-        _sweep(
-            source=source, passes=bwd, step=-1, config=config, detections=detections, state=state
-        )
+    groups = _sweep_groups(fwd, bwd, config, info.self_contained)
+    _run_sweeps(source, groups, config, detections, state)
     searched = sum(getattr(p, "searches", 0) for p in passes.values())
     log.debug("%d object-frames, heavier search on %d", state.done, searched)
     run = TrackingRun(cancelled=state.cancelled)
@@ -252,18 +250,95 @@ def _run(
     return run
 
 
+#: Object-frames below which a run stays on one thread (a thread and a second decoder
+#: cost more than they save on a short re-track).
+PARALLEL_MIN_WORK = 200
+
+
+def _sweep_groups(
+    fwd: list[TrackPass], bwd: list[TrackPass], config: TrackerConfig, by_track: bool
+) -> list[tuple[list[TrackPass], int]]:
+    """Independent frame-major sweeps: forward and backward, and for back-ends that need no
+    cross-track veto (self-contained ones), halves of the tracks, up to ``config.threads``."""
+    groups = [(g, step) for g, step in ((fwd, +1), (bwd, -1)) if g]
+    work = sum(p.plan.n_steps for g, _ in groups for p in g)
+    if config.threads <= 1 or work < PARALLEL_MIN_WORK:
+        return groups
+    while by_track and len(groups) < config.threads:
+        big = max(range(len(groups)), key=lambda i: sum(p.plan.n_steps for p in groups[i][0]))
+        g, step = groups[big]
+        tids = sorted({p.plan.track_id for p in g})
+        if len(tids) < 2:
+            break
+        half = set(tids[: len(tids) // 2])
+        groups[big] = ([p for p in g if p.plan.track_id in half], step)
+        groups.append(([p for p in g if p.plan.track_id not in half], step))
+    return groups
+
+
+def _run_sweeps(
+    source: FrameSource,
+    groups: list[tuple[list[TrackPass], int]],
+    config: TrackerConfig,
+    detections: Any,
+    state: _Progress,
+) -> None:
+    """Run the sweeps, in parallel threads when there are several (OpenCV releases the GIL;
+    each thread decodes from its own handle on the media)."""
+    if len(groups) <= 1 or config.threads <= 1:
+        for g, step in groups:
+            if not state.cancelled:
+                _sweep(
+                    source=source,
+                    passes=g,
+                    step=step,
+                    config=config,
+                    detections=detections,
+                    state=state,
+                )
+        return
+    errors: list[BaseException] = []
+
+    def work(g: list[TrackPass], step: int, src: FrameSource) -> None:
+        try:
+            _sweep(
+                source=src, passes=g, step=step, config=config, detections=detections, state=state
+            )
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+            if state.cancel is None:
+                state.cancel = CancelToken()
+            state.cancel.cancel()
+        finally:
+            if src is not source:
+                src.close()
+
+    threads = []
+    for k, (g, step) in enumerate(groups):
+        src = source if k == 0 else source.reopen()
+        t = threading.Thread(target=work, args=(g, step, src), name=f"sweep-{k}", daemon=True)
+        threads.append(t)
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 class _Progress:
     def __init__(self, total: int, cb: ProgressCallback | None, cancel: CancelToken | None) -> None:
         self.total, self.cb, self.cancel = total, cb, cancel
         self.done = 0
         self._last = 0.0
+        self._lock = threading.Lock()
 
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.cancelled
 
     def add(self, k: int) -> None:
-        self.done += k
+        with self._lock:
+            self.done += k
         if self.cb is not None:
             now = time.perf_counter()
             if now - self._last > 0.05 or self.done >= self.total:
@@ -410,6 +485,9 @@ def _calibrated(fused: list[FusedBox], config: TrackerConfig) -> list[float]:
         if fb.unreadable:
             conf[i] = 0.0
             fb.reason = cm.REASON_UNREADABLE
+        elif fb.reacquired:
+            conf[i] = min(conf[i], cm.REACQUIRE_CONF)
+            fb.reason = cm.REASON_REACQUIRED
     return [float(c) for c in conf]
 
 

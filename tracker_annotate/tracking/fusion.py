@@ -54,6 +54,8 @@ class FusedBox:
     source: str
     #: The frame could not be decoded (the box is a coasted guess).
     unreadable: bool = False
+    #: The back-end was re-started on a search hit here (a re-acquisition: flag it).
+    reacquired: bool = False
 
 
 def iou(a: FloatArray, b: FloatArray) -> float:
@@ -121,6 +123,7 @@ def extension_boxes(sigs: list[StepSignals]) -> list[FusedBox]:
                 _reason(s, 1.0, False, age),
                 "fwd",
                 s.unreadable,
+                s.reacquired >= 3,
             )
         )
     return out
@@ -199,7 +202,8 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
         )
         unreadable = any(x is not None and x.unreadable for x in (sf, sb))
         reason = _reason(main, fb, src == "line", age)
-        out.append(FusedBox(f, chosen, feats, reason, src, unreadable))
+        reacq = main is not None and main.reacquired >= 3 and src != "line"
+        out.append(FusedBox(f, chosen, feats, reason, src, unreadable, reacq))
     return out
 
 

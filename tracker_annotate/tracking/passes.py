@@ -123,6 +123,7 @@ class TrackPass:
         self.last_score = 1.0
         self.low_run = 0
         self.border_run = 0
+        self.refound = False
         self.cand: Candidate | None = None
         if self.plan.n_steps == 0:
             self.done = True
@@ -140,6 +141,9 @@ class TrackPass:
             cand.lk_iou = 0.0 if lk.xyxy is None else _iou(lk.xyxy, cand.xyxy)
             cand.pred_iou = _iou(pred, cand.xyxy)
             cand.score_own = m.score
+        research = self.params.research_after
+        if self.info.self_contained and research > 0 and self.low_run >= research:
+            cand = self._research(cur, cand, pred)
         if self.info.engine_search and self._unsure(cand):
             self.searches += 1
             cand = self._search(cur, cand, pred)
@@ -156,6 +160,52 @@ class TrackPass:
         rec = ncc(warp_box(cur.gray, box, self.recent.size), self.recent.pixels)
         app = score_box(cur.gray, box, self.key_templates)
         return Candidate(pred, box, max(app, rec), app, rec, m.quality, m.method, True, 0.0)
+
+    def _research(self, cur: FrameData, cand: Candidate, pred: FloatArray) -> Candidate:
+        """The back-end's box no longer looks like the keyframes: search for them around the
+        Kalman prediction, in a window that widens while the collapse lasts, and re-start
+        the back-end on a clearly better hit (it is flagged as a re-acquisition)."""
+        p = self.params
+        self.searches += 1
+        radius = p.search_radius * (1.0 + 0.5 * min(self.low_run, 8))
+        c = ((pred[0] + pred[2]) / 2.0, (pred[1] + pred[3]) / 2.0)
+        size = (float(pred[2] - pred[0]), float(pred[3] - pred[1]))
+        best = None
+        for t in self.key_templates[:2]:
+            hit = search(cur.gray, c, size, t, radius=radius)
+            if hit is None:
+                continue
+            distinct = float(np.clip(hit.margin / 0.2, 0.0, 1.0))
+            if best is None or hit.score > best[0].score:
+                best = (hit, distinct)
+        if best is None:
+            return cand
+        hit, distinct = best
+        if cand.xyxy is not None and _iou(hit.xyxy, cand.xyxy) >= 0.5:
+            return cand  # the keyframes are where the back-end already is
+        app = score_box(cur.gray, hit.xyxy, self.key_templates)
+        if (
+            app >= p.research_score
+            and distinct * app >= p.reacquire_quality
+            and app >= cand.app + p.research_margin
+        ):
+            self.measurer.start(cur, hit.xyxy)
+            self.refound = True
+            return Candidate(
+                pred,
+                hit.xyxy,
+                app,
+                app,
+                app,
+                distinct * app,
+                "search",
+                True,
+                0.0,
+                score_own=math.nan,
+                lk_iou=math.nan,
+                pred_iou=_iou(pred, hit.xyxy),
+            )
+        return cand
 
     def _unsure(self, c: Candidate) -> bool:
         p = self.params
@@ -266,6 +316,10 @@ class TrackPass:
         vetoing it left the filter coasting while the back-end stayed where it was."""
         accept = c.xyxy is not None
         gap = self.kf.coasted - 1 if accept else 0
+        if self.refound:  # a re-acquisition: always worth a look (identity switch)
+            gap = max(gap, self.low_run, 3)
+            self.refound = False
+            self.low_run = 0
         if accept and c.xyxy is not None:
             maha = min(c.maha / self.kf.params.gate_chi2, 50.0)
             if c.gated_ok:
