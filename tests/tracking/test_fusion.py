@@ -7,7 +7,10 @@ import pytest
 
 from tracker_annotate.tracking.calibration import FEATURES
 from tracker_annotate.tracking.fusion import REASON_LINE, fuse_segment, iou
+from tracker_annotate.tracking.params import FusionParams
 from tracker_annotate.tracking.passes import StepSignals
+
+RAW = FusionParams(line_noise_floor=-1.0)  # the fusion without the shrinkage to the line
 
 
 def _sig(f: int, xyxy: np.ndarray, *, lk: float = 0.9, app: float = 0.8) -> StepSignals:
@@ -41,7 +44,7 @@ def test_a_pass_that_reached_the_far_keyframe_is_pinned_to_both() -> None:
     drift = np.array([0.5, 0.25, 0.5, 0.25])
     fwd = {f: _sig(f, _curve(f) + drift * (f - A) * 0.2) for f in range(A + 1, B + 1)}
     assert iou(fwd[B].xyxy, _curve(B)) >= 0.5  # it reached b
-    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, {})
+    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, {}, RAW)
     assert [b.frame for b in out] == list(range(A + 1, B))
     for b in out:
         np.testing.assert_allclose(b.xyxy, _curve(b.frame), atol=1e-9)
@@ -50,7 +53,7 @@ def test_a_pass_that_reached_the_far_keyframe_is_pinned_to_both() -> None:
 def test_both_passes_right_beat_the_line_on_a_curve() -> None:
     fwd = {f: _sig(f, _curve(f)) for f in range(A + 1, B + 1)}
     bwd = {f: _sig(f, _curve(f)) for f in range(A, B)}
-    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, bwd)
+    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, bwd, RAW)
     line = {f: _curve(A) + (f - A) / (B - A) * (_curve(B) - _curve(A)) for f in range(A, B)}
     fused = [iou(b.xyxy, _curve(b.frame)) for b in out]
     straight = [iou(line[b.frame], _curve(b.frame)) for b in out]
@@ -93,6 +96,36 @@ def test_drifting_passes_never_beat_by_the_line(lk: float) -> None:
 def test_a_pass_that_stopped_early_leaves_the_rest_to_the_other() -> None:
     fwd = {f: _sig(f, _curve(f)) for f in range(A + 1, 10)}  # lost after frame 9
     bwd = {f: _sig(f, _curve(f)) for f in range(A, B)}
-    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, bwd)
+    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, bwd, RAW)
     assert len(out) == B - A - 1
     assert min(iou(b.xyxy, _curve(b.frame)) for b in out) > 0.99
+
+
+def test_jitter_around_a_straight_walk_is_shrunk_onto_the_line() -> None:
+    """Walking people move on near-straight lines; a Siamese tracker's box jitters around
+    them. With both passes on the object, the shrinkage pulls the path onto the line."""
+
+    def truth(f: int) -> np.ndarray:
+        return np.array([50.0 + 2 * f, 80.0, 80.0 + 2 * f, 140.0])
+
+    rng = np.random.default_rng(1)
+    noise = {f: rng.normal(0, 2.5, 4) for f in range(A, B + 1)}
+    fwd = {f: _sig(f, truth(f) + noise[f]) for f in range(A + 1, B + 1)}
+    bwd = {f: _sig(f, truth(f) + noise[f] * 0.8) for f in range(A, B)}
+    raw = fuse_segment(A, truth(A), B, truth(B), fwd, bwd, RAW)
+    shrunk = fuse_segment(A, truth(A), B, truth(B), fwd, bwd)
+    iou_raw = np.mean([iou(b.xyxy, truth(b.frame)) for b in raw])
+    iou_shrunk = np.mean([iou(b.xyxy, truth(b.frame)) for b in shrunk])
+    assert iou_shrunk > iou_raw + 0.01
+    # the passes' own disagreement says they are noisy: the line takes a large share
+    far = [b for b in shrunk if 5 <= b.frame <= 35]
+    line_err = np.mean([np.abs(b.xyxy - truth(b.frame)).mean() for b in far])
+    raw_err = np.mean([np.abs(b.xyxy - truth(b.frame)).mean() for b in raw if 5 <= b.frame <= 35])
+    assert line_err < 0.85 * raw_err
+
+
+def test_a_real_curve_is_not_shrunk_away() -> None:
+    fwd = {f: _sig(f, _curve(f)) for f in range(A + 1, B + 1)}
+    bwd = {f: _sig(f, _curve(f)) for f in range(A, B)}
+    out = fuse_segment(A, _curve(A), B, _curve(B), fwd, bwd)
+    assert min(iou(b.xyxy, _curve(b.frame)) for b in out) > 0.95

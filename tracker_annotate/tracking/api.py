@@ -118,6 +118,8 @@ class TrackingRun:
     #: Evidence row (:data:`tracker_annotate.tracking.calibration.FEATURES`) of each derived
     #: box the calibrated model scored, by track and frame: for fitting and diagnostics.
     features: dict[int, dict[int, Any]] = field(default_factory=dict)
+    #: The reason each such box would be flagged for, by track and frame.
+    reasons: dict[int, dict[int, str]] = field(default_factory=dict)
 
 
 def apply_run(project: Project, run: TrackingRun, description: str = "Track") -> None:

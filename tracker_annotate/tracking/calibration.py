@@ -10,7 +10,10 @@ from independent evidence, each a column of :data:`FEATURES`:
   the far keyframe (``reach``);
 * similarity to the keyframes (``app``, NCC), how far the box is from one (``log_age``) and
   how much it grew or shrank (``size_change``);
-* the image border (``vis``), coasting (``coasted``) and the back-end's own score.
+* the image border (``vis``), coasting (``coasted``) and the back-end's own score;
+* the largest overlap (IoU) with another track's box on the frame (``overlap``: in a crowd
+  that is where identities switch), and how far the box moved from its nearest keyframe,
+  in box sizes (``motion``).
 
 :class:`ConfidenceModel` is a logistic regression on standardised features followed by an
 isotonic map (pool-adjacent-violators) from its score to the observed share of right boxes,
@@ -50,6 +53,8 @@ FEATURES: tuple[str, ...] = (
     "fb_iou",
     "lin_iou",
     "reach",
+    "overlap",
+    "motion",
 )
 
 MODEL_PATH = Path(__file__).resolve().parent / "confidence_model.json"
@@ -216,7 +221,9 @@ def load_model(path: str | None = None) -> ConfidenceModel:
 
 
 def feature_row(**values: float) -> FloatArray:
-    """One row of :data:`FEATURES` (missing names are an error; nan becomes a neutral 0)."""
+    """One row of :data:`FEATURES` (missing names are an error, except ``overlap``, filled
+    in after all tracks are known; nan becomes a neutral 0)."""
+    values.setdefault("overlap", 0.0)
     row = np.array([float(values[n]) for n in FEATURES], dtype=np.float64)
     row[~np.isfinite(row)] = 0.0
     return row

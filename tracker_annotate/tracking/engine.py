@@ -42,7 +42,7 @@ from tracker_annotate.tracking.assoc import (
     match_detections,
 )
 from tracker_annotate.tracking.backends import backend
-from tracker_annotate.tracking.calibration import load_model
+from tracker_annotate.tracking.calibration import FEATURES, load_model
 from tracker_annotate.tracking.fusion import FusedBox, extension_boxes, fuse_segment, line_segment
 from tracker_annotate.tracking.measure import FrameData
 from tracker_annotate.tracking.passes import LEFT_VIS, StepSignals, TrackPass
@@ -225,10 +225,12 @@ def _run(
     for tid, ss in segs.items():
         boxes: list[FrameBox] = []
         feats: dict[int, Any] = {}
+        reasons: dict[int, str] = {}
         for seg in ss:
-            boxes.extend(_assemble(seg, passes, config, state.cancelled, feats))
+            boxes.extend(_assemble(seg, passes, config, state.cancelled, feats, reasons))
         if feats:
             run.features[tid] = feats
+            run.reasons[tid] = reasons
         boxes.sort(key=lambda b: b.frame)
         run.boxes[tid] = boxes
         lo, hi = spans[tid]
@@ -443,16 +445,17 @@ def _box(
     )
 
 
-def _assemble(
+def _assemble(  # noqa: PLR0917 - internal, called in one place
     seg: Segment,
     passes: dict[tuple[int, int, int], TrackPass],
     config: TrackerConfig,
     cancelled: bool,
     feats: dict[int, Any],
+    reasons: dict[int, str],
 ) -> list[FrameBox]:
     info = backend(config.tracker)
     if info.self_contained or not info.visual:
-        return _assemble_fused(seg, passes, config, cancelled, feats)
+        return _assemble_fused(seg, passes, config, cancelled, feats, reasons)
     tid = seg.track_id
     a = seg.a
     fp = passes.get((tid, a.frame, +1)) if not a.outside else None
@@ -491,12 +494,13 @@ def _calibrated(fused: list[FusedBox], config: TrackerConfig) -> list[float]:
     return [float(c) for c in conf]
 
 
-def _assemble_fused(
+def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
     seg: Segment,
     passes: dict[tuple[int, int, int], TrackPass],
     config: TrackerConfig,
     cancelled: bool,
     feats: dict[int, Any],
+    reasons: dict[int, str],
 ) -> list[FrameBox]:
     """Self-contained and non-visual back-ends: fusion between keyframes
     (:func:`.fusion.fuse_segment`), the calibrated confidence on every box."""
@@ -521,6 +525,7 @@ def _assemble_fused(
         out = []
         for fb, conf in zip(fused, confs, strict=True):
             feats[fb.frame] = fb.features
+            reasons[fb.frame] = fb.reason
             out.append(_box(fb.frame, fb.xyxy, conf, fb.reason, config))
         if out and not cancelled and fp.done:
             last = out[-1]
@@ -555,6 +560,7 @@ def _assemble_fused(
     out = []
     for fb, conf in zip(fused, confs, strict=True):
         feats[fb.frame] = fb.features
+        reasons[fb.frame] = fb.reason
         src = BoxSource.INTERPOLATED if fb.source == "line" else BoxSource.TRACKED
         out.append(_box(fb.frame, fb.xyxy, conf, fb.reason, config, source=src))
     return out
@@ -631,11 +637,14 @@ def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) ->
         on_frame[f] = here
     for tid, boxes in run.boxes.items():
         hit = np.zeros(len(boxes), dtype=bool)
+        overlap = np.zeros(len(boxes))
         for i, b in enumerate(boxes):
             theirs = [xyxy for o, xyxy in on_frame[b.frame] if o != tid]
             if theirs:
                 iou = iou_matrix(b.xyxy.to_array()[None], np.stack(theirs))
-                hit[i] = float(iou.max()) >= CONFLICT_IOU
+                overlap[i] = float(iou.max())
+                hit[i] = overlap[i] >= CONFLICT_IOU
+        _rescore_with_overlap(run, tid, boxes, overlap, config)
         # One look where an overlap starts and one where it ends (identity switches happen
         # when the objects part), not a flag on every frame two objects walk together.
         for i, b in enumerate(boxes):
@@ -649,6 +658,42 @@ def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) ->
             conf = min(b.confidence, CONFLICT_CONF)
             if conf < config.flag_threshold:
                 boxes[i] = b.with_(confidence=conf, flagged=True, flag_reason=reason)
+
+
+#: Flag reasons set by a rule (not by the confidence): a re-score keeps them.
+_RULE_REASONS = frozenset(
+    {cm.REASON_END, cm.REASON_LEFT, cm.REASON_REACQUIRED, cm.REASON_UNREADABLE, cm.REASON_GAP}
+)
+
+
+def _rescore_with_overlap(
+    run: TrackingRun, tid: int, boxes: list[FrameBox], overlap: np.ndarray, config: TrackerConfig
+) -> None:
+    """Calibrated boxes get their last evidence, the overlap with other tracks' boxes (in a
+    crowd, where identities switch), and their confidence is computed again with it."""
+    feats = run.features.get(tid)
+    if not feats:
+        return
+    col = FEATURES.index("overlap")
+    idx = [i for i, b in enumerate(boxes) if b.frame in feats]
+    if not idx:
+        return
+    x = np.stack([feats[boxes[i].frame] for i in idx])
+    x[:, col] = overlap[idx]
+    conf = load_model().predict(x)
+    reasons = run.reasons.get(tid, {})
+    for k, i in enumerate(idx):
+        b = boxes[i]
+        feats[b.frame] = x[k]
+        c = float(np.clip(conf[k], 0.0, 1.0))
+        if b.flagged and b.flag_reason in _RULE_REASONS:
+            boxes[i] = b.with_(confidence=min(c, b.confidence))
+            continue
+        flagged = c < config.flag_threshold
+        reason = reasons.get(b.frame, cm.REASON_DRIFT)
+        if flagged and overlap[i] >= CONFLICT_IOU:
+            reason = cm.REASON_CONFLICT
+        boxes[i] = b.with_(confidence=c, flagged=flagged, flag_reason=reason if flagged else "")
 
 
 def _proposals(

@@ -107,6 +107,7 @@ def step_features(s: StepSignals, age: int) -> FloatArray:
         fb_iou=0.0,
         lin_iou=0.0,
         reach=0.0,
+        motion=s.motion,
     )
 
 
@@ -147,6 +148,7 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
     n = b_frame - a_frame
     a_xyxy = np.asarray(a_xyxy, dtype=np.float64)
     b_xyxy = np.asarray(b_xyxy, dtype=np.float64)
+
     f_end = fwd.get(b_frame)
     b_end = bwd.get(a_frame)
     reach_f = iou(f_end.xyxy, b_xyxy) if f_end is not None else 0.0
@@ -199,12 +201,76 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
             fb_iou=fb,
             lin_iou=lin_iou,
             reach=max(reach_f, reach_b),
+            motion=min(_ndist(chosen, a_xyxy), _ndist(chosen, b_xyxy)),
         )
         unreadable = any(x is not None and x.unreadable for x in (sf, sb))
         reason = _reason(main, fb, src == "line", age)
         reacq = main is not None and main.reacquired >= 3 and src != "line"
         out.append(FusedBox(f, chosen, feats, reason, src, unreadable, reacq))
+    out = _shrink_to_line(out, a_frame, a_xyxy, b_frame, b_xyxy, fwd, bwd, err_f, err_b, p)
     return out
+
+
+def _ndist(x: FloatArray, y: FloatArray) -> float:
+    """Displacement between two boxes in units of their size (centre and size, L2)."""
+    cx, cy = _to_cxcywh(x), _to_cxcywh(y)
+    s = math.sqrt(max(cy[2] * cy[3], 1.0))
+    return float(np.linalg.norm((cx - cy) / s))
+
+
+def _shrink_to_line(  # noqa: PLR0917
+    out: list[FusedBox],
+    a_frame: int,
+    a_xyxy: FloatArray,
+    b_frame: int,
+    b_xyxy: FloatArray,
+    fwd: dict[int, StepSignals],
+    bwd: dict[int, StepSignals],
+    err_f: FloatArray,
+    err_b: FloatArray,
+    p: FusionParams,
+) -> list[FusedBox]:
+    """Shrink the visual path towards the straight line as far as the evidence allows.
+
+    The visual path V has its own noise: its variance is estimated from how far the two
+    corrected passes disagree (E) plus a floor for what both share (the back-end's bias,
+    :attr:`FusionParams.line_noise_floor`). Its mean squared distance from the line (D^2)
+    holds the line's error plus that noise. The line's share of the error is what is left,
+    so the combination keeps ``lambda = max(0, 1 - var_v / D^2)`` of the visual deviation:
+    where walking people move on straight lines the visual jitter is shrunk away; where the
+    camera swings the deviation is far above the noise and V is kept. (James-Stein-style
+    shrinkage, per segment.)
+    """
+    vis = [b for b in out if b.source in ("both", "fwd", "bwd")]
+
+    if not vis or p.line_noise_floor < 0:
+        return out
+    n = b_frame - a_frame
+    d2, e2 = [], []
+    lines = {}
+    for b in out:
+        t = (b.frame - a_frame) / n
+        lines[b.frame] = (1.0 - t) * a_xyxy + t * b_xyxy
+    for b in vis:
+        d2.append(_ndist(b.xyxy, lines[b.frame]) ** 2)
+        sf, sb = fwd.get(b.frame), bwd.get(b.frame)
+        if b.source == "both" and sf is not None and sb is not None:
+            t = (b.frame - a_frame) / n
+            e2.append(_ndist(sf.xyxy + t * err_f, sb.xyxy + (1.0 - t) * err_b) ** 2)
+    mean_d2 = float(np.mean(d2))
+    var_v = (float(np.mean(e2)) / 2.0 if e2 else 0.0) + p.line_noise_floor**2
+    lam = max(0.0, 1.0 - var_v / mean_d2) if mean_d2 > 0 else 0.0
+    for b in vis:
+        b.xyxy = lines[b.frame] + lam * (b.xyxy - lines[b.frame])
+    return out
+
+
+def _to_cxcywh(a: FloatArray) -> FloatArray:
+    return np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2, a[2] - a[0], a[3] - a[1]])
+
+
+def _to_xyxy(c: FloatArray) -> FloatArray:
+    return np.array([c[0] - c[2] / 2, c[1] - c[3] / 2, c[0] + c[2] / 2, c[1] + c[3] / 2])
 
 
 def line_segment(
@@ -230,6 +296,7 @@ def line_segment(
             fb_iou=0.0,
             lin_iou=1.0,
             reach=0.0,
+            motion=min(_ndist(xyxy, np.asarray(a_xyxy)), _ndist(xyxy, np.asarray(b_xyxy))),
         )
         out.append(FusedBox(f, xyxy, feats, REASON_FAR, "line"))
     return out

@@ -96,6 +96,11 @@ class FusionParams:
     #: Two candidate paths (forward, backward, straight line) agree at this IoU. Raising it
     #: falls back to the straight line more often.
     agree_iou: float = 0.5
+    #: The visual path's shared noise (both passes err alike: the back-end's bias), in box
+    #: sizes; the fusion shrinks the visual path towards the straight line by as much as its
+    #: deviation from the line can be explained by noise. Raising it trusts the line more;
+    #: a negative value turns the shrinkage off.
+    line_noise_floor: float = 0.06
     #: Frames of continuous very low committee agreement (NanoTrack vs LK flow and keyframe
     #: appearance) after which a self-contained pass past the last keyframe counts as lost
     #: and ends, flagged "track end: confirm". 0 never ends on appearance (only when the

@@ -75,6 +75,8 @@ class StepSignals:
     age: int = 0
     #: |log| of the box area over the seed's area (drift often grows or shrinks a box).
     size_change: float = 0.0
+    #: How far the box moved from the seed, in seed sizes (centre and size, L2).
+    motion: float = 0.0
 
 
 @dataclass
@@ -115,6 +117,7 @@ class TrackPass:
         self.measurer = self.info.create()
         self.measurer.start(frame, box)
         self._seed_area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
+        self._seed = box
         self.recent = Template.from_box(frame.gray, box, frame.index)
         self._recent_f = self.recent.pixels.astype(np.float32)
         self.prev = frame
@@ -348,6 +351,7 @@ class TrackPass:
             pred_iou=c.pred_iou,
             age=len(self.out) + 1,
             size_change=abs(math.log(area / self._seed_area)),
+            motion=_motion(box, self._seed),
         )
         self.out.append(sig)
         self.prev = cur
@@ -410,6 +414,20 @@ def _iou(a: FloatArray, b: FloatArray) -> float:
     inter = float(ix * iy)
     ua = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
     return inter / ua if ua > 0 else 0.0
+
+
+def _motion(xyxy: FloatArray, ref: FloatArray) -> float:
+    """Displacement of ``xyxy`` from ``ref`` in units of ``ref``'s size (cx, cy, w, h; L2)."""
+    s = math.sqrt(max(float((ref[2] - ref[0]) * (ref[3] - ref[1])), 1.0))
+    d = np.array(
+        [
+            (xyxy[0] + xyxy[2] - ref[0] - ref[2]) / 2.0,
+            (xyxy[1] + xyxy[3] - ref[1] - ref[3]) / 2.0,
+            (xyxy[2] - xyxy[0]) - (ref[2] - ref[0]),
+            (xyxy[3] - xyxy[1]) - (ref[3] - ref[1]),
+        ]
+    )
+    return float(np.linalg.norm(d) / s)
 
 
 def _touches_border(xyxy: FloatArray, width: int, height: int, tol: float = 1.5) -> bool:
