@@ -109,6 +109,18 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 LOSO_DIR = REPO / "benchmarks" / "results" / "loso_models"
 
 
+def config_for(spec: str, *, extend: bool) -> TrackerConfig:
+    """``nano`` or a variant such as ``nano@lost30`` (a pass past its last keyframe ends as
+    lost after 30 frames unlike the keyframes)."""
+    from dataclasses import replace
+
+    name, _, variant = spec.partition("@")
+    c = TrackerConfig(tracker=name, extend=extend)
+    if variant.startswith("lost"):
+        c = replace(c, fusion=replace(c.fusion, lost_after=int(variant[4:])))
+    return c
+
+
 def loso_confidence(run: Any, seq_name: str) -> dict[tuple[int, int], float] | None:
     """Each box's confidence under the LOSO model that never saw ``seq_name`` (or None)."""
     path = LOSO_DIR / f"{seq_name}.json"
@@ -146,7 +158,7 @@ def run_one(
                 evals[tid] = frames[1:-1]
             else:
                 evals[tid] = frames[1:]
-    config = TrackerConfig(tracker=tracker, extend=seeding == "first")
+    config = config_for(tracker, extend=seeding == "first")
     t0 = time.perf_counter()
     run = track_project(project, source, config)
     wall = time.perf_counter() - t0
@@ -527,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - t_start
     load_after = load()
     real = [r for r in rows if r["tracker"] == DEFAULT and r["sequence"] != "synthetic"]
+    variants = [t for t in engines if "@" in t]
     cal = calibration(real)
     thr = throughput(rows, names)
     cmd = "python benchmarks/bench_tracking.py " + " ".join(
@@ -574,6 +587,36 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {t} | {thr[t]:.1f} | {x_c:.1f} |")
     lines += ["", "Decode-only (fresh source, sequential, + grayscale), frames/s: "]
     lines += [", ".join(f"{k} {v:.0f}" for k, v in decode.items()), ""]
+    for v in variants:
+        base = v.split("@")[0]
+        lines += [f"## Variant `{v}` against `{base}` (first-box seeding)", ""]
+        lines += [
+            "| sequence | mean IoU base | mean IoU variant | flagged base | flagged variant |"
+        ]
+        lines += ["|---|---|---|---|---|"]
+        for seq in sorted({r["sequence"] for r in rows}):
+            rb = next(
+                (
+                    r
+                    for r in rows
+                    if (r["sequence"], r["tracker"], r["seeding"]) == (seq, base, "first")
+                ),
+                None,
+            )
+            rv = next(
+                (
+                    r
+                    for r in rows
+                    if (r["sequence"], r["tracker"], r["seeding"]) == (seq, v, "first")
+                ),
+                None,
+            )
+            if rb is None or rv is None:
+                continue
+            fb = sum(x[1] for x in rb["conf"])
+            fv = sum(x[1] for x in rv["conf"])
+            lines.append(f"| {seq} | {rb['mean_iou']:.3f} | {rv['mean_iou']:.3f} | {fb} | {fv} |")
+        lines.append("")
     lines += [
         f"## Confidence (`{DEFAULT}`, threshold {TrackerConfig().flag_threshold}, "
         "leave-one-sequence-out)",

@@ -10,6 +10,7 @@ import argparse
 import os
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,13 @@ def register(subparsers: Any) -> None:
     t = TrackerConfig()
     p.add_argument("--tracker", choices=TRACKER_NAMES, default=t.tracker)
     p.add_argument(
+        "--lost-after",
+        type=int,
+        default=t.fusion.lost_after,
+        help="self-contained back-ends: frames unlike the keyframes before a track past its "
+        f"last keyframe ends as lost (0 = only when it leaves; default {t.fusion.lost_after})",
+    )
+    p.add_argument(
         "--flag-threshold",
         type=float,
         default=t.flag_threshold,
@@ -161,7 +169,11 @@ def run(args: argparse.Namespace) -> int:
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
     costs = CostModel(args.draw_s, args.correct_s, args.verify_s, args.watch_s, args.end_mark_s)
     try:
-        tracker = TrackerConfig(tracker=args.tracker, flag_threshold=args.flag_threshold)
+        tracker = TrackerConfig(
+            tracker=args.tracker,
+            flag_threshold=args.flag_threshold,
+            fusion=replace(TrackerConfig().fusion, lost_after=args.lost_after),
+        )
     except ValueError as exc:
         raise ConfigError(f"--flag-threshold: {exc}") from exc
     cfg = BenchConfig(

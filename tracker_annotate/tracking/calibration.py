@@ -13,7 +13,10 @@ from independent evidence, each a column of :data:`FEATURES`:
 * the image border (``vis``), coasting (``coasted``) and the back-end's own score;
 * the largest overlap (IoU) with another track's box on the frame (``overlap``: in a crowd
   that is where identities switch), and how far the box moved from its nearest keyframe,
-  in box sizes (``motion``).
+  in box sizes (``motion``);
+* the pass's memory: the largest recent committee alarm, decaying (``alarm``: a tracker
+  that jumped onto a look-alike looks consistent again a frame later), and how far NCC to
+  the keyframes fell since the pass's first frames (``app_drop``).
 
 :class:`ConfidenceModel` is a logistic regression on standardised features followed by an
 isotonic map (pool-adjacent-violators) from its score to the observed share of right boxes,
@@ -55,6 +58,8 @@ FEATURES: tuple[str, ...] = (
     "reach",
     "overlap",
     "motion",
+    "alarm",
+    "app_drop",
 )
 
 MODEL_PATH = Path(__file__).resolve().parent / "confidence_model.json"

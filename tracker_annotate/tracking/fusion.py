@@ -108,6 +108,8 @@ def step_features(s: StepSignals, age: int) -> FloatArray:
         lin_iou=0.0,
         reach=0.0,
         motion=s.motion,
+        alarm=s.alarm,
+        app_drop=s.app_drop,
     )
 
 
@@ -202,6 +204,8 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
             lin_iou=lin_iou,
             reach=max(reach_f, reach_b),
             motion=min(_ndist(chosen, a_xyxy), _ndist(chosen, b_xyxy)),
+            alarm=main.alarm if main is not None else 1.0,
+            app_drop=main.app_drop if main is not None else 0.0,
         )
         unreadable = any(x is not None and x.unreadable for x in (sf, sb))
         reason = _reason(main, fb, src == "line", age)
@@ -297,6 +301,8 @@ def line_segment(
             lin_iou=1.0,
             reach=0.0,
             motion=min(_ndist(xyxy, np.asarray(a_xyxy)), _ndist(xyxy, np.asarray(b_xyxy))),
+            alarm=0.0,
+            app_drop=0.0,
         )
         out.append(FusedBox(f, xyxy, feats, REASON_FAR, "line"))
     return out

@@ -77,6 +77,13 @@ class StepSignals:
     size_change: float = 0.0
     #: How far the box moved from the seed, in seed sizes (centre and size, L2).
     motion: float = 0.0
+    #: Memory of committee alarms: the largest recent ``1 - lk_iou``, decaying by 5% a
+    #: frame. A back-end that jumped onto a look-alike looks consistent again on the next
+    #: frame; the alarm says it jumped a while ago.
+    alarm: float = 0.0
+    #: NCC to the keyframes on the pass's first frames minus now: objects differ in how
+    #: well NCC matches them at all, so the drop says more than the level.
+    app_drop: float = 0.0
 
 
 @dataclass
@@ -118,6 +125,8 @@ class TrackPass:
         self.measurer.start(frame, box)
         self._seed_area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
         self._seed = box
+        self._alarm = 0.0
+        self._app0: list[float] = []
         self.recent = Template.from_box(frame.gray, box, frame.index)
         self._recent_f = self.recent.pixels.astype(np.float32)
         self.prev = frame
@@ -334,10 +343,15 @@ class TrackPass:
             maha = 0.0
             box = self.kf.xyxy
         area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
+        app_now = c.app if accept else score_box(cur.gray, box, self.key_templates)
+        lk_alarm = 1.0 - c.lk_iou if math.isfinite(c.lk_iou) else (0.0 if accept else 1.0)
+        self._alarm = max(self._alarm * 0.95, lk_alarm)
+        if len(self.out) < 3:
+            self._app0.append(app_now)
         sig = StepSignals(
             frame=cur.index,
             xyxy=box,
-            app=c.app if accept else score_box(cur.gray, box, self.key_templates),
+            app=app_now,
             app_recent=c.app_recent,
             quality=c.quality if accept else 0.0,
             coasted=self.kf.coasted,
@@ -352,6 +366,8 @@ class TrackPass:
             age=len(self.out) + 1,
             size_change=abs(math.log(area / self._seed_area)),
             motion=_motion(box, self._seed),
+            alarm=self._alarm,
+            app_drop=max(0.0, float(np.mean(self._app0)) - app_now),
         )
         self.out.append(sig)
         self.prev = cur
