@@ -1,16 +1,16 @@
-"""The review queue: flagged boxes, lowest confidence first, with their reasons.
+"""The review queue: flagged stretches in value order, each with its reason in full.
 
 A tracker that loses an object flags every frame after it, so the list shows one row per
 *stretch* (consecutive flagged frames of one track): a lost pedestrian is one row to visit,
-not two hundred identical ones. Selecting a row goes to the stretch's first frame and
-selects the box. Accept (Enter), Accept stretch (Shift+Enter), Reject (Delete) and
-Outside (O) are the window's actions, shown here as buttons, so the keyboard and the panel
+not two hundred identical ones. Rows are in the core's value order (expected wrong boxes
+fixed per second, :mod:`tracker_annotate.core.review`), the order F / Shift+F walk; each
+row wraps to show its whole reason (also its tooltip). Selecting a row goes to the
+stretch's first frame and selects the box. Accept (Enter), Accept stretch (Shift+Enter),
+Reject (Delete) and Outside (O) are the window's actions, shown here as buttons, so the keyboard and the panel
 do the same thing. The counter says how many boxes are left, and in how many stretches.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QColor, QIcon, QPixmap
@@ -27,49 +27,15 @@ from PyQt6.QtWidgets import (
 )
 
 from tracker_annotate.core.project import ChangeSet, Project
-from tracker_annotate.core.review import ReviewItem, review_items
+from tracker_annotate.core.review import FlagSegment, ReviewItem, flag_segments, review_items
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui import style
 
 MAX_ROWS = 2000  # a list this long is already a to-do for the tracker settings
 
 
-@dataclass(frozen=True, slots=True)
-class Stretch:
-    """Consecutive frames ``start..end`` (inclusive) of one track that need a look."""
-
-    track_id: int
-    start: int
-    end: int
-    count: int
-    min_confidence: float
-    reasons: tuple[str, ...]
-
-    def contains(self, frame: int, track_id: int | None) -> bool:
-        return track_id == self.track_id and self.start <= frame <= self.end
-
-
-def group_stretches(items: list[ReviewItem]) -> list[Stretch]:
-    """Review items grouped into runs of consecutive frames per track, lowest confidence
-    first (ties: earlier frame, then track)."""
-    by_track: dict[int, list[ReviewItem]] = {}
-    for it in items:
-        by_track.setdefault(it.track_id, []).append(it)
-    out: list[Stretch] = []
-    for tid, its in by_track.items():
-        its.sort(key=lambda it: it.frame)
-        runs: list[list[ReviewItem]] = []
-        for it in its:
-            if runs and it.frame == runs[-1][-1].frame + 1:
-                runs[-1].append(it)
-            else:
-                runs.append([it])
-        for run in runs:
-            reasons = tuple(dict.fromkeys(r.reason for r in run if r.reason))
-            conf = min(r.confidence for r in run)
-            out.append(Stretch(tid, run[0].frame, run[-1].frame, len(run), conf, reasons))
-    out.sort(key=lambda st: (st.min_confidence, st.start, st.track_id))
-    return out
+#: A row of the list: a stretch of one track (the core's type, ordered by value there).
+Stretch = FlagSegment
 
 
 def _swatch(color: QColor) -> QIcon:
@@ -96,6 +62,10 @@ class ReviewPanel(QWidget):
         self.auto_advance.setChecked(True)
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
+        self.list.setWordWrap(True)  # a row's reason is read in full, never scrolled to
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.currentRowChanged.connect(self._on_row)
         self.buttons = QGridLayout()
         lay = QVBoxLayout(self)
@@ -136,12 +106,12 @@ class ReviewPanel(QWidget):
 
     @property
     def items(self) -> list[ReviewItem]:
-        """Every box in the queue, lowest confidence first."""
+        """Every box in the queue, in review order."""
         return list(self._items)
 
     @property
     def stretches(self) -> list[Stretch]:
-        """The rows: runs of consecutive frames per track, lowest confidence first."""
+        """The rows: runs of consecutive frames per track, most valuable first."""
         return list(self._stretches)
 
     def refresh(self) -> None:
@@ -149,7 +119,7 @@ class ReviewPanel(QWidget):
             return
         derived = self.only_derived.isChecked()
         self._items = review_items(self._project, unverified_derived=derived)
-        self._stretches = group_stretches(self._items)
+        self._stretches = flag_segments(self._project, unverified_derived=derived)
         n, m = len(self._items), len(self._stretches)
         what = "unverified" if derived else "flagged"
         where = f" in {m} stretch{'es' if m != 1 else ''}" if m != n else ""
@@ -162,17 +132,13 @@ class ReviewPanel(QWidget):
             frames = f"frame {st.start}"
             if st.count > 1:
                 frames = f"frames {st.start}\u2013{st.end} ({st.count})"
-            reason = f" \u2014 {', '.join(st.reasons)}" if st.reasons else ""
+            why = st.explain()
             row = QListWidgetItem(
                 _swatch(style.track_color(st.track_id)),
-                f"#{st.track_id} {label}  {frames}  conf {st.min_confidence:.2f}{reason}",
+                f"#{st.track_id} {label}  {frames}  conf {st.min_confidence:.2f}\n{why}",
             )
-            row.setToolTip(
-                ", ".join(st.reasons) or "unverified tracked boxes"
-                if st.count == 1
-                else f"{', '.join(st.reasons) or 'unverified tracked boxes'}; "
-                "Shift+Enter accepts the whole stretch"
-            )
+            more = "; Shift+Enter accepts the whole stretch" if st.count > 1 else ""
+            row.setToolTip(why + more)
             self.list.addItem(row)
         if m > MAX_ROWS:
             self.list.addItem(QListWidgetItem(f"\u2026 and {m - MAX_ROWS} more (use F to step)"))
