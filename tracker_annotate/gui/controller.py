@@ -200,9 +200,9 @@ class Controller(QObject):
             self.go_to_flag()
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
-        """Go to the next (previous) flagged box in review order (the list's) and select it; past the
-        last one, wrap around to the first (last), so a walk that started mid-video, or a
-        re-track that flagged earlier frames, still reaches every flag. Returns whether it
+        """Go to the next (previous) flagged box in review order (the list's) and select it; past
+        the last one, wrap around to the first (last), so a walk that started mid-video, or
+        a re-track that flagged earlier frames, still reaches every flag. Returns whether it
         moved."""
         p, s = self.project, self.session
         if p is None or s is None:

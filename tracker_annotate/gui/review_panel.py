@@ -3,11 +3,12 @@
 A tracker that loses an object flags every frame after it, so the list shows one row per
 *stretch* (consecutive flagged frames of one track): a lost pedestrian is one row to visit,
 not two hundred identical ones. Rows are in the core's value order (expected wrong boxes
-fixed per second, :mod:`tracker_annotate.core.review`), the order F / Shift+F walk; each
-row wraps to show its whole reason (also its tooltip). Selecting a row goes to the
-stretch's first frame and selects the box. Accept (Enter), Accept stretch (Shift+Enter),
-Reject (Delete) and Outside (O) are the window's actions, shown here as buttons, so the keyboard and the panel
-do the same thing. The counter says how many boxes are left, and in how many stretches.
+fixed per second, :mod:`tracker_annotate.core.review`), the order F / Shift+F walk; each row
+wraps to show its whole reason (also its tooltip). Selecting a row goes to the stretch's
+first frame and selects the box. Accept (Enter), Accept stretch (Shift+Enter), Reject
+(Delete) and Outside (O) are the window's actions, shown here as buttons, so the keyboard
+and the panel do the same thing. The counter says how many boxes are left, and in how many
+stretches.
 """
 
 from __future__ import annotations
