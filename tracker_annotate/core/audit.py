@@ -43,7 +43,7 @@ from typing import Literal
 import numpy as np
 
 from tracker_annotate.core import intervals
-from tracker_annotate.core.boxes import FrameBox
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.quality import (
@@ -59,6 +59,8 @@ from tracker_annotate.core.quality import (
 LEVEL = 0.95
 #: Reason given to boxes the quality target flags.
 TARGET_REASON = "below the quality target's threshold"
+#: Reason given to an audit sample found wrong and not corrected on the spot.
+WRONG_REASON = "found wrong by the audit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +508,12 @@ def loop_step(project: Project, costs: ReviewCosts | None = None) -> LoopStep:
     rnd = current_round(project)
     if rnd is None:
         return LoopStep("start", message="no audit yet: review the flags, then start one")
+    if (q.threshold or 0.0) > rnd.threshold:
+        return LoopStep(
+            "start",
+            message=f"the flag threshold rose to {q.threshold:.3f} after the last audit: "
+            f"review the new flags, then start a new audit round",
+        )
     est = estimate(rnd)
     left = len(pending_samples(project))
     if left:
@@ -541,6 +549,7 @@ __all__ = [
     "ReviewCosts",
     "Stratum",
     "apply_threshold",
+    "check_sample",
     "choose_threshold",
     "draw_audit",
     "estimate",
@@ -550,3 +559,29 @@ __all__ = [
     "sample_size",
     "start_audit",
 ]
+
+
+def check_sample(
+    project: Project,
+    track_id: int,
+    frame: int,
+    outcome: Outcome,
+    corrected: BoxXYXY | None = None,
+) -> None:
+    """A human's verdict on an audit sample, as one undoable edit: ``"ok"`` verifies the
+    box; ``"wrong"`` replaces it by ``corrected`` (a manual keyframe) or, without one,
+    flags it for the review queue. The outcome is recorded either way."""
+    box = project.box(track_id, frame)
+    if box is None:
+        raise ProjectError(f"track {track_id} has no box on frame {frame} to check")
+    with project.edit(f"Audit: track {track_id} frame {frame} {outcome}") as tx:
+        if outcome == "ok":
+            tx.set_box(track_id, box.with_(verified=True, flagged=False, flag_reason=""))
+        elif corrected is not None:
+            tx.set_box(
+                track_id,
+                FrameBox(frame, corrected, BoxSource.MANUAL, 1.0, occluded=box.occluded),
+            )
+        else:
+            tx.set_box(track_id, box.with_(flagged=True, flag_reason=WRONG_REASON))
+        record_outcome(project, track_id, frame, outcome)
