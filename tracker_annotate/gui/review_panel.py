@@ -13,11 +13,14 @@ stretches.
 
 from __future__ import annotations
 
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
     QGridLayout,
+    QGroupBox,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -27,6 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from tracker_annotate.core import audit
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.review import FlagSegment, ReviewItem, flag_segments, review_items
 from tracker_annotate.core.session import Session
@@ -46,6 +50,9 @@ def _swatch(color: QColor) -> QIcon:
 
 
 class ReviewPanel(QWidget):
+    #: The user set the quality target (a fraction: 0.01 = 1%).
+    target_changed = pyqtSignal(float)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project: Project | None = None
@@ -69,8 +76,32 @@ class ReviewPanel(QWidget):
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.currentRowChanged.connect(self._on_row)
         self.buttons = QGridLayout()
+        self.target = QDoubleSpinBox()
+        self.target.setRange(0.1, 50.0)
+        self.target.setDecimals(1)
+        self.target.setSingleStep(0.5)
+        self.target.setSuffix(" %")
+        self.target.setValue(100 * audit.DEFAULT_TARGET)
+        self.target.setToolTip(
+            "At most this share of the boxes may be wrong and unseen (never reviewed)"
+        )
+        self.target.editingFinished.connect(
+            lambda: self.target_changed.emit(self.target.value() / 100)
+        )
+        self.prediction = QLabel()
+        self.prediction.setWordWrap(True)
+        self.audit_status = QLabel("No audit yet")
+        self.audit_status.setWordWrap(True)
+        self.quality_buttons = QGridLayout()
+        quality = QGroupBox("Quality")
+        form = QFormLayout(quality)
+        form.addRow("Target: wrong and unseen ≤", self.target)
+        form.addRow(self.prediction)
+        form.addRow(self.audit_status)
+        form.addRow(self.quality_buttons)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(quality)
         lay.addWidget(self.counter)
         lay.addWidget(self.only_derived)
         lay.addWidget(self.auto_advance)
@@ -85,6 +116,14 @@ class ReviewPanel(QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             self.buttons.addWidget(b, i // 2, i % 2)
+
+    def add_quality_buttons(self, actions: list[QAction]) -> None:
+        for i, act in enumerate(actions):
+            b = QToolButton()
+            b.setDefaultAction(act)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            self.quality_buttons.addWidget(b, i // 2, i % 2)
 
     def bind(self, project: Project, session: Session) -> None:
         self.unbind()
@@ -118,13 +157,20 @@ class ReviewPanel(QWidget):
     def refresh(self) -> None:
         if self._project is None:
             return
+        self._refresh_quality()
         derived = self.only_derived.isChecked()
         self._items = review_items(self._project, unverified_derived=derived)
         self._stretches = flag_segments(self._project, unverified_derived=derived)
         n, m = len(self._items), len(self._stretches)
         what = "unverified" if derived else "flagged"
         where = f" in {m} stretch{'es' if m != 1 else ''}" if m != n else ""
-        self.counter.setText(f"{n} left{where} ({what})" if n else f"Nothing {what} left \u2713")
+        pending = audit.pending_samples(self._project)
+        if n:
+            self.counter.setText(f"{n} left{where} ({what})")
+        elif pending:
+            self.counter.setText(f"{len(pending)} audit samples to check (F walks them)")
+        else:
+            self.counter.setText(f"Nothing {what} left \u2713")
         self.list.blockSignals(True)
         self.list.clear()
         for st in self._stretches[:MAX_ROWS]:
@@ -145,6 +191,40 @@ class ReviewPanel(QWidget):
             self.list.addItem(QListWidgetItem(f"\u2026 and {m - MAX_ROWS} more (use F to step)"))
         self.list.blockSignals(False)
         self._on_position(None)
+
+    def _refresh_quality(self) -> None:
+        """The target, what flagging for it costs, and the audit's estimate."""
+        p = self._project
+        assert p is not None
+        q = p.quality
+        if not self.target.hasFocus():
+            self.target.blockSignals(True)
+            self.target.setValue(100 * q.target)
+            self.target.blockSignals(False)
+        curve = audit.predict_curve(p)
+        now = next((c for c in curve if c.threshold >= (q.threshold or 0.0)), curve[-1])
+        pick = audit.choose_threshold(p, target=q.target)
+        text = f"Predicted now: ≈{100 * now.residual:.1f}% left wrong (from confidences)"
+        if pick.threshold > now.threshold:
+            text += f"\nFor the target: {pick.summary()}"
+        self.prediction.setText(text)
+        rnd = audit.current_round(p)
+        if rnd is None:
+            self.audit_status.setText("No audit yet: review the flags, then Start audit")
+            return
+        est = audit.estimate(rnd)
+        step = audit.loop_step(p)
+        lines = [est.summary() if est is not None else f"Audit: {rnd.checked} checked"]
+        if rnd.checked < len(rnd.samples):
+            lines.append(f"{len(rnd.samples) - rnd.checked} of {len(rnd.samples)} left to check")
+        elif step.action == "done":
+            lines.append(f"Target {100 * q.target:g}% met \u2713")
+        elif step.action == "flag_more":
+            lines.append("Above the target: Audit next step flags more boxes")
+        else:
+            lines.append(step.message)
+        self.audit_status.setText("\n".join(lines))
+        self.audit_status.setToolTip(est.method if est is not None else "")
 
     def _on_changed(self, cs: ChangeSet) -> None:
         self.refresh()
