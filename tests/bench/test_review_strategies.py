@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from bench_helpers import static
@@ -102,3 +103,44 @@ def test_guided_follows_the_tools_suggestion_without_an_oracle(
     assert double.retracks == [(1, 1), (1, 2), (1, 3)]
     assert r.counts.manual_boxes == 2  # the first box and one correction
     assert ex["predicted_residual_when_stopped"] > 0.01  # stopped by max_steps
+
+
+def test_report_carries_audit_coverage_and_budget_curves(
+    make_sequence: MakeSequence, tmp_path: Path
+) -> None:
+    from tracker_annotate.bench.render import write_report
+    from tracker_annotate.bench.report import build_results
+    from tracker_annotate.bench.runner import BenchConfig
+    from tracker_annotate.bench.strategies import run_interpolation, run_per_frame
+
+    gt = load_mot_sequence(make_sequence({1: static(range(300)), 2: static(range(300))}, 300))
+    shift = {(1, f): 20.0 for f in range(100, 300, 10)}
+    audit_cfg = AuditBenchConfig(curve_targets=(0.05,))
+    rows = [
+        run_per_frame(gt, 0.7),
+        run_interpolation(gt, 0.7),
+        run_tracker_stretch(gt, GroundTruthEngineDouble(gt, shift=dict(shift)), None, CFG, 0.7),
+        run_tracker_audited(
+            gt, GroundTruthEngineDouble(gt, shift=dict(shift)), None, CFG, 0.7, cfg=audit_cfg
+        ),
+        run_tracker_guided(
+            gt, GroundTruthEngineDouble(gt, shift=dict(shift)), None, CFG, 0.7, cfg=audit_cfg
+        ),
+    ]
+    cfg = BenchConfig(taus=(0.7,), strategies=tuple(r.strategy for r in rows), audit=audit_cfg)
+    res = build_results(rows, cfg, command="test", wall_seconds=1.0)
+    a = res["audit"]
+    assert a["sequences"] == 1 and a["met_sequences"] == 1
+    assert a["coverage_runs"] >= 20 and a["coverage_fixed_n_runs"] >= 20
+    first = a["per_sequence"][gt.name]["first_round"]
+    assert first["true_residual"] == pytest.approx(20 / 600)
+    curves = res["budget_curves"]
+    assert [p["value"] for p in curves["tracker_audited (target)"]] == [0.01, 0.05]
+    assert {"per_frame", "interpolation", "tracker_guided"} <= set(curves)
+    names = [t["target"] for t in res["targets"]]
+    assert any("coverage >= 90%" in n for n in names)
+    assert any("tracker_guided manual boxes" in n for n in names)
+    report = write_report(json.loads(json.dumps(res)), tmp_path)
+    text = report.read_text()
+    assert "## Audit (tracker_audited, target 1%)" in text and "## Budget curves" in text
+    assert (tmp_path / "budget_curves.png").stat().st_size > 1000

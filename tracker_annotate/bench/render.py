@@ -210,17 +210,24 @@ def _audit_section(results: dict[str, Any]) -> list[str]:
         f"Audit checks {a['audit_checks']:,} ({a['audit_seconds']:,.0f} s); target met on "
         f"{a['met_sequences']}/{a['sequences']} sequences; 95% interval coverage "
         + cov_text
+        + f" (at a fixed 40-sample round: {_pct(a['coverage_fixed_n'])} over "
+        f"{a['coverage_fixed_n_runs']})"
         + f"; true residual (IoU<0.5, GT boxes) {_pct(a['true_residual'])}.",
         "",
-        "| sequence | estimate | 95% interval | true (same definition) | coverage | rounds | met |",
-        "|---|---:|---|---:|---:|---:|---|",
+        "| sequence | first round: checked / wrong | its estimate (95%) | its true value | "
+        "final estimate (95%) | final true | coverage | coverage, 40 samples | rounds | met |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|---|",
     ]
     for name, r in a["per_sequence"].items():
         lo, hi = r["interval"] or (None, None)
+        f = r["first_round"] or {}
+        flo, fhi = f.get("interval") or (None, None)
         out.append(
-            f"| {name} | {_pct(r['estimate'])} | {_pct(lo)}–{_pct(hi)} | "
+            f"| {name} | {f.get('samples', 0)} / {f.get('wrong', 0)} | "
+            f"{_pct(f.get('estimate'))} ({_pct(flo)}–{_pct(fhi)}) | "
+            f"{_pct(f.get('true_residual'))} | {_pct(r['estimate'])} ({_pct(lo)}–{_pct(hi)}) | "
             f"{_pct(r['true_residual_audit_definition'])} | {_pct(r['coverage'])} | "
-            f"{r['rounds']} | {'yes' if r['met'] else '**no**'} |"
+            f"{_pct(r['coverage_fixed_n'])} | {r['rounds']} | {'yes' if r['met'] else '**no**'} |"
         )
     return out
 

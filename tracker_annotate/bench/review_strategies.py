@@ -56,6 +56,9 @@ class AuditBenchConfig:
     #: Extra targets for the budget curve (each re-runs the loop on a copy).
     curve_targets: tuple[float, ...] = (0.005, 0.02, 0.05)
     seeds: int = 20
+    #: A fixed round size whose coverage is also measured: on a short sequence the
+    #: target's sample is the whole population (an exact, trivially covering interval).
+    coverage_samples: int = 40
     max_rounds: int = 5
     #: tracker_guided: most suggestions followed per sequence.
     max_steps: int = 150
@@ -211,13 +214,16 @@ def audit_loop(
                     "true_residual": truth,
                     "covered": truth == 0.0,
                     "coverage_over_seeds": {"runs": 0, "hits": 0, "coverage": None},
+                    "coverage_fixed_n": {"runs": 0, "hits": 0, "coverage": None},
                 }
             )
             break
         rnd = audit.start_audit(p, seed=r, force=True)
-        cov = coverage(
-            ann, tau, len(rnd.samples), range(1000 + 100 * r, 1000 + 100 * r + cfg.seeds)
-        )
+        first_seed = 1000 + 100 * r  # coverage seeds, apart from the loop's own
+        seeds = range(first_seed, first_seed + cfg.seeds)
+        cov = coverage(ann, tau, len(rnd.samples), seeds)
+        small = min(cfg.coverage_samples, len(audit.unseen_boxes(p)))
+        cov_small = coverage(ann, tau, small, seeds)
         truth = true_audit_residual(ann, tau)
         judged = judge(ann, rnd, tau)
         before = copy.copy(ann.counts)
@@ -254,6 +260,7 @@ def audit_loop(
                 "true_residual": truth,
                 "covered": est.residual_lo <= truth <= est.residual_hi,
                 "coverage_over_seeds": cov,
+                "coverage_fixed_n": cov_small,
             }
         )
         step = audit.loop_step(p)
@@ -265,6 +272,8 @@ def audit_loop(
     last = rounds[-1] if rounds else None
     covs = [r["coverage_over_seeds"] for r in rounds if r["samples"]]
     runs = sum(c["runs"] for c in covs)
+    fixed = [r["coverage_fixed_n"] for r in rounds if r["samples"]]
+    fixed_runs = sum(c["runs"] for c in fixed)
     return {
         "target": target,
         "rounds": rounds,
@@ -277,6 +286,9 @@ def audit_loop(
         "coverage_hits": sum(c["hits"] for c in covs),
         "coverage": sum(c["hits"] for c in covs) / runs if runs else None,
         "audit_rounds": sum(1 for r in rounds if r["samples"]),
+        "coverage_fixed_n_runs": fixed_runs,
+        "coverage_fixed_n_hits": sum(c["hits"] for c in fixed),
+        "coverage_fixed_n": sum(c["hits"] for c in fixed) / fixed_runs if fixed_runs else None,
         "method": est.method if est is not None else None,
     }
 
