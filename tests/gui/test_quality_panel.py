@@ -166,3 +166,22 @@ def test_export_with_unreviewed_flags_warns(
     assert "no audit" in shown_errors[-1]
     info = json.loads(out.read_text())["info"]["tracker_annotate_quality"]
     assert info["unreviewed_flags"] == 3
+
+
+def test_deleting_an_audit_sample_records_it_wrong_and_undo_restores_both(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    win = opened
+    tid = add_flagged_track(win, flagged_frames=())
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    win.actions_by_name["start_audit"].trigger()
+    rnd = audit.current_round(p)
+    assert rnd is not None
+    first = rnd.samples[0]
+    assert (s.frame, s.selected) == (first.frame, tid)
+    qtbot.keyClick(win.canvas, K.Key_Delete)
+    assert p.box(tid, first.frame) is None
+    assert audit.current_round(p).samples[0].outcome == "wrong"  # type: ignore[union-attr]
+    qtbot.keyClick(win.canvas, K.Key_Z, M.ControlModifier)
+    assert p.box(tid, first.frame) is not None
+    assert audit.current_round(p).samples[0].outcome is None  # type: ignore[union-attr]

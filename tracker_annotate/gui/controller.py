@@ -117,7 +117,16 @@ class Controller(QObject):
         p, sel = self.project, self._selected_box()
         if p is None or sel is None:
             return
-        self._do(lambda: commands.delete_box(p, *sel))
+        if self.audit.pending_at(*sel):  # a box where the object is not: the sample was wrong
+
+            def reject() -> None:
+                with p.edit(f"Audit: delete wrong box of track {sel[0]}"):
+                    audit.record_outcome(p, sel[0], sel[1], "wrong")
+                    commands.delete_box(p, *sel)
+
+            self._do(reject)
+        else:
+            self._do(lambda: commands.delete_box(p, *sel))
         self._advance_review()
 
     def mark_outside(self) -> None:
