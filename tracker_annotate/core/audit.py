@@ -57,6 +57,9 @@ from tracker_annotate.core.quality import (
 )
 
 LEVEL = 0.95
+#: :func:`predict_curve` evaluates at most this many thresholds (spread over the distinct
+#: confidences), so a million boxes cost milliseconds.
+MAX_THRESHOLDS = 1024
 #: Reason given to boxes the quality target flags.
 TARGET_REASON = "below the quality target's threshold"
 #: Reason given to an audit sample found wrong and not corrected on the spot.
@@ -146,22 +149,26 @@ def predict_curve(project: Project, costs: ReviewCosts | None = None) -> list[Pr
     tail = np.concatenate([np.cumsum(err_sorted[::-1])[::-1], [0.0]])
     head = np.concatenate([[0.0], np.cumsum(err_sorted)])
     pairs = np.sort(np.asarray(pair_keys, dtype=np.float64))
-    uniq = np.unique(k_sorted[k_sorted >= 0]) if len(k_sorted) else np.empty(0)
+    # threshold 1.0 means "flag every candidate" (the last point), so 1.0 is not a step
+    uniq = np.unique(k_sorted[(k_sorted > 0) & (k_sorted < 1.0)])
+    if len(uniq) > MAX_THRESHOLDS:  # finer steps than this change nothing a user can see
+        uniq = uniq[np.linspace(0, len(uniq) - 1, MAX_THRESHOLDS).round().astype(int)]
     top = float(np.nextafter(1.0, 2.0))
-    thresholds = [0.0, *(float(u) for u in uniq if u > 0), top]
-    out: list[Prediction] = []
-    for t in thresholds:
-        i = int(np.searchsorted(k_sorted, t, side="left"))
-        n_pairs = int(np.searchsorted(pairs, t, side="left"))
-        stretches = i - n_pairs
-        wrong_flagged = float(head[i])
-        review = (
-            costs.watch_s * i
-            + costs.verify_s * stretches
-            + (costs.correct_s - costs.verify_s) * min(wrong_flagged, float(stretches))
-        )
-        left = float(tail[i])
-        out.append(Prediction(min(t, 1.0), i, stretches, left, left / total, review))
+    t_arr = np.concatenate([[0.0], uniq, [top]])
+    i = np.searchsorted(k_sorted, t_arr, side="left")
+    n_pairs = np.searchsorted(pairs, t_arr, side="left")
+    stretches = i - n_pairs
+    wrong_flagged = head[i]
+    review = (
+        costs.watch_s * i
+        + costs.verify_s * stretches
+        + (costs.correct_s - costs.verify_s) * np.minimum(wrong_flagged, stretches)
+    )
+    left = tail[i]
+    out = [
+        Prediction(min(float(t), 1.0), int(n), int(m), float(e), float(e) / total, float(r))
+        for t, n, m, e, r in zip(t_arr, i, stretches, left, review, strict=True)
+    ]
     return out
 
 
@@ -179,12 +186,7 @@ def choose_threshold(
         raise ConfigError("give exactly one of a target residual or a review budget")
     curve = predict_curve(project, costs)
     if target is not None:
-        if not 0.0 <= target < 1.0:
-            raise ConfigError(f"target residual must be in [0, 1), got {target}")
-        for p in curve:
-            if p.residual <= target:
-                return p
-        return curve[-1]
+        return pick_for_target(curve, target)
     assert budget_s is not None
     if budget_s < 0:
         raise ConfigError(f"review budget must be >= 0 seconds, got {budget_s}")
@@ -192,17 +194,25 @@ def choose_threshold(
     return fits[-1] if fits else curve[0]
 
 
+def pick_for_target(curve: list[Prediction], target: float) -> Prediction:
+    """The lowest-threshold point of ``curve`` whose predicted residual is ``<= target``."""
+    if not 0.0 <= target < 1.0:
+        raise ConfigError(f"target residual must be in [0, 1), got {target}")
+    return next((p for p in curve if p.residual <= target), curve[-1])
+
+
 def apply_threshold(project: Project, threshold: float, description: str = "") -> int:
-    """Flag every unflagged candidate box with confidence ``< threshold`` and record the
-    threshold in the project's quality state, as one undoable edit. Returns boxes flagged.
-    Flags are only added."""
+    """Flag every unflagged candidate box with confidence ``< threshold`` (threshold 1:
+    every one) and record the threshold in the project's quality state, as one undoable
+    edit. Returns boxes flagged. Flags are only added."""
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"flag threshold must be in [0, 1], got {threshold}")
     n = 0
+    every = threshold >= 1.0
     with project.edit(description or f"Flag below confidence {threshold:.3f}") as tx:
         for tid in sorted(project.tracks):
             for _, b in sorted(project.boxes(tid).items()):
-                if _is_candidate(b) and not b.flagged and b.confidence < threshold:
+                if _is_candidate(b) and not b.flagged and (b.confidence < threshold or every):
                     tx.set_box(tid, b.with_(flagged=True, flag_reason=TARGET_REASON))
                     n += 1
         tx.set_quality(replace(project.quality, threshold=threshold))
@@ -523,7 +533,7 @@ def loop_step(project: Project, costs: ReviewCosts | None = None) -> LoopStep:
         return LoopStep("done", message=f"{est.summary()}: target {100 * q.target:g}% met")
     # the audit says the confidences are optimistic by residual_hi / predicted: aim lower
     curve = predict_curve(project, costs)
-    now = next((p for p in curve if p.threshold >= rnd.threshold), curve[-1])
+    now = curve[0]  # the flags as they are: what the audit measured
     ratio = est.residual_hi / max(now.residual, 1e-12)
     aim = q.target / max(ratio, 1.0)
     new = next((p for p in curve if p.residual <= aim and p.threshold > rnd.threshold), None)

@@ -22,11 +22,12 @@ F starts where the list starts.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 
 from tracker_annotate.core.audit import ReviewCosts
-from tracker_annotate.core.boxes import FrameBox
+from tracker_annotate.core.boxes import BoxSource, FrameBox
 from tracker_annotate.core.project import Project
 
 
@@ -100,14 +101,40 @@ def flag_segments(
     project: Project, *, unverified_derived: bool = False, costs: ReviewCosts | None = None
 ) -> list[FlagSegment]:
     """Stretches of boxes needing review, most valuable first (ties: earlier frame, then
-    lower track id)."""
+    lower track id). Linear in the boxes: the span sums come from prefix sums."""
     costs = costs or ReviewCosts()
     segs: list[FlagSegment] = []
     for tid in sorted(project.tracks):
         boxes = project.boxes(tid)
         frames = sorted(boxes)
-        keys = [f for f in frames if boxes[f].is_keyframe]
-        want = [f for f in frames if _needs_review(boxes[f], unverified_derived)]
+        keys: list[int] = []
+        want: list[int] = []
+        # prefix sums over `frames`: derived visible boxes, and their expected wrong when
+        # unflagged (what a correction's re-track may also fix). The hot loop of the
+        # review panel's refresh: FrameBox properties are inlined.
+        n_dv = [0]
+        e_dv = [0.0]
+        n_acc, e_acc = 0, 0.0
+        manual = BoxSource.MANUAL
+        for f in frames:
+            b = boxes[f]
+            key = b.source is manual or b.verified
+            if key:
+                keys.append(f)
+            elif not b.outside:
+                n_acc += 1
+                if not b.flagged:
+                    c = b.confidence
+                    e_acc += 1.0 - (c if c < 1.0 else 1.0) if c > 0.0 else 1.0
+            # = _needs_review(b, unverified_derived), inlined
+            if (
+                (not key and not b.outside)
+                if unverified_derived
+                else (b.flagged and not b.verified)
+            ):
+                want.append(f)
+            n_dv.append(n_acc)
+            e_dv.append(e_acc)
         runs: list[list[int]] = []
         for f in want:
             if runs and f == runs[-1][-1] + 1:
@@ -115,46 +142,46 @@ def flag_segments(
             else:
                 runs.append([f])
         for run in runs:
-            segs.append(_segment(project, tid, run=run, keys=keys, frames=frames, costs=costs))
+            k = bisect.bisect_left(keys, run[0])
+            lo = keys[k - 1] if k > 0 else -1
+            k = bisect.bisect_right(keys, run[-1])
+            hi = keys[k] if k < len(keys) else 1 << 62
+            i0 = bisect.bisect_right(frames, lo)
+            i1 = bisect.bisect_left(frames, hi)
+            run_boxes = [boxes[f] for f in run]
+            in_run_dv = sum(1 for b in run_boxes if b.is_derived and not b.outside)
+            in_run_e = sum(
+                _err(b) for b in run_boxes if b.is_derived and not b.outside and not b.flagged
+            )
+            span_n = n_dv[i1] - n_dv[i0] - in_run_dv
+            span_e = e_dv[i1] - e_dv[i0] - in_run_e
+            segs.append(
+                _segment(
+                    tid, run=run, run_boxes=run_boxes, span_n=span_n, span_e=span_e, costs=costs
+                )
+            )
     segs.sort(key=lambda s: (-s.value, s.start, s.track_id))
     return segs
 
 
-def _span(keys: list[int], start: int, end: int) -> tuple[int, int]:
-    """The keyframe-to-keyframe span (exclusive bounds) a correction in ``start..end``
-    re-tracks."""
-    before = [k for k in keys if k < start]
-    after = [k for k in keys if k > end]
-    return (before[-1] if before else -1, after[0] if after else 1 << 62)
+def _err(b: FrameBox) -> float:
+    return 1.0 - min(1.0, max(0.0, b.confidence))
 
 
 def _segment(
-    project: Project,
     tid: int,
     *,
     run: list[int],
-    keys: list[int],
-    frames: list[int],
+    run_boxes: list[FrameBox],
+    span_n: int,
+    span_e: float,
     costs: ReviewCosts,
 ) -> FlagSegment:
-    boxes = project.boxes(tid)
-    run_boxes = [boxes[f] for f in run]
-    confs = [min(1.0, max(0.0, b.confidence)) for b in run_boxes]
-    e_run = sum(1.0 - c for c in confs)
-    p_wrong = 1.0 - math.prod(confs)
-    lo, hi = _span(keys, run[0], run[-1])
-    in_run = set(run)
-    span = [
-        f
-        for f in frames
-        if lo < f < hi and boxes[f].is_derived and not boxes[f].outside and f not in in_run
-    ]
-    e_span = sum(
-        1.0 - min(1.0, max(0.0, boxes[f].confidence)) for f in span if not boxes[f].flagged
-    )
+    e_run = sum(_err(b) for b in run_boxes)
+    p_wrong = 1.0 - math.prod(1.0 - _err(b) for b in run_boxes)
     seconds = costs.watch_s * len(run) + (1 - p_wrong) * costs.verify_s + p_wrong * costs.correct_s
-    value = (e_run + p_wrong * e_span) / max(seconds, 1e-9)
-    worst = min(run, key=lambda f: (boxes[f].confidence, f))
+    value = (e_run + p_wrong * max(0.0, span_e)) / max(seconds, 1e-9)
+    worst = min(zip(run, run_boxes, strict=True), key=lambda fb: (fb[1].confidence, fb[0]))[0]
     return FlagSegment(
         tid,
         run[0],
@@ -162,7 +189,7 @@ def _segment(
         min(b.confidence for b in run_boxes),
         tuple(sorted({b.flag_reason for b in run_boxes if b.flag_reason})),
         e_run,
-        len(span) + len(run),
+        span_n + len(run),
         seconds,
         value,
         worst,

@@ -202,8 +202,8 @@ class ReviewPanel(QWidget):
             self.target.setValue(100 * q.target)
             self.target.blockSignals(False)
         curve = audit.predict_curve(p)
-        now = next((c for c in curve if c.threshold >= (q.threshold or 0.0)), curve[-1])
-        pick = audit.choose_threshold(p, target=q.target)
+        now = curve[0]  # threshold 0: the flags as they are
+        pick = audit.pick_for_target(curve, q.target)
         text = f"Predicted now: ≈{100 * now.residual:.1f}% left wrong (from confidences)"
         if pick.threshold > now.threshold:
             text += f"\nFor the target: {pick.summary()}"
@@ -213,11 +213,13 @@ class ReviewPanel(QWidget):
             self.audit_status.setText("No audit yet: review the flags, then Start audit")
             return
         est = audit.estimate(rnd)
-        step = audit.loop_step(p)
         lines = [est.summary() if est is not None else f"Audit: {rnd.checked} checked"]
         if rnd.checked < len(rnd.samples):
             lines.append(f"{len(rnd.samples) - rnd.checked} of {len(rnd.samples)} left to check")
-        elif step.action == "done":
+            self.audit_status.setText("\n".join(lines))
+            return
+        step = audit.loop_step(p)
+        if step.action == "done":
             lines.append(f"Target {100 * q.target:g}% met \u2713")
         elif step.action == "flag_more":
             lines.append("Above the target: Audit next step flags more boxes")
