@@ -274,3 +274,12 @@ def test_loop_is_done_when_a_large_clean_audit_bounds_the_residual() -> None:
     assert step.action == "done", step.message
     est = audit.estimate(audit.current_round(p))
     assert est is not None and est.residual_hi <= 0.01
+
+
+def test_walk_skips_samples_whose_box_is_gone() -> None:
+    p = make_project([[0.9] * 30])
+    rnd = audit.start_audit(p, seed=3, n=3)
+    gone = rnd.samples[0]
+    with p.edit("delete") as tx:
+        tx.remove_box(gone.track_id, gone.frame)
+    assert audit.next_sample(p, 0, None) == (rnd.samples[1].frame, rnd.samples[1].track_id)

@@ -93,3 +93,18 @@ def test_damaged_outcome_is_named(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(ProjectError, match=r"audit round 0 sample 2 has outcome code 7"):
         ProjectStore.open(path, check_media=False)
+
+
+def test_impossible_target_in_the_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.taproj"
+    ProjectStore.create(path, tracked_project()).close()
+    con = sqlite3.connect(path)
+    con.execute(
+        "UPDATE meta SET value = '{\"target\": 3, \"threshold\": null}' WHERE key = 'quality'"
+    )
+    con.commit()
+    con.close()
+    with pytest.raises(
+        ProjectError, match=r"p\.taproj: the audit record is damaged: quality target"
+    ):
+        ProjectStore.open(path, check_media=False)

@@ -359,7 +359,8 @@ def next_sample(
 ) -> tuple[int, int] | None:
     """The unchecked sample after (before) the one at ``(frame, track_id)`` in walk order,
     or the first (last) one; ``(frame, track_id)`` or ``None`` when all are checked."""
-    pending = pending_samples(project)
+    # a sample whose box is gone (deleted, re-tracked away) cannot be checked: skipped
+    pending = [s for s in pending_samples(project) if project.box(s.track_id, s.frame)]
     if not pending:
         return None
     keys = [(s.frame, s.track_id) for s in pending]

@@ -98,7 +98,7 @@ class AuditFlow:
         if p is None or s is None:
             return False
         hit = audit.next_sample(p, s.frame, s.selected, backward=backward)
-        pending = audit.pending_samples(p)
+        pending = [x for x in audit.pending_samples(p) if p.box(x.track_id, x.frame)]
         if hit is None and pending:
             first = pending[-1] if backward else pending[0]
             hit = (first.frame, first.track_id)

@@ -77,8 +77,17 @@ def write_quality(con: sqlite3.Connection, q: QualityState) -> None:
 
 
 def load_quality(con: sqlite3.Connection, where: str) -> QualityState:
-    """The stored quality state; :class:`ProjectError` naming the round or sample if
-    damaged."""
+    """The stored quality state; :class:`ProjectError` naming the file (and the round or
+    sample) if damaged."""
+    try:
+        return _load_quality(con, where)
+    except ProjectError as exc:
+        if where in str(exc):
+            raise
+        raise ProjectError(f"{where}: the audit record is damaged: {exc}") from exc
+
+
+def _load_quality(con: sqlite3.Connection, where: str) -> QualityState:
     row = con.execute("SELECT value FROM meta WHERE key = 'quality'").fetchone()
     try:
         d = json.loads(row[0]) if row is not None else {}
