@@ -23,14 +23,17 @@ estimator ``p = sum_h W_h x_h / n_h`` (``W_h = N_h / N``). Its 95% interval:
 * one stratum: the exact hypergeometric interval (finite population, no approximation);
 * several: Korn & Graubard (1998): a Clopper-Pearson interval at the effective sample size
   ``n_eff = p (1 - p) / var(p)`` (with the finite-population correction; when no stratum
-  saw an error, ``n_eff = 1 / sum W_h^2 (1 - f_h) / n_h``), never more than the sample
-  size would give without stratification.
+  saw an error, ``n_eff = 1 / sum W_h^2 (1 - f_h) / n_h``), capped at ``n / (1 - n/N)``,
+  the effective size of an unstratified sample of the same size (Korn & Graubard's
+  truncation, with the finite-population correction).
 
 The residual is that rate times the unseen boxes over all visible boxes.
 
 Loop (:func:`loop_step`). When the interval's upper end is above the target, the flag
-threshold rises (more boxes flagged, reviewed, and out of the unseen population) and a
-new round is drawn; the audit is done when the upper end is at or below the target.
+threshold *rises* (more boxes flagged, reviewed, and out of the unseen population): the
+new one is the lowest whose prediction meets the target scaled down by how optimistic the
+confidences proved (audited upper end / predicted). After the review a new round is
+drawn; the audit is done when the upper end is at or below the target.
 """
 
 from __future__ import annotations
