@@ -8,14 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, quality
 from tracker_annotate.core import intervals as iv
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 
 XY = BoxXYXY(0, 0, 10, 10)
-OUT: dict[bool, audit.Outcome] = {True: "wrong", False: "ok"}
+OUT: dict[bool, quality.Outcome] = {True: "wrong", False: "ok"}
 
 
 def make_project(
@@ -207,8 +207,8 @@ def test_walk_order_and_next_sample() -> None:
 
 def test_estimate_on_a_constructed_round() -> None:
     # one stratum of 100 unseen boxes among 200 visible; 20 checked, 1 wrong
-    s = [audit.AuditSample(1, f, 0, "wrong" if f == 1 else "ok") for f in range(1, 21)]
-    rnd = audit.AuditRound(0, 0.5, 200, (audit.Stratum("all", 0.5, 1.0, 100),), tuple(s))
+    s = [quality.AuditSample(1, f, 0, "wrong" if f == 1 else "ok") for f in range(1, 21)]
+    rnd = quality.AuditRound(0, 0.5, 200, (quality.Stratum("all", 0.5, 1.0, 100),), tuple(s))
     est = audit.estimate(rnd)
     assert est is not None and est.complete
     d_lo, d_hi = iv.hypergeometric(1, 20, 100)
@@ -218,9 +218,9 @@ def test_estimate_on_a_constructed_round() -> None:
 
 
 def test_no_estimate_until_every_stratum_has_a_check() -> None:
-    strata = (audit.Stratum("medium band", 0.5, 0.8, 10), audit.Stratum("rest", 0.8, 1, 90))
-    samples = (audit.AuditSample(1, 1, 0, "ok"), audit.AuditSample(1, 50, 1, None))
-    assert audit.estimate(audit.AuditRound(0, 0.5, 100, strata, samples)) is None
+    strata = (quality.Stratum("medium band", 0.5, 0.8, 10), quality.Stratum("rest", 0.8, 1, 90))
+    samples = (quality.AuditSample(1, 1, 0, "ok"), quality.AuditSample(1, 50, 1, None))
+    assert audit.estimate(quality.AuditRound(0, 0.5, 100, strata, samples)) is None
 
 
 def test_stratified_interval_covers_on_a_simulated_population() -> None:
@@ -239,10 +239,10 @@ def test_stratified_interval_covers_on_a_simulated_population() -> None:
     for seed in range(runs):
         rnd = audit.draw_audit(p, 60, seed=seed)
         done = tuple(
-            audit.AuditSample(s.track_id, s.frame, s.stratum, OUT[frame_wrong[s.frame]])
+            quality.AuditSample(s.track_id, s.frame, s.stratum, OUT[frame_wrong[s.frame]])
             for s in rnd.samples
         )
-        est = audit.estimate(audit.AuditRound(seed, 0, n_boxes, rnd.strata, done))
+        est = audit.estimate(quality.AuditRound(seed, 0, n_boxes, rnd.strata, done))
         assert est is not None and est.method == audit.METHOD_KG
         covered += est.rate_lo <= true_rate <= est.rate_hi
     assert covered / runs >= 0.92, covered / runs

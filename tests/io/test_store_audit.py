@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, quality
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
@@ -74,7 +74,7 @@ def test_v1_file_is_migrated_to_the_audit_schema(tmp_path: Path) -> None:
     con.commit()
     con.close()
     with ProjectStore.open(path, check_media=False) as store:
-        assert store.project.quality == audit.QualityState()
+        assert store.project.quality == quality.QualityState()
         assert store.project.n_boxes() == 121
         audit.start_audit(store.project, seed=3, n=5)
     con = sqlite3.connect(path)

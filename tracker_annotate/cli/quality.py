@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, quality
 from tracker_annotate.core.boxes import BoxXYXY
 from tracker_annotate.core.errors import ConfigError, FormatError
 from tracker_annotate.core.project import Project
@@ -100,11 +100,11 @@ def _write_csv(project: Project, path: str) -> int:
     return len(rnd.samples)
 
 
-def _parse_item(text: str) -> tuple[int, int, audit.Outcome]:
+def _parse_item(text: str) -> tuple[int, int, quality.Outcome]:
     where, sep, verdict = text.partition("=")
     tid, sep2, frame = where.partition(":")
     try:
-        if not sep or not sep2 or verdict not in audit.OUTCOMES:
+        if not sep or not sep2 or verdict not in quality.OUTCOMES:
             raise ValueError
         return int(tid), int(frame), verdict
     except ValueError:
@@ -113,7 +113,7 @@ def _parse_item(text: str) -> tuple[int, int, audit.Outcome]:
         ) from None
 
 
-def _read_csv(path: str) -> list[tuple[int, int, audit.Outcome, BoxXYXY | None]]:
+def _read_csv(path: str) -> list[tuple[int, int, quality.Outcome, BoxXYXY | None]]:
     out = []
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -125,7 +125,7 @@ def _read_csv(path: str) -> list[tuple[int, int, audit.Outcome, BoxXYXY | None]]
         if not verdict:
             continue
         try:
-            if verdict not in audit.OUTCOMES:
+            if verdict not in quality.OUTCOMES:
                 raise ValueError(f"outcome {verdict!r} is not ok, wrong or empty")
             tid, frame = int(row["track_id"]), int(row["frame"])
             corr = None
@@ -141,7 +141,7 @@ def _read_csv(path: str) -> list[tuple[int, int, audit.Outcome, BoxXYXY | None]]
 
 
 def _record(project: Project, args: argparse.Namespace) -> dict[str, Any]:
-    rows: list[tuple[int, int, audit.Outcome, BoxXYXY | None]] = [
+    rows: list[tuple[int, int, quality.Outcome, BoxXYXY | None]] = [
         (*_parse_item(t), None) for t in args.items
     ]
     if args.csv:

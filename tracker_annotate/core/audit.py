@@ -50,12 +50,10 @@ from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.quality import (
-    DEFAULT_TARGET,
     OUTCOMES,
     AuditRound,
     AuditSample,
     Outcome,
-    QualityState,
     Stratum,
 )
 
@@ -550,29 +548,6 @@ def loop_step(project: Project, costs: ReviewCosts | None = None) -> LoopStep:
         f"{est.summary()}: above the {100 * q.target:g}% target; flag below "
         f"{new.threshold:.3f} ({new.summary()}) and audit again",
     )
-
-
-__all__ = [
-    "DEFAULT_TARGET",
-    "AuditEstimate",
-    "AuditRound",
-    "AuditSample",
-    "LoopStep",
-    "Prediction",
-    "QualityState",
-    "ReviewCosts",
-    "Stratum",
-    "apply_threshold",
-    "check_sample",
-    "choose_threshold",
-    "draw_audit",
-    "estimate",
-    "loop_step",
-    "predict_curve",
-    "record_outcome",
-    "sample_size",
-    "start_audit",
-]
 
 
 def check_sample(

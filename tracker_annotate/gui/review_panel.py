@@ -30,7 +30,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, quality
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.review import FlagSegment, ReviewItem, flag_segments, review_items
 from tracker_annotate.core.session import Session
@@ -81,7 +81,7 @@ class ReviewPanel(QWidget):
         self.target.setDecimals(1)
         self.target.setSingleStep(0.5)
         self.target.setSuffix(" %")
-        self.target.setValue(100 * audit.DEFAULT_TARGET)
+        self.target.setValue(100 * quality.DEFAULT_TARGET)
         self.target.setToolTip(
             "At most this share of the boxes may be wrong and unseen (never reviewed)"
         )
@@ -93,15 +93,15 @@ class ReviewPanel(QWidget):
         self.audit_status = QLabel("No audit yet")
         self.audit_status.setWordWrap(True)
         self.quality_buttons = QGridLayout()
-        quality = QGroupBox("Quality")
-        form = QFormLayout(quality)
+        group = QGroupBox("Quality")
+        form = QFormLayout(group)
         form.addRow("Target: wrong and unseen ≤", self.target)
         form.addRow(self.prediction)
         form.addRow(self.audit_status)
         form.addRow(self.quality_buttons)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(quality)
+        lay.addWidget(group)
         lay.addWidget(self.counter)
         lay.addWidget(self.only_derived)
         lay.addWidget(self.auto_advance)
