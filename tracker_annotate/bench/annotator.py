@@ -138,6 +138,30 @@ class SimulatedAnnotator:
         self.counts.verifications += 1
         self._shown.add((tid, frame))
 
+    def watch(self, gt_id: int, frames: list[int]) -> None:
+        """Watch a stretch of proposed boxes play (``watch_s`` per box)."""
+        tid = self._project_tid[gt_id]
+        self.counts.watched += len(frames)
+        self._shown.update((tid, f) for f in frames)
+
+    def accept_stretch(self, gt_id: int, frames: list[int]) -> None:
+        """Accept a watched stretch in one action (Shift+Enter): one verification."""
+        tid = self._project_tid[gt_id]
+        with self.project.edit(f"Accept stretch of track {tid}"):
+            for f in frames:
+                commands.accept_box(self.project, tid, f)
+        self.counts.verifications += 1
+        self._shown.update((tid, f) for f in frames)
+
+    def is_wrong(self, gt_id: int, frame: int, tau: float) -> bool:
+        """Whether the project's box on ``frame`` fails the annotator's standard: IoU
+        below ``tau``, or a visible box where the object is not."""
+        iou = self.iou_at(gt_id, frame)
+        if iou is None:
+            b = self.project.box(self._project_tid[gt_id], frame)
+            return b is not None and not b.outside
+        return iou < tau
+
     def mark_end(self, gt_id: int, last: int | None = None) -> bool:
         """Mark where the object stops being visible: an ``outside`` box on the frame after
         ``last`` (default: the track's last GT frame; pass a run's last frame for an object

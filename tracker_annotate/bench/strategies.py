@@ -24,7 +24,7 @@ project and the frames, never the annotator.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from tracker_annotate.bench.annotator import Quality, SimulatedAnnotator
@@ -37,7 +37,29 @@ from tracker_annotate.core.project import Project
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
 
-STRATEGIES = ("per_frame", "interpolation", "tracker_oracle", "tracker_flagged")
+STRATEGIES = (
+    "per_frame",
+    "interpolation",
+    "tracker_oracle",
+    "tracker_flagged",
+    # the app's real review (tracker_annotate.bench.review_strategies)
+    "tracker_stretch",
+    "tracker_audited",
+    "tracker_guided",
+)
+#: Strategies that use the engine's flags (flag threshold, precision and recall reported).
+FLAGGING = ("tracker_flagged", "tracker_stretch", "tracker_audited")
+
+
+def _priced(value: Any, costs: CostModel) -> Any:
+    """``ActionCounts`` anywhere in ``value`` become their counts and their seconds."""
+    if isinstance(value, ActionCounts):
+        return {**asdict(value), "seconds": round(value.seconds(costs), 3)}
+    if isinstance(value, dict):
+        return {k: _priced(v, costs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_priced(v, costs) for v in value]
+    return value
 
 
 class Engine(Protocol):
@@ -148,11 +170,11 @@ class StrategyResult:
             "tau": self.tau,
             "compute_seconds": round(self.compute_seconds, 3),
         }
-        if self.strategy == "tracker_flagged":
+        if self.strategy in FLAGGING:
             out["flag_threshold"] = self.flag_threshold
             out["flag_precision"] = self.flag_precision
             out["flag_recall"] = self.flag_recall
-        out.update(self.extra)
+        out.update(_priced(self.extra, costs))
         return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from tracker_annotate.bench.costs import COST_SOURCES, CostModel
 from tracker_annotate.bench.report import build_results, write_json
+from tracker_annotate.bench.review_strategies import AuditBenchConfig
 from tracker_annotate.bench.runner import BenchConfig, run_all
 from tracker_annotate.bench.sequences import find_sequences
 from tracker_annotate.bench.strategies import STRATEGIES
@@ -75,6 +76,9 @@ def _command(args: argparse.Namespace) -> str:
     parts += ["--flag-thresholds", ",".join(f"{v:g}" for v in args.flag_thresholds)]
     parts += ["--tracker", args.tracker, "--flag-threshold", f"{args.flag_threshold:g}"]
     parts += ["--strategies", args.strategies, "--jobs", str(args.jobs)]
+    parts += ["--audit-target", f"{args.audit_target:g}", "--audit-seeds", str(args.audit_seeds)]
+    parts += ["--audit-curve-targets", ",".join(f"{v:g}" for v in args.audit_curve_targets)]
+    parts += ["--guided-max-steps", str(args.guided_max_steps)]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -153,6 +157,33 @@ def register(subparsers: Any) -> None:
         default=",".join(STRATEGIES),
         help=f"comma-separated subset of {','.join(STRATEGIES)}",
     )
+    a = AuditBenchConfig()
+    p.add_argument(
+        "--audit-target",
+        type=float,
+        default=a.target,
+        help=f"tracker_audited/guided: target residual (default {a.target:g})",
+    )
+    p.add_argument(
+        "--audit-seeds",
+        type=int,
+        default=a.seeds,
+        help=f"tracker_audited: seeded audits per round for coverage (default {a.seeds})",
+    )
+    p.add_argument(
+        "--audit-curve-targets",
+        type=_floats,
+        default=a.curve_targets,
+        help="tracker_audited: extra targets for the budget curve (default "
+        + ",".join(f"{v:g}" for v in a.curve_targets)
+        + ")",
+    )
+    p.add_argument(
+        "--guided-max-steps",
+        type=int,
+        default=a.max_steps,
+        help=f"tracker_guided: most suggestions followed per sequence (default {a.max_steps})",
+    )
     p.add_argument(
         "-j",
         "--jobs",
@@ -183,6 +214,12 @@ def run(args: argparse.Namespace) -> int:
         costs=costs,
         strategies=strategies,
         jobs=args.jobs,
+        audit=AuditBenchConfig(
+            target=args.audit_target,
+            curve_targets=tuple(args.audit_curve_targets),
+            seeds=args.audit_seeds,
+            max_steps=args.guided_max_steps,
+        ),
     )
     command = _command(args)
     load_before = os.getloadavg()

@@ -22,6 +22,7 @@ from tracker_annotate.core.errors import TrackerAnnotateError
 SUBCOMMAND_MODULES = (
     "tracker_annotate.cli.info",
     "tracker_annotate.cli.convert",
+    "tracker_annotate.cli.quality",
     "tracker_annotate.cli.track",
     "tracker_annotate.cli.batch",
     "tracker_annotate.cli.bench",

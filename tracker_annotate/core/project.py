@@ -25,6 +25,7 @@ from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.events import Signal
 from tracker_annotate.core.labels import DEFAULT_LABEL, Label
+from tracker_annotate.core.quality import QualityState
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +83,14 @@ class ChangeSet:
     tracks: set[int] = field(default_factory=set)
     labels: set[str] = field(default_factory=set)
     kind: str = "do"  # "do", "undo" or "redo"
+    quality: bool = False  # the quality state (target, threshold, audit) changed
 
     @property
     def frames(self) -> set[int]:
         return {f for _, f in self.boxes}
 
     def is_empty(self) -> bool:
-        return not (self.boxes or self.tracks or self.labels)
+        return not (self.boxes or self.tracks or self.labels or self.quality)
 
 
 class Transaction:
@@ -104,6 +106,8 @@ class Transaction:
         self._new_boxes: dict[tuple[int, int], FrameBox | None] = {}
         self._new_tracks: dict[int, TrackInfo | None] = {}
         self._new_labels: dict[str, Label | None] = {}
+        self._old_quality: QualityState | None = None
+        self._new_quality: QualityState | None = None
 
     # -- mutators ---------------------------------------------------------------------
     def set_box(self, track_id: int, box: FrameBox) -> None:
@@ -181,12 +185,24 @@ class Transaction:
         del p._labels[name]
         self._new_labels[name] = None
 
+    def set_quality(self, state: QualityState) -> None:
+        """Replace the project's quality state (target, threshold, audit rounds)."""
+        if not isinstance(state, QualityState):
+            raise ProjectError(f"quality state must be a QualityState, got {type(state).__name__}")
+        p = self._project
+        if self._old_quality is None:
+            self._old_quality = p._quality
+        p._quality = state
+        self._new_quality = state
+
     def new_track_id(self) -> int:
         return self._project._next_track_id
 
     # -- replay ---------------------------------------------------------------------
     def is_empty(self) -> bool:
-        return not (self._old_boxes or self._old_tracks or self._old_labels)
+        return not (
+            self._old_boxes or self._old_tracks or self._old_labels or self._old_quality is not None
+        )
 
     def change_set(self, kind: str = "do") -> ChangeSet:
         return ChangeSet(
@@ -195,6 +211,7 @@ class Transaction:
             tracks=set(self._old_tracks),
             labels=set(self._old_labels),
             kind=kind,
+            quality=self._old_quality is not None,
         )
 
     def _apply(self, use_old: bool) -> None:
@@ -203,6 +220,9 @@ class Transaction:
         tracks = self._old_tracks if use_old else self._new_tracks
         labels = self._old_labels if use_old else self._new_labels
         boxes = self._old_boxes if use_old else self._new_boxes
+        quality = self._old_quality if use_old else self._new_quality
+        if quality is not None:
+            p._quality = quality
         for name, lab in labels.items():
             if lab is not None:
                 p._labels[name] = lab
@@ -236,6 +256,8 @@ class Transaction:
             self._new_tracks[tid] = p._tracks.get(tid)
         for name in self._old_labels:
             self._new_labels[name] = p._labels.get(name)
+        if self._old_quality is not None:
+            self._new_quality = p._quality
 
 
 class History:
@@ -305,6 +327,7 @@ class Project:
         self._tracks: dict[int, TrackInfo] = {}
         self._boxes: dict[int, dict[int, FrameBox]] = {}
         self._next_track_id = 1
+        self._quality = QualityState()
         self._tx: Transaction | None = None
         self.changed: Signal[ChangeSet] = Signal()
         self.media_changed: Signal[MediaRef] = Signal()
@@ -318,6 +341,11 @@ class Project:
     @property
     def tracks(self) -> Mapping[int, TrackInfo]:
         return MappingProxyType(self._tracks)
+
+    @property
+    def quality(self) -> QualityState:
+        """The quality target, flag threshold and audit rounds (change via ``edit``)."""
+        return self._quality
 
     def track(self, track_id: int) -> TrackInfo:
         try:

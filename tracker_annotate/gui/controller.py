@@ -16,12 +16,13 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from tracker_annotate.core import commands
+from tracker_annotate.core import audit, commands
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.core.session import Session
+from tracker_annotate.gui.audit_flow import AuditFlow
 from tracker_annotate.gui.document import Document
 from tracker_annotate.gui.preferences import Preferences
 from tracker_annotate.gui.tracking_worker import Job, TrackingWorker, snapshot_project
@@ -55,6 +56,7 @@ class Controller(QObject):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(100)  # stream results at 10 Hz, not per frame
         self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
+        self.audit = AuditFlow(self)
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -105,14 +107,26 @@ class Controller(QObject):
         p = self.project
         if p is None:
             return
-        self._do(lambda: commands.set_box_geometry(p, track_id, frame, xyxy))
+        if self.audit.pending_at(track_id, frame):  # a corrected audit sample was wrong
+            self._do(lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy))
+        else:
+            self._do(lambda: commands.set_box_geometry(p, track_id, frame, xyxy))
         self._after_edit(track_id, frame)
 
     def delete_selected_box(self) -> None:
         p, sel = self.project, self._selected_box()
         if p is None or sel is None:
             return
-        self._do(lambda: commands.delete_box(p, *sel))
+        if self.audit.pending_at(*sel):  # a box where the object is not: the sample was wrong
+
+            def reject() -> None:
+                with p.edit(f"Audit: delete wrong box of track {sel[0]}"):
+                    audit.record_outcome(p, sel[0], sel[1], "wrong")
+                    commands.delete_box(p, *sel)
+
+            self._do(reject)
+        else:
+            self._do(lambda: commands.delete_box(p, *sel))
         self._advance_review()
 
     def mark_outside(self) -> None:
@@ -127,7 +141,10 @@ class Controller(QObject):
         p, sel = self.project, self._selected_box()
         if p is None or sel is None:
             return
-        self._do(lambda: commands.accept_box(p, *sel))
+        if self.audit.pending_at(*sel):
+            self._do(lambda: audit.check_sample(p, sel[0], sel[1], "ok"))
+        else:
+            self._do(lambda: commands.accept_box(p, *sel))
         self._advance_review()
 
     def accept_stretch(self) -> None:
@@ -200,9 +217,9 @@ class Controller(QObject):
             self.go_to_flag()
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
-        """Go to the next (previous) flagged box in playback order and select it; past the
-        last one, wrap around to the first (last), so a walk that started mid-video, or a
-        re-track that flagged earlier frames, still reaches every flag. Returns whether it
+        """Go to the next (previous) flagged box in review order (the list's) and select it; past
+        the last one, wrap around to the first (last), so a walk that started mid-video, or
+        a re-track that flagged earlier frames, still reaches every flag. Returns whether it
         moved."""
         p, s = self.project, self.session
         if p is None or s is None:
@@ -211,6 +228,8 @@ class Controller(QObject):
             return True
         left = flagged_positions(p)
         if not left:
+            if self.audit.walk(backward=backward):
+                return True
             self.status.emit("No flagged box left \u2713")
             return False
         frame, tid = left[-1] if backward else left[0]

@@ -51,6 +51,7 @@ from typing import Any, Literal
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
+from tracker_annotate.io import store_audit
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class ProjectStore:
         self._pending_boxes: set[tuple[int, int]] = set()
         self._pending_tracks: set[int] = set()
         self._pending_labels: set[str] = set()
+        self._pending_quality = False
         self._identity = _file_identity(path)
         project.changed.connect(self._on_changed)
         project.media_changed.connect(self._on_media_changed)
@@ -323,6 +325,7 @@ class ProjectStore:
             self._pending_boxes |= cs.boxes
             self._pending_tracks |= cs.tracks
             self._pending_labels |= cs.labels
+            self._pending_quality |= cs.quality
             self.flush()
 
     def _on_media_changed(self, media: MediaRef) -> None:
@@ -332,7 +335,12 @@ class ProjectStore:
     @property
     def has_unsaved(self) -> bool:
         """Whether some edit could not be written yet (see :meth:`flush`)."""
-        return bool(self._pending_boxes or self._pending_tracks or self._pending_labels)
+        return bool(
+            self._pending_boxes
+            or self._pending_tracks
+            or self._pending_labels
+            or self._pending_quality
+        )
 
     def flush(self) -> None:
         """Write every pending change in one transaction. Called on each edit; call it
@@ -377,6 +385,8 @@ class ProjectStore:
                     con.executemany(sc.UPSERT_BOX, upserts)
                 if tracks:
                     con.execute(sc.SET_META, ("next_track_id", json.dumps(p.next_track_id)))
+                if self._pending_quality:
+                    store_audit.write_quality(con, p.quality)
                 con.execute("COMMIT")
             except BaseException as exc:
                 _rollback(con)
@@ -390,6 +400,7 @@ class ProjectStore:
             self._pending_boxes = set()
             self._pending_tracks = set()
             self._pending_labels = set()
+            self._pending_quality = False
 
     def _check_file_still_there(self) -> None:
         """Refuse to keep saving into a file that was deleted, moved or replaced while
