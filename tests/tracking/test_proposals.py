@@ -238,7 +238,7 @@ def test_refind_targets_low_confidence_stretches() -> None:
 @pytest.mark.parametrize(
     ("engine_ms", "det_ms", "expected", "reason"),
     [
-        (10.0, 30.0, 15, "30 ms / (0.2 * 10 ms) frames"),
+        (10.0, 30.0, 30, "30 ms / (0.5 * 0.2 * 10 ms): half the budget for the schedule"),
         (100.0, 30.0, 5, "clamped to min_every on a heavy run"),
         (0.1, 30.0, 250, "clamped to max_every on a trivial run"),
         (0.0, 30.0, 250, "no engine cost measured: as sparse as allowed"),

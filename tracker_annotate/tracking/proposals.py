@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,13 +121,15 @@ def choose_interval(
     """Frames between detector runs so the detector costs ``config.budget`` of the engine.
 
     One detector call per ``N`` frames costs ``detector_ms / N`` per frame; the engine costs
-    ``engine_ms_per_frame`` (all tracks together). ``config.every`` wins when set.
+    ``engine_ms_per_frame`` (all tracks together). Half the budget goes to the schedule and
+    half to walking new objects back (:func:`propose_new_objects` spends at most as many
+    calls walking back as the schedule has frames). ``config.every`` wins when set.
     """
     if config.every is not None:
         return config.every
     if engine_ms_per_frame <= 0 or config.budget <= 0:
         return config.max_every
-    n = math.ceil(detector_ms / (config.budget * engine_ms_per_frame))
+    n = math.ceil(detector_ms / (0.5 * config.budget * engine_ms_per_frame))
     return int(min(max(n, config.min_every), config.max_every))
 
 
@@ -138,6 +140,17 @@ class _Runner:
         self.source, self.detector, self.min_score = source, detector, min_score
         self.cost = DetectorCost()
         self._cache: dict[int, Detections] = {}
+        #: calls still allowed for optional work (walking back); None: unlimited
+        self.spare: int | None = None
+
+    def affords(self, frame: int) -> bool:
+        """Whether optional work may look at ``frame`` (cached frames are free)."""
+        return frame in self._cache or self.spare is None or self.spare > 0
+
+    def optional(self, frame: int) -> Detections:
+        if frame not in self._cache and self.spare is not None:
+            self.spare -= 1
+        return self(frame)
 
     def __call__(self, frame: int) -> Detections:
         got = self._cache.get(frame)
@@ -204,7 +217,7 @@ def _unexplained(
 
 
 def _backtrack(
-    run: Callable[[int], Detections],
+    run: _Runner,
     xyxy: FloatArray,
     *,
     frame: int,
@@ -220,7 +233,9 @@ def _backtrack(
 
     def back(ks: list[int], t: int) -> list[int]:
         """Move chains ``ks`` to frame ``t`` where the detector sees them; the ones seen."""
-        dets = run(t)
+        if not run.affords(t):
+            return []
+        dets = run.optional(t)
         dets = dets[_unexplained(dets, t, occupied, iou)]
         seen = []
         if len(dets):
@@ -274,27 +289,35 @@ def propose_new_objects(
     every: int | None = None,
     frames: Sequence[int] | None = None,
     tracker_config: TrackerConfig | None = None,
+    also_explained: Sequence[tuple[int, BoxXYXY]] = (),
 ) -> tuple[list[Proposal], DetectorCost]:
     """Confident detections that match no track and no rejection, as proposals.
 
     The detector runs on ``frames`` (default: every ``every`` frames from 0, ``every``
     defaulting to ``config.every`` or 30). Proposals start where the object first appears
-    (see :attr:`ProposalConfig.backtrack_step`) and, with ``track_ahead``, carry the
-    engine's boxes after that frame. Nothing is changed in the project.
+    (see :attr:`ProposalConfig.backtrack_step`; the walk back spends at most as many
+    detector calls as the schedule) and, with ``track_ahead``, carry the engine's boxes
+    after that frame. ``also_explained`` ``(frame, xyxy)`` boxes (e.g. re-found tracks)
+    explain detections from their frame on (followed by the tracker with ``track_ahead``).
+    Nothing is changed in the project.
     """
     n = source.n_frames
     step = every or config.every or 30
     sched = sorted(set(frames)) if frames is not None else list(range(0, n, step))
     runner = _Runner(source, detector, config.min_score)
+    runner.spare = len(sched)
     tcfg = tracker_config or TrackerConfig()
     occupied = _occupancy(project)
     rejected = rejected_boxes(project)
     rej_xyxy = np.stack([b.to_array() for _, b in rejected]) if rejected else np.zeros((0, 4))
-    if rejected and config.track_ahead:  # a rejected object that moves is still rejected
-        ahead = _track_ahead(project, source, [(f, b.to_array(), 1.0) for f, b in rejected], tcfg)
-        for boxes in ahead:
-            for b in boxes:
-                occupied.setdefault(b.frame, []).append(b.xyxy.to_array())
+    follow = [*rejected, *also_explained]  # a rejected object that moves is still rejected
+    for f, xy in also_explained:
+        occupied.setdefault(f, []).append(xy.to_array())
+    if follow and config.track_ahead:
+        ahead = _track_ahead(project, source, [(f, xy.to_array(), 1.0) for f, xy in follow], tcfg)
+        for followed in ahead:
+            for fb in followed:
+                occupied.setdefault(fb.frame, []).append(fb.xyxy.to_array())
     out: list[Proposal] = []
     prev = -1
     for g in sched:
@@ -380,8 +403,10 @@ def refind_targets(
         if not boxes:
             continue
         last = boxes[-1]
-        if last.flag_reason == REASON_END and last.confidence <= 0.3 and last.frame < n_frames - 1:
-            hi = min(n_frames - 1, last.frame + config.refind_horizon)
+        later_keys = [k for k in project.keyframes(tid) if k > last.frame]
+        stop = min(later_keys, default=n_frames)  # never past the track's next keyframe
+        if last.flag_reason == REASON_END and last.confidence <= 0.3 and last.frame < stop - 1:
+            hi = min(stop - 1, last.frame + config.refind_horizon)
             k = max(config.refind_tries, 1)
             looks = sorted(
                 {min(hi, last.frame + 1 + round(j * (hi - last.frame - 1) / k)) for j in range(k)}
