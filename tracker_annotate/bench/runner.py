@@ -27,10 +27,16 @@ from tracker_annotate.tracking.api import TrackerConfig
 
 log = logging.getLogger(__name__)
 
-ENGINE_STRATEGIES = ("tracker_oracle", "tracker_flagged")
+ENGINE_STRATEGIES = ("tracker_oracle", "tracker_flagged", "tracker_prelabeled")
 
 #: Relative cost of a task per GT box, for progress and for scheduling heavy tasks first.
-_WEIGHT = {"per_frame": 1, "interpolation": 1, "tracker_oracle": 20, "tracker_flagged": 20}
+_WEIGHT = {
+    "per_frame": 1,
+    "interpolation": 1,
+    "tracker_oracle": 20,
+    "tracker_flagged": 20,
+    "tracker_prelabeled": 20,
+}
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,13 @@ def run_task(task: Task, tracker: TrackerConfig, engine: Engine | None = None) -
             )
         if task.strategy == "tracker_oracle":
             return run_tracker_oracle(gt, eng, source, tracker, task.tau)
+        if task.strategy == "tracker_prelabeled":
+            from tracker_annotate.bench.prelabeled import run_tracker_prelabeled
+            from tracker_annotate.tracking.detector import shipped_detector
+
+            return run_tracker_prelabeled(
+                gt, eng, source, tracker, task.tau, detector=shipped_detector()
+            )
         ft = task.flag_threshold if task.flag_threshold is not None else tracker.flag_threshold
         cfg = replace(tracker, flag_threshold=ft)
         return run_tracker_flagged(gt, eng, source, cfg, task.tau)
