@@ -55,6 +55,9 @@ class Controller(QObject):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(100)  # stream results at 10 Hz, not per frame
         self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
+        from tracker_annotate.gui.detect_flow import DetectFlow
+
+        self.detect = DetectFlow(self)
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -103,14 +106,14 @@ class Controller(QObject):
 
     def edit_box(self, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
         p = self.project
-        if p is None:
+        if p is None or self.detect.fix(track_id, frame, xyxy):
             return
         self._do(lambda: commands.set_box_geometry(p, track_id, frame, xyxy))
         self._after_edit(track_id, frame)
 
     def delete_selected_box(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None:
+        if p is None or sel is None or self.detect.reject(*sel):
             return
         self._do(lambda: commands.delete_box(p, *sel))
         self._advance_review()
@@ -125,7 +128,7 @@ class Controller(QObject):
 
     def accept_selected(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None:
+        if p is None or sel is None or self.detect.accept(*sel):
             return
         self._do(lambda: commands.accept_box(p, *sel))
         self._advance_review()
@@ -265,7 +268,7 @@ class Controller(QObject):
 
             own = src.reopen()
             try:
-                return track_project(
+                run = track_project(
                     snap,
                     own,
                     config,
@@ -274,6 +277,9 @@ class Controller(QObject):
                     cancel=cancel,
                     on_partial=partial,
                 )
+                if tids is None:  # Track all: new objects and lost tracks, by the detector
+                    self.detect.after_run(snap, own, run, config)
+                return run
             finally:
                 own.close()
 
@@ -379,15 +385,16 @@ class Controller(QObject):
         if flags_after:
             flags += " (F: next flag)"
         self.status.emit(
-            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}; "
-            "Ctrl+Z undoes the whole run"
+            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}"
+            f"{self.detect.note}; Ctrl+Z undoes the whole run"
         )
 
-    @staticmethod
-    def _apply(p: Project, run: TrackingRun, desc: str) -> bool:
+    def _apply(self, p: Project, run: TrackingRun, desc: str) -> bool:
         # apply_run adds the run's proposed tracks itself (adding them here too made every
-        # detection-proposed track twice)
-        apply_run(p, run, desc)
+        # detection-proposed track twice); the detector's finds join the same undo step
+        with p.edit(desc):
+            apply_run(p, run, desc)
+            self.detect.install_pending(p)
         return True
 
     def _on_failed(self, message: str) -> None:
