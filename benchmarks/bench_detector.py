@@ -11,7 +11,7 @@ For each sequence (read in place, never copied), on every ``--step``-th frame:
 
 Then the cost of the new-object schedule on the multi-object sequences: the engine tracks
 every GT track from its first box (the annotator's first boxes), the schedule interval is
-chosen by :func:`tracker_annotate.tracking.proposals.choose_interval` for a 20% budget, and
+chosen by :func:`tracker_annotate.tracking.proposals.split_budget` for a 20% budget, and
 :func:`~tracker_annotate.tracking.proposals.propose_new_objects` runs (walk-back and
 track-ahead included); its detector time is compared with the engine's.
 
@@ -42,9 +42,9 @@ from tracker_annotate.tracking.detector import DetectorConfig, shipped_detector
 from tracker_annotate.tracking.engine import track_project
 from tracker_annotate.tracking.proposals import (
     ProposalConfig,
-    choose_interval,
     propose_new_objects,
     refind_lost,
+    split_budget,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,9 +133,9 @@ def schedule_rows() -> list[dict[str, object]]:
             apply_run(project, run)
             det.detect(src.read(0), 0)
             det_ms = det.last_ms
-            every = choose_interval(1000 * engine_s / src.n_frames, det_ms)
+            n_refind, every = split_budget(src.n_frames, engine_s, det_ms)
             t0 = time.perf_counter()
-            refound, cost0 = refind_lost(project, src, det, run)
+            refound, cost0 = refind_lost(project, src, det, run, max_calls=n_refind)
             props, cost = propose_new_objects(
                 project,
                 src,
@@ -194,8 +194,9 @@ def render(det_rows: list[dict[str, object]], sched: list[dict[str, object]], cm
         "## New-object schedule cost on the multi-object sequences",
         "",
         "The engine tracks every GT track from its first GT box (full run, default "
-        "`TrackerConfig`); the detector interval is `choose_interval(engine ms/frame, "
-        "detector ms)` for a 20% budget (clamped to 5..250 frames); `propose_new_objects` "
+        "`TrackerConfig`); `split_budget` turns a 20% budget into detector calls, half for "
+        "`refind_lost` (at most that many calls) and half for the schedule (interval clamped "
+        "to 5..250 frames, half of its calls for walking back); `propose_new_objects` "
         "then runs with the default `ProposalConfig` (walk back by 4 frames, at most as "
         "many calls as the schedule; track ahead), after `refind_lost` (its calls count too). "
         "'detector share' is the detector's own time over the engine's full run; the "

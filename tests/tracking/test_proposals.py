@@ -36,6 +36,7 @@ from tracker_annotate.tracking.proposals import (
     propose_new_objects,
     refind_lost,
     refind_targets,
+    split_budget,
 )
 
 
@@ -268,3 +269,18 @@ def test_add_proposals_is_one_undo_step_and_adds_labels() -> None:
     assert {project.track(t).label for t in ids} == {"car", "person"}
     project.history.undo()
     assert not project.tracks and "car" not in project.labels
+
+
+def test_split_budget_shares_the_calls_between_refind_schedule_and_walk_back() -> None:
+    # 20% of a 1 s run buys 200 ms = 10 calls of 20 ms: 5 re-find, 2 schedule (+2 walk back)
+    assert split_budget(100, 1.0, 20.0) == (5, 50)
+    assert split_budget(100, 0.0, 20.0) == (1, 100)  # no cost measured: the minimum
+    assert split_budget(100, 1.0, 20.0, ProposalConfig(every=7)) == (5, 7)
+
+
+def test_refind_stops_at_its_call_budget() -> None:
+    scene, project, run = _lost_scene()
+    cfg = ProposalConfig(refind_horizon=40, refind_tries=8)
+    det = OracleDetector(scene)
+    found, cost = refind_lost(project, scene, det, run, cfg, max_calls=1)
+    assert cost.calls == 1 and found == []  # the first look is too early: still hidden

@@ -12,8 +12,9 @@ walking back to where it appears, assumed to land on its first GT frame):
 * a proposal on none of the labelled objects visible there is rejected (``verify_s``:
   unlabelled people in TUD-Campus count against it);
 * after the first run, the detector re-finds tracks that ended lost
-  (:func:`tracker_annotate.tracking.proposals.refind_lost`); a re-found box is reviewed like
-  any flag, and accepting it re-tracks from it, as in the app.
+  (:func:`tracker_annotate.tracking.proposals.refind_lost`, with the app's call budget from
+  :func:`~tracker_annotate.tracking.proposals.split_budget`); a re-found box is reviewed
+  like any flag, and accepting it re-tracks from it, as in the app.
 
 The rest (end marks, review of flagged boxes) is ``tracker_flagged``'s loop, same cost
 model. The detector's wall time is reported apart from the engine's.
@@ -117,10 +118,16 @@ def run_tracker_prelabeled(
     precision, recall = _flag_stats(ann, tau)
     n_refound = 0
     if refind and driver.last_run is not None:
-        from tracker_annotate.tracking.proposals import install_refound, refind_lost
+        from tracker_annotate.tracking.proposals import install_refound, refind_lost, split_budget
 
+        n_calls, _every = split_budget(gt.n_frames, driver.seconds, 1000.0 * det_s / det_calls)
         found, cost = refind_lost(
-            ann.project, source, detector, driver.last_run, flag_threshold=config.flag_threshold
+            ann.project,
+            source,
+            detector,
+            driver.last_run,
+            flag_threshold=config.flag_threshold,
+            max_calls=n_calls,
         )
         install_refound(ann.project, found)
         det_s += cost.seconds

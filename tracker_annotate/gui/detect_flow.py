@@ -31,11 +31,11 @@ from tracker_annotate.tracking.detector import Detector, DetectorConfig, shipped
 from tracker_annotate.tracking.proposals import (
     ProposalConfig,
     Refound,
-    choose_interval,
     detect_on_frame,
     install_refound,
     propose_new_objects,
     refind_lost,
+    split_budget,
 )
 
 if TYPE_CHECKING:
@@ -155,10 +155,15 @@ class DetectFlow:
         cfg = self._config()
         t0 = time.perf_counter()
         det.detect(source.read(0), 0)
-        engine_ms = 1000.0 * run.seconds / max(source.n_frames, 1)
-        every = choose_interval(engine_ms, det.last_ms, cfg)
+        n_refind, every = split_budget(source.n_frames, run.seconds, det.last_ms, cfg)
         refound, cost2 = refind_lost(
-            snap, source, det, run, cfg, flag_threshold=config.flag_threshold
+            snap,
+            source,
+            det,
+            run,
+            cfg,
+            flag_threshold=config.flag_threshold,
+            max_calls=n_refind,
         )
         found, cost = propose_new_objects(
             snap,

@@ -133,6 +133,27 @@ def choose_interval(
     return int(min(max(n, config.min_every), config.max_every))
 
 
+def split_budget(
+    n_frames: int,
+    engine_seconds: float,
+    detector_ms: float,
+    config: ProposalConfig = ProposalConfig(),
+) -> tuple[int, int]:
+    """``(re-find calls, new-object interval)`` so that re-finding, the new-object schedule
+    and its walk back together cost about ``config.budget`` of the engine's run.
+
+    The calls the budget buys (at least 2) go half to re-finding; the rest to the schedule,
+    half of those to walking back (see :func:`choose_interval`). ``config.every`` wins.
+    """
+    calls = max(2, int(config.budget * 1000.0 * engine_seconds / max(detector_ms, 1e-3)))
+    refind = calls // 2
+    if config.every is not None:
+        return refind, config.every
+    sched = max(1, (calls - refind) // 2)
+    every = math.ceil(n_frames / sched)
+    return refind, int(min(max(every, config.min_every), config.max_every))
+
+
 class _Runner:
     """The detector on frames of a source, with a cache and a cost count."""
 
@@ -142,6 +163,9 @@ class _Runner:
         self._cache: dict[int, Detections] = {}
         #: calls still allowed for optional work (walking back); None: unlimited
         self.spare: int | None = None
+
+    def cached(self, frame: int) -> bool:
+        return frame in self._cache
 
     def affords(self, frame: int) -> bool:
         """Whether optional work may look at ``frame`` (cached frames are free)."""
@@ -471,12 +495,15 @@ def refind_lost(
     config: ProposalConfig = ProposalConfig(),
     *,
     flag_threshold: float = TrackerConfig.flag_threshold,
+    max_calls: int | None = None,
 ) -> tuple[list[Refound], DetectorCost]:
     """Detections that re-find tracks the run left lost or doubtful (see the module doc).
 
     A candidate must lie in the Kalman gate around the prediction (or overlap the track's
     own box there by IoU 0.3), look like the track's keyframes (NCC >= ``refind_app``), and
     not sit on another track's box. A lost track takes the first frame it is re-found on.
+    Looks go round the targets (every target's first look, then every second look...)
+    until ``max_calls`` detector calls are spent.
     """
     import cv2
 
@@ -484,52 +511,59 @@ def refind_lost(
     occupied = _occupancy(project)
     out: list[Refound] = []
     done_lost: set[int] = set()
-    for tid, why, looks in refind_targets(project, run, source.n_frames, config, flag_threshold):
-        temps = _templates(project, source, tid)
+    targets = refind_targets(project, run, source.n_frames, config, flag_threshold)
+    temps_of: dict[int, list[Template]] = {}
+    rounds = max((len(looks) for _, _, looks in targets), default=0)
+    order = [(t, r) for r in range(rounds) for t in range(len(targets)) if r < len(targets[t][2])]
+    for t, r in order:
+        tid, why, looks = targets[t]
+        f = looks[r]
+        if why == "lost" and tid in done_lost:
+            continue
+        if max_calls is not None and runner.cost.calls >= max_calls and not runner.cached(f):
+            break
+        if tid not in temps_of:
+            temps_of[tid] = _templates(project, source, tid)
+        temps = temps_of[tid]
         if not temps:
             continue
-        for f in looks:
-            if why == "lost" and tid in done_lost:
-                break
-            dets = runner(f)
-            if not len(dets):
+        dets = runner(f)
+        if not len(dets):
+            continue
+        own = project.box(tid, f)
+        kf = _kalman_to(project, tid, f)
+        gray = cv2.cvtColor(source.read(f), cv2.COLOR_BGR2GRAY)
+        others = [
+            x
+            for x in occupied.get(f, [])
+            if own is None or not np.array_equal(x, own.xyxy.to_array())
+        ]
+        best: Refound | None = None
+        for i in range(len(dets)):
+            d = dets.xyxy[i]
+            near = kf is not None and kf.gate(d)
+            if own is not None and not own.outside:
+                near = near or float(iou_matrix(d[None], own.xyxy.to_array()[None])[0, 0]) >= 0.3
+            if not near:
                 continue
-            own = project.box(tid, f)
-            kf = _kalman_to(project, tid, f)
-            gray = cv2.cvtColor(source.read(f), cv2.COLOR_BGR2GRAY)
-            others = [
-                x
-                for x in occupied.get(f, [])
-                if own is None or not np.array_equal(x, own.xyxy.to_array())
-            ]
-            best: Refound | None = None
-            for i in range(len(dets)):
-                d = dets.xyxy[i]
-                near = kf is not None and kf.gate(d)
-                if own is not None and not own.outside:
-                    near = (
-                        near or float(iou_matrix(d[None], own.xyxy.to_array()[None])[0, 0]) >= 0.3
-                    )
-                if not near:
-                    continue
-                if others and float(iou_matrix(d[None], np.stack(others)).max()) >= 0.5:
-                    continue
-                app = score_box(gray, d, temps)
-                if app < config.refind_app:
-                    continue
-                if (
-                    why == "low confidence"
-                    and own is not None
-                    and not own.outside
-                    and app <= score_box(gray, own.xyxy.to_array(), temps)
-                ):
-                    continue  # the track's own box looks at least as right
-                if best is None or app > best.appearance:
-                    best = Refound(tid, f, BoxXYXY.from_array(d), float(dets.scores[i]), app, why)
-            if best is not None:
-                out.append(best)
-                if why == "lost":
-                    done_lost.add(tid)
+            if others and float(iou_matrix(d[None], np.stack(others)).max()) >= 0.5:
+                continue
+            app = score_box(gray, d, temps)
+            if app < config.refind_app:
+                continue
+            if (
+                why == "low confidence"
+                and own is not None
+                and not own.outside
+                and app <= score_box(gray, own.xyxy.to_array(), temps)
+            ):
+                continue  # the track's own box looks at least as right
+            if best is None or app > best.appearance:
+                best = Refound(tid, f, BoxXYXY.from_array(d), float(dets.scores[i]), app, why)
+        if best is not None:
+            out.append(best)
+            if why == "lost":
+                done_lost.add(tid)
     return out, runner.cost
 
 
