@@ -147,6 +147,7 @@ def run_tracker_prelabeled(
         extra={
             "engine_calls": driver.calls,
             "flag_visits": visits,
+            "gt_tracks": len(gt.tracks),
             "proposals_accepted": stats["accepted"],
             "proposals_corrected": stats["corrected"],
             "first_boxes_drawn": stats["drawn"],
