@@ -43,9 +43,9 @@ from tracker_annotate.tracking.engine import track_project
 from tracker_annotate.tracking.proposals import (
     ProposalConfig,
     propose_new_objects,
-    refind_lost,
     split_budget,
 )
+from tracker_annotate.tracking.refind import refind_lost
 
 REPO = Path(__file__).resolve().parent.parent
 SEQS = REPO.parent / "shared" / "data" / "sequences"

@@ -32,12 +32,10 @@ from tracker_annotate.tracking.proposals import (
     ProposalConfig,
     choose_interval,
     detect_on_frame,
-    install_refound,
     propose_new_objects,
-    refind_lost,
-    refind_targets,
     split_budget,
 )
+from tracker_annotate.tracking.refind import install_refound, refind_lost, refind_targets
 
 
 class OracleDetector:

@@ -118,7 +118,8 @@ def run_tracker_prelabeled(
     precision, recall = _flag_stats(ann, tau)
     n_refound = 0
     if refind and driver.last_run is not None:
-        from tracker_annotate.tracking.proposals import install_refound, refind_lost, split_budget
+        from tracker_annotate.tracking.proposals import split_budget
+        from tracker_annotate.tracking.refind import install_refound, refind_lost
 
         n_calls, _every = split_budget(gt.n_frames, driver.seconds, 1000.0 * det_s / det_calls)
         found, cost = refind_lost(

@@ -30,12 +30,14 @@ from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
 from tracker_annotate.tracking.detector import Detector, DetectorConfig, shipped_detector
 from tracker_annotate.tracking.proposals import (
     ProposalConfig,
-    Refound,
     detect_on_frame,
-    install_refound,
     propose_new_objects,
-    refind_lost,
     split_budget,
+)
+from tracker_annotate.tracking.refind import (
+    Refound,
+    install_refound,
+    refind_lost,
 )
 
 if TYPE_CHECKING:
