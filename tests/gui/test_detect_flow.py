@@ -166,3 +166,29 @@ def test_new_user_detects_pedestrians_on_vtest_accepts_them_and_tracks(
     tracked = [sum(1 for b in p.boxes(t).values() if b.is_derived) for t in people]
     assert sum(n > 50 for n in tracked) >= 3, tracked
     assert "detector:" in window.statusBar().currentMessage()  # type: ignore[union-attr]
+
+
+def test_p_on_a_wrong_flagged_box_asks_the_detector_for_that_track(
+    qtbot: QtBot, window: MainWindow, video: Path, fake: FakeDetector, shown_errors: list[str]
+) -> None:
+    from tests.gui.conftest import add_flagged_track
+    from tracker_annotate.core.proposals import REASON_REFOUND
+
+    assert window.open_path(video)
+    p, s = window.doc.project, window.doc.session  # type: ignore[union-attr]
+    tid = add_flagged_track(window)
+    wrong = p.box(tid, 9)
+    assert wrong is not None and wrong.flagged
+    with p.edit("drift") as tx:  # the tracker slid 12 px off the object on frame 9
+        tx.set_box(tid, wrong.with_(xyxy=wrong.xyxy.translated(12, 0)))
+    s.go_to(9, tid)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_P)
+    b = p.box(tid, 9)
+    assert b is not None and b.flag_reason == REASON_REFOUND
+    assert b.xyxy.as_tuple() == tuple(float(v) for v in object_xyxy(9))  # the detector's box
+    assert _proposals(window) == []  # it looked for the track, it proposed nothing new
+    assert "same object?" in window.statusBar().currentMessage()  # type: ignore[union-attr]
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Return)
+    b = p.box(tid, 9)
+    assert b is not None and b.is_keyframe and not b.flagged
+    assert shown_errors == []

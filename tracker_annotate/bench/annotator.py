@@ -151,6 +151,23 @@ class SimulatedAnnotator:
         self._shown.add((tid, frame))
         return tid
 
+    def accept_detector_box(self, gt_id: int, frame: int, xyxy: BoxXYXY, tau: float) -> bool:
+        """On a wrong box, the annotator asked the detector (``P``) and got ``xyxy``: it is
+        accepted (a verification, the box becomes a keyframe) when its IoU with the object
+        reaches ``tau``; else it was looked at for nothing (a verification too) and the
+        caller redraws. Returns whether it was accepted."""
+        self.counts.verifications += 1
+        tid = self._project_tid[gt_id]
+        if self._gt_xyxy(gt_id, frame).iou(xyxy) < tau:
+            return False
+        from tracker_annotate.tracking.refind import Refound, install_refound
+
+        with self.project.edit("Re-found by the detector, accepted"):  # as the app does
+            install_refound(self.project, [Refound(tid, frame, xyxy, 1.0, 1.0, "asked")])
+            commands.accept_box(self.project, tid, frame)
+        self._shown.add((tid, frame))
+        return True
+
     def reject_proposal(self, frame: int, xyxy: BoxXYXY) -> None:
         """Look at a detector's proposal that is no labelled object and reject it (priced
         as a verification); the project remembers the rejection."""

@@ -290,12 +290,15 @@ def review_flags(
     driver: _Driver,
     tau: float,
     retrack_after_verify: Callable[[FrameBox], bool] | None = None,
+    fix_with: Callable[[int, int], bool] | None = None,
 ) -> int:
     """Visit flagged boxes until none is left: verify (IoU >= ``tau``), correct and
     re-track, or delete where the object is not; returns the number of visits.
 
     ``retrack_after_verify(box)`` says whether accepting that box (now a keyframe) should
-    re-track from it, as the app does for a box the detector re-found.
+    re-track from it, as the app does for a box the detector re-found. ``fix_with(gt_id,
+    frame)`` is tried on a wrong box before redrawing it: True when it fixed the box
+    (counted by whoever fixed it); the box is then re-tracked from.
     """
     project = ann.project
     visits = 0
@@ -325,7 +328,8 @@ def review_flags(
                     corrected = True
                     break
             else:
-                ann.correct(gid, frame)
+                if fix_with is None or not fix_with(gid, frame):
+                    ann.correct(gid, frame)
                 driver.retrack(project, tid, frame)
                 _continue_track(ann, driver, gid, frame)
                 corrected = True

@@ -4,6 +4,11 @@ new-object and re-find pass after a "Track all" run.
 * ``P`` (:meth:`DetectFlow.detect_here`): the detector runs on the current frame; the
   objects of the classes chosen in Preferences that no box explains (and no rejected
   proposal) become proposed tracks, drawn in their own style. The first is selected.
+  When the selected track's box on the frame is flagged (not yet accepted), the
+  detector first looks for that track (:func:`~tracker_annotate.tracking.refind.
+  refind_on_frame`): its box, if found, replaces the track's, flagged "re-found by the
+  detector: same object?"; Enter accepts it (and re-tracks from it, when re-tracking
+  after edits is on), Delete deletes it.
 * On a proposal, ``Enter`` accepts it as a new track's keyframe (a verification),
   ``Delete`` rejects it (remembered in the project), dragging fixes it (accepted as a
   manual box). Then the next proposal on the frame is selected.
@@ -22,6 +27,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from tracker_annotate.core import commands
 from tracker_annotate.core import proposals as props
 from tracker_annotate.core.boxes import BoxXYXY
 from tracker_annotate.core.frames import FrameSource
@@ -38,6 +44,7 @@ from tracker_annotate.tracking.refind import (
     Refound,
     install_refound,
     refind_lost,
+    refind_on_frame,
 )
 
 if TYPE_CHECKING:
@@ -75,12 +82,30 @@ class DetectFlow:
         p, s, doc = self.c.project, self.c.session, self.c.doc
         if p is None or s is None or doc is None or doc.source is None:
             return
-        frame = s.frame
+        frame, src = s.frame, doc.source
+        sel = s.selected
+        own = p.box(sel, frame) if sel is not None and sel in p.tracks else None
 
         def run() -> list[int]:
             det = self.detector()
-            img = doc.read(frame)
             t0 = time.perf_counter()
+            if sel is not None and own is not None and own.flagged and not own.verified:
+                cfg = self._config()
+                got = refind_on_frame(p, src, det, track_id=sel, frame=frame, config=cfg)
+                ms = (time.perf_counter() - t0) * 1000.0
+                if got is not None:
+                    install_refound(p, [got])
+                    self.c.status.emit(
+                        f"Re-found track {sel} by the detector in {ms:.0f} ms: same object? "
+                        "Enter accepts, Delete deletes"
+                    )
+                    return [sel]
+                self.c.status.emit(
+                    f"Detector: no box like track {sel} on frame {frame} ({ms:.0f} ms); "
+                    "drag the box to fix it"
+                )
+                return []
+            img = doc.read(frame)
             found = detect_on_frame(p, img, frame, det, self._config())
             ms = (time.perf_counter() - t0) * 1000.0
             ids = props.add_proposals(p, found, f"Detect objects on frame {frame}")
@@ -105,8 +130,15 @@ class DetectFlow:
         return p is not None and track_id in p.tracks and props.is_open_proposal(p, track_id)
 
     def accept(self, track_id: int, frame: int) -> bool:
-        """Enter on a proposal: accept it. Returns False when it is no proposal."""
+        """Enter on a proposal: accept it; on a re-found box: accept it and re-track from
+        it. Returns False when it is neither."""
         p = self.c.project
+        box = p.box(track_id, frame) if p is not None and track_id in p.tracks else None
+        if p is not None and box is not None and box.flag_reason == props.REASON_REFOUND:
+            self.c._do(lambda: commands.accept_box(p, track_id, frame))
+            self.c._after_edit(track_id, frame)
+            self.c._advance_review()
+            return True
         if p is None or not self._open(track_id):
             return False
         self.c._do(lambda: props.accept_proposal(p, track_id, frame))
