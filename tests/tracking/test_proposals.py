@@ -282,3 +282,18 @@ def test_refind_stops_at_its_call_budget() -> None:
     det = OracleDetector(scene)
     found, cost = refind_lost(project, scene, det, run, cfg, max_calls=1)
     assert cost.calls == 1 and found == []  # the first look is too early: still hidden
+
+
+def test_detector_feed_runs_on_asked_frames_within_its_budget() -> None:
+    from tracker_annotate.tracking.assoc import detections_at
+    from tracker_annotate.tracking.proposals import DetectorFeed
+
+    scene = _scene()
+    det = OracleDetector(scene)
+    feed = DetectorFeed(scene, det, max_calls=2)
+    xyxy, scores = detections_at(feed, 40)  # the engine's own reader accepts it
+    assert len(xyxy) == 2 and (scores == 0.9).all()
+    detections_at(feed, 40)  # cached: free
+    detections_at(feed, 41)
+    assert len(detections_at(feed, 42)[0]) == 0  # budget spent
+    assert det.calls == [40, 41] and feed.cost.calls == 2

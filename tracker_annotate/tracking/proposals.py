@@ -393,3 +393,29 @@ def detect_on_frame(
         Proposal(frame, BoxXYXY.from_array(dets.xyxy[i]), float(dets.scores[i]), _label_of(dets, i))
         for i in np.flatnonzero(keep).tolist()
     ]
+
+
+class DetectorFeed:
+    """The detector as the engine's ``detections`` argument, run only on the frames asked.
+
+    ``at_frame(f)`` runs the detector on frame ``f`` of ``source`` (cached; at most
+    ``max_calls`` calls, then empty). The engine today asks for every frame it steps
+    through, so this is for the hook that asks only on frames where a pass is coasting
+    (see the report of issue 13); with it, a detection near the Kalman prediction re-seeds
+    the pass through the engine's existing detection path.
+    """
+
+    def __init__(
+        self, source: FrameSource, detector: Detector, *, min_score: float = 0.5, max_calls: int
+    ) -> None:
+        self._runner = _Runner(source, detector, min_score)
+        self._runner.spare = max_calls
+
+    @property
+    def cost(self) -> DetectorCost:
+        return self._runner.cost
+
+    def at_frame(self, frame: int) -> Detections:
+        if not self._runner.affords(frame):
+            return Detections.empty()
+        return self._runner.optional(frame)
