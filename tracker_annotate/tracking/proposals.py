@@ -405,6 +405,9 @@ class DetectorFeed:
     the pass through the engine's existing detection path.
     """
 
+    #: Tells the engine to ask only on frames where it needs a measurement (see above).
+    lazy = True
+
     def __init__(
         self, source: FrameSource, detector: Detector, *, min_score: float = 0.5, max_calls: int
     ) -> None:
