@@ -72,9 +72,13 @@ def run_tracker_prelabeled(
     min_score: float = 0.5,
     refind: bool = True,
     ask: bool = False,
+    accept_iou: float | None = None,
 ) -> StrategyResult:
     """See the module docstring. ``detector`` meets
-    :class:`tracker_annotate.tracking.detector.Detector`."""
+    :class:`tracker_annotate.tracking.detector.Detector`. ``accept_iou`` (default ``tau``)
+    is the IoU from which the annotator accepts a proposal as a track's first keyframe
+    instead of fixing it (a sensitivity knob: a stricter annotator starts tracks from
+    better keyframes)."""
     ann = SimulatedAnnotator(gt)
     driver = _Driver(engine, source, config)
     det_s, det_calls = 0.0, 0
@@ -102,7 +106,7 @@ def run_tracker_prelabeled(
             if gid in covered:
                 xyxy = BoxXYXY.from_array(dets.xyxy[covered[gid]])
                 before = ann.counts.verifications
-                ann.start_from_proposal(gid, f, xyxy, tau)
+                ann.start_from_proposal(gid, f, xyxy, tau if accept_iou is None else accept_iou)
                 stats["accepted" if ann.counts.verifications > before else "corrected"] += 1
             else:
                 ann.draw(gid, f)
