@@ -35,6 +35,11 @@ NOTES = """\
   **tracker_guided** draws each track's first box, then follows the tool's own keyframe
   suggestion (accept or correct, re-track) until the predicted residual of the unverified
   boxes meets the target, then reviews the remaining flagged stretches: no oracle.
+  **tracker_prelabeled** is the flagged loop started from the shipped detector's proposals
+  on each track's first frame (accept = verify, fix = correct, uncovered objects drawn,
+  false proposals rejected at
+  verify cost), with lost tracks re-found by the detector (a re-found box is reviewed like
+  a flag; accepting it re-tracks from it).
 - An end mark always costs its seconds; when a track is visible until the video's last
   frame there is no frame after it to put the `outside` box on, so nothing is written.
 - *Residual error* = share of GT boxes whose final box has IoU < 0.5 (or < tau) and was
@@ -111,6 +116,45 @@ def _sequence_table(seqs: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _prelabeled_table(seqs: dict[str, Any]) -> list[str]:
+    """tracker_prelabeled beside tracker_flagged, per sequence (empty when not run)."""
+    rows = [
+        (n, by["tracker_flagged"], by["tracker_prelabeled"])
+        for n, by in seqs.items()
+        if "tracker_flagged" in by and "tracker_prelabeled" in by
+    ]
+    if not rows:
+        return []
+    lines = [
+        "## tracker_prelabeled beside tracker_flagged",
+        "",
+        "Proposals on each track's first frame: accepted (verify), fixed (correct), or the "
+        "object drawn; false proposals rejected (verify); lost tracks re-found by the "
+        "detector. Same cost model.",
+        "",
+        "| sequence | flagged time | prelabeled time | saved | flagged residual IoU<0.5 | "
+        "prelabeled residual IoU<0.5 | accepted / fixed / drawn / rejected | re-found | "
+        "detector / engine compute |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    tf = tp = 0.0
+    for name, fl, pre in rows:
+        tf += fl["seconds"]
+        tp += pre["seconds"]
+        saved = 1 - pre["seconds"] / fl["seconds"] if fl["seconds"] else None
+        lines.append(
+            f"| {name} | {fl['seconds']:,.0f} s | {pre['seconds']:,.0f} s | {_pct(saved)} | "
+            f"{_pct(fl['residual_error_rate'])} | {_pct(pre['residual_error_rate'])} | "
+            f"{pre.get('proposals_accepted', 0)} / {pre.get('proposals_corrected', 0)} / "
+            f"{pre.get('first_boxes_drawn', 0)} / {pre.get('proposals_rejected', 0)} | "
+            f"{pre.get('refound', 0)} | {pre.get('detector_seconds', 0):.1f} s / "
+            f"{pre['compute_seconds']:.0f} s |"
+        )
+    total = _pct(1 - tp / tf) if tf else "n/a"
+    lines += ["", f"All sequences: {tf:,.0f} s -> {tp:,.0f} s ({total} saved).", ""]
+    return lines
+
+
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     tau = results["tau"]
     summary = results["summary"]
@@ -152,6 +196,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
             out.append(f"Expected total {ka['expected_total']}, measured {ka['measured_total']}.")
         out += [f"Matches: **{'yes' if ka['matches'] else 'no'}**.", ""]
     out += [f"## Per sequence (tau = {tau})", "", *_sequence_table(results["sequences"]), ""]
+    out += _prelabeled_table(results["sequences"])
     for t, block in results["by_tau"].items():
         if float(t) == tau:
             continue

@@ -39,6 +39,7 @@ ENGINE_STRATEGIES = (
     "tracker_stretch",
     "tracker_audited",
     "tracker_guided",
+    "tracker_prelabeled",
 )
 
 #: Relative cost of a task per GT box, for progress and for scheduling heavy tasks first.
@@ -50,6 +51,7 @@ _WEIGHT = {
     "tracker_stretch": 20,
     "tracker_audited": 30,
     "tracker_guided": 30,
+    "tracker_prelabeled": 20,
 }
 
 
@@ -139,6 +141,13 @@ def run_task(
             return run_tracker_oracle(gt, eng, source, tracker, task.tau)
         if task.strategy == "tracker_guided":
             return run_tracker_guided(gt, eng, source, tracker, task.tau, cfg=audit_cfg)
+        if task.strategy == "tracker_prelabeled":
+            from tracker_annotate.bench.prelabeled import run_tracker_prelabeled
+            from tracker_annotate.tracking.detector import shipped_detector
+
+            return run_tracker_prelabeled(
+                gt, eng, source, tracker, task.tau, detector=shipped_detector()
+            )
         ft = task.flag_threshold if task.flag_threshold is not None else tracker.flag_threshold
         cfg = replace(tracker, flag_threshold=ft)
         if task.strategy == "tracker_stretch":

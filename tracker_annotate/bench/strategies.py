@@ -24,6 +24,7 @@ project and the frames, never the annotator.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -31,6 +32,7 @@ from tracker_annotate.bench.annotator import Quality, SimulatedAnnotator
 from tracker_annotate.bench.costs import ActionCounts, CostModel
 from tracker_annotate.bench.interpolate import LinearInterpolationEngine
 from tracker_annotate.bench.sequences import GroundTruthSequence
+from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.errors import TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project
@@ -46,6 +48,7 @@ STRATEGIES = (
     "tracker_stretch",
     "tracker_audited",
     "tracker_guided",
+    "tracker_prelabeled",
 )
 #: Strategies that use the engine's flags (flag threshold, precision and recall reported).
 FLAGGING = ("tracker_flagged", "tracker_stretch", "tracker_audited")
@@ -117,11 +120,13 @@ class _Driver:
     config: TrackerConfig
     seconds: float = 0.0
     calls: int = 0
+    last_run: TrackingRun | None = None
 
     def track_all(self, project: Project) -> None:
         t0 = time.perf_counter()
         run = self.engine.track_project(project, self.source, self.config)
         apply_run(project, run)
+        self.last_run = run
         self.seconds += time.perf_counter() - t0
         self.calls += 1
 
@@ -297,22 +302,21 @@ def _continue_track(ann: SimulatedAnnotator, driver: _Driver, gt_id: int, frame:
         driver.retrack(ann.project, tid, frame)
 
 
-def run_tracker_flagged(
-    gt: GroundTruthSequence,
-    engine: Engine,
-    source: FrameSource | None,
-    config: TrackerConfig,
+def review_flags(
+    ann: SimulatedAnnotator,
+    driver: _Driver,
     tau: float,
-) -> StrategyResult:
-    """The product workflow (see module docstring)."""
-    ann = SimulatedAnnotator(gt)
-    driver = _Driver(engine, source, config)
-    for gid in ann.gt_track_ids:
-        for first, last in ann.runs(gid):  # one run unless the object leaves and returns
-            ann.draw(gid, first)
-            ann.mark_end(gid, last)
-    driver.track_all(ann.project)
-    precision, recall = _flag_stats(ann, tau)
+    retrack_after_verify: Callable[[FrameBox], bool] | None = None,
+    fix_with: Callable[[int, int], bool] | None = None,
+) -> int:
+    """Visit flagged boxes until none is left: verify (IoU >= ``tau``), correct and
+    re-track, or delete where the object is not; returns the number of visits.
+
+    ``retrack_after_verify(box)`` says whether accepting that box (now a keyframe) should
+    re-track from it, as the app does for a box the detector re-found. ``fix_with(gt_id,
+    frame)`` is tried on a wrong box before redrawing it: True when it fixed the box
+    (counted by whoever fixed it); the box is then re-tracked from.
+    """
     project = ann.project
     visits = 0
     while True:
@@ -332,18 +336,43 @@ def run_tracker_flagged(
                     ann.delete(gid, frame)
             elif iou >= tau:
                 ann.verify(gid, frame)
+                if retrack_after_verify is not None and retrack_after_verify(box):
+                    driver.retrack(project, tid, frame)
+                    corrected = True
+                    break
                 if ann.track_stops_early(gid, frame):
                     _continue_track(ann, driver, gid, frame)
                     corrected = True
                     break
             else:
-                ann.correct(gid, frame)
+                if fix_with is None or not fix_with(gid, frame):
+                    ann.correct(gid, frame)
                 driver.retrack(project, tid, frame)
                 _continue_track(ann, driver, gid, frame)
                 corrected = True
                 break  # re-tracking may have moved or raised flags: look again
         if not corrected:
             break
+    return visits
+
+
+def run_tracker_flagged(
+    gt: GroundTruthSequence,
+    engine: Engine,
+    source: FrameSource | None,
+    config: TrackerConfig,
+    tau: float,
+) -> StrategyResult:
+    """The product workflow (see module docstring)."""
+    ann = SimulatedAnnotator(gt)
+    driver = _Driver(engine, source, config)
+    for gid in ann.gt_track_ids:
+        for first, last in ann.runs(gid):  # one run unless the object leaves and returns
+            ann.draw(gid, first)
+            ann.mark_end(gid, last)
+    driver.track_all(ann.project)
+    precision, recall = _flag_stats(ann, tau)
+    visits = review_flags(ann, driver, tau)
     return StrategyResult(
         gt.name,
         "tracker_flagged",

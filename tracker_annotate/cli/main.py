@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "tracker_annotate.cli.convert",
     "tracker_annotate.cli.quality",
     "tracker_annotate.cli.track",
+    "tracker_annotate.cli.detect",
     "tracker_annotate.cli.batch",
     "tracker_annotate.cli.bench",
     "tracker_annotate.cli.demo",

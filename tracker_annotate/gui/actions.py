@@ -147,6 +147,13 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("cancel_tracking", "&Cancel tracking", ("Esc",), "Track", ""),
     ActionSpec(
+        "detect",
+        "&Detect objects on this frame",
+        ("P",),
+        "Track",
+        "Propose boxes (classes in Preferences): Enter accepts, Delete rejects, drag fixes",
+    ),
+    ActionSpec(
         "auto_retrack",
         "Re-track after &edits",
         (),

@@ -57,6 +57,9 @@ class Controller(QObject):
         self._preview_timer.setInterval(100)  # stream results at 10 Hz, not per frame
         self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
         self.audit = AuditFlow(self)
+        from tracker_annotate.gui.detect_flow import DetectFlow
+
+        self.detect = DetectFlow(self)
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -105,7 +108,7 @@ class Controller(QObject):
 
     def edit_box(self, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
         p = self.project
-        if p is None:
+        if p is None or self.detect.fix(track_id, frame, xyxy):
             return
         if self.audit.pending_at(track_id, frame):  # a corrected audit sample was wrong
             self._do(lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy))
@@ -115,7 +118,7 @@ class Controller(QObject):
 
     def delete_selected_box(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None:
+        if p is None or sel is None or self.detect.reject(*sel):
             return
         if self.audit.pending_at(*sel):  # a box where the object is not: the sample was wrong
 
@@ -139,7 +142,7 @@ class Controller(QObject):
 
     def accept_selected(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None:
+        if p is None or sel is None or self.detect.accept(*sel):
             return
         if self.audit.pending_at(*sel):
             self._do(lambda: audit.check_sample(p, sel[0], sel[1], "ok"))
@@ -284,7 +287,7 @@ class Controller(QObject):
 
             own = src.reopen()
             try:
-                return track_project(
+                run = track_project(
                     snap,
                     own,
                     config,
@@ -293,6 +296,9 @@ class Controller(QObject):
                     cancel=cancel,
                     on_partial=partial,
                 )
+                if tids is None:  # Track all: new objects and lost tracks, by the detector
+                    self.detect.after_run(snap, own, run, config)
+                return run
             finally:
                 own.close()
 
@@ -398,15 +404,16 @@ class Controller(QObject):
         if flags_after:
             flags += " (F: next flag)"
         self.status.emit(
-            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}; "
-            "Ctrl+Z undoes the whole run"
+            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}"
+            f"{self.detect.note}; Ctrl+Z undoes the whole run"
         )
 
-    @staticmethod
-    def _apply(p: Project, run: TrackingRun, desc: str) -> bool:
+    def _apply(self, p: Project, run: TrackingRun, desc: str) -> bool:
         # apply_run adds the run's proposed tracks itself (adding them here too made every
-        # detection-proposed track twice)
-        apply_run(p, run, desc)
+        # detection-proposed track twice); the detector's finds join the same undo step
+        with p.edit(desc):
+            apply_run(p, run, desc)
+            self.detect.install_pending(p)
         return True
 
     def _on_failed(self, message: str) -> None:

@@ -178,6 +178,7 @@ class MainWindow(QMainWindow):
             "track_all": lambda: c.track(selected_only=False),
             "track_selected": lambda: c.track(selected_only=True),
             "cancel_tracking": c.cancel_tracking,
+            "detect": c.detect.detect_here,
             "auto_retrack": self._toggle_auto_retrack,
             "shortcuts": lambda: ShortcutsDialog(self).exec(),
         }
