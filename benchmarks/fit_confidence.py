@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--tracker", default="nano")
     ap.add_argument("--every", type=int, default=40, help="keyframe spacing of the third seeding")
-    ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--l2", type=float, default=0.3)
+    ap.add_argument("--terms", choices=("linear", "quadratic"), default="quadratic")
     ap.add_argument("--out", type=Path, default=MODEL_PATH)
     ap.add_argument(
         "--report", type=Path, default=REPO / "benchmarks" / "results" / "confidence.md"
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         return np.vstack([d["x"] for d in ds]), np.concatenate([d["iou"] for d in ds])
 
     xs, ys = stack(syn)
-    syn_model = fit_model(xs, ys >= 0.5, args.l2)
+    syn_model = fit_model(xs, ys >= 0.5, args.l2, terms=args.terms)
     # Out of sample 1: the synthetic-only model on every real sequence.
     syn_conf = np.concatenate([syn_model.predict(d["x"]) for d in real])
     real_iou = np.concatenate([d["iou"] for d in real])
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, held in enumerate(real):
         train = syn + [d for j, d in enumerate(real) if j != i]
         xt, yt = stack(train)
-        m = fit_model(xt, yt >= 0.5, args.l2, meta={"held_out": held["name"]})
+        m = fit_model(xt, yt >= 0.5, args.l2, meta={"held_out": held["name"]}, terms=args.terms)
         LOSO_DIR.mkdir(parents=True, exist_ok=True)
         (LOSO_DIR / f"{held['name']}.json").write_text(
             json.dumps(m.to_json(), indent=1) + "\n", encoding="utf-8"
@@ -251,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         xa,
         ya >= 0.5,
         args.l2,
+        terms=args.terms,
         meta={
             "fitted_on": f"{len(syn)} synthetic + {len(real)} shared sequences, "
             f"tracker {args.tracker}",
@@ -310,7 +312,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| feature | coefficient (standardised) |",
         "|---|---|",
-        *[f"| {n} | {c:+.3f} |" for n, c in zip(FEATURES, final.coef, strict=True)],
+        *[
+            f"| {n} | {c:+.3f} |"
+            for n, c in zip(
+                [*FEATURES, *(f"{f}^2" for f in FEATURES)][: len(final.coef)],
+                final.coef,
+                strict=True,
+            )
+        ],
         f"| intercept | {final.intercept:+.3f} |",
         "",
     ]

@@ -78,10 +78,12 @@ class ConfidenceModel:
     iso_x: tuple[float, ...]
     iso_y: tuple[float, ...]
     meta: dict[str, Any] | None = None
+    #: ``"linear"`` (the features) or ``"quadratic"`` (the features and their squares).
+    terms: str = "linear"
 
     def raw(self, x: FloatArray) -> FloatArray:
         """Logistic P(right) before calibration, for rows of ``x`` (n x len(names))."""
-        z = (np.atleast_2d(x) - np.asarray(self.mean)) / np.asarray(self.std)
+        z = (expand(np.atleast_2d(x), self.terms) - np.asarray(self.mean)) / np.asarray(self.std)
         return _sigmoid(z @ np.asarray(self.coef) + self.intercept)
 
     def predict(self, x: FloatArray) -> FloatArray:
@@ -100,6 +102,7 @@ class ConfidenceModel:
             "intercept": self.intercept,
             "iso_x": list(self.iso_x),
             "iso_y": list(self.iso_y),
+            "terms": self.terms,
             "meta": self.meta or {},
         }
 
@@ -117,7 +120,18 @@ class ConfidenceModel:
             tuple(float(v) for v in d["iso_x"]),
             tuple(float(v) for v in d["iso_y"]),
             d.get("meta"),
+            str(d.get("terms", "linear")),
         )
+
+
+def expand(x: FloatArray, terms: str) -> FloatArray:
+    """The model's inputs: the features, and for ``"quadratic"`` their squares too (a
+    logistic model can then say "too little *or* too much is bad", e.g. of size change)."""
+    if terms == "linear":
+        return x
+    if terms == "quadratic":
+        return np.hstack([x, x**2])
+    raise ConfigError(f"confidence model terms must be 'linear' or 'quadratic', got {terms!r}")
 
 
 def _sigmoid(z: FloatArray) -> FloatArray:
@@ -168,21 +182,36 @@ def fit_isotonic(score: FloatArray, y: npt.NDArray[np.bool_]) -> tuple[FloatArra
 
 
 def fit_model(
-    x: FloatArray, y: npt.NDArray[np.bool_], l2: float = 1.0, meta: dict[str, Any] | None = None
+    x: FloatArray,
+    y: npt.NDArray[np.bool_],
+    l2: float = 1.0,
+    meta: dict[str, Any] | None = None,
+    terms: str = "linear",
 ) -> ConfidenceModel:
     """Fit the logistic part and its isotonic calibration on the same rows."""
-    mean, std, coef, b = fit_logistic(x, y, l2)
-    m = ConfidenceModel(FEATURES, tuple(mean), tuple(std), tuple(coef), b, (), (), meta)
-    xs, ys = fit_isotonic(m.raw(x), y)
-    return ConfidenceModel(
+    mean, std, coef, b = fit_logistic(expand(x, terms), y, l2)
+    m = ConfidenceModel(
         FEATURES,
         tuple(float(v) for v in mean),
         tuple(float(v) for v in std),
         tuple(float(v) for v in coef),
         b,
+        (),
+        (),
+        meta,
+        terms,
+    )
+    xs, ys = fit_isotonic(m.raw(x), y)
+    return ConfidenceModel(
+        m.names,
+        m.mean,
+        m.std,
+        m.coef,
+        b,
         tuple(float(v) for v in xs),
         tuple(float(v) for v in ys),
         meta,
+        terms,
     )
 
 
