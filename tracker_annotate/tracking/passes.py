@@ -405,10 +405,11 @@ class TrackPass:
             # image, so an object that left leaves a box parked on the border: a box on the
             # border that no longer looks like the keyframes has left.
             at_border = _touches_border(sig.xyxy, self.prev.width, self.prev.height)
-            self.border_run = self.border_run + 1 if at_border and sig.app < 0.3 else 0
+            looks_gone = sig.app < self.params.border_app
+            self.border_run = self.border_run + 1 if at_border and looks_gone else 0
             # Only a long appearance collapse (nothing like the keyframes) ends it as lost.
             self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
-            if self.border_run >= 3:
+            if self.border_run >= self.params.border_frames:
                 self.done, self.end_reason = True, "left"
             elif self.lost_after > 0 and self.low_run >= self.lost_after:
                 self.done, self.end_reason = True, "lost"
