@@ -110,6 +110,8 @@ def lk_median_flow(
     prev_xyxy: FloatArray,
     pred_xyxy: FloatArray,
     grid: int = _GRID,
+    *,
+    max_object: float = _LK_MAX_OBJECT,
 ) -> Measurement:
     """Median-flow step on a crop: box on ``cur`` from the box on ``prev``.
 
@@ -123,7 +125,7 @@ def lk_median_flow(
     if w < 2 or h < 2:
         return Measurement(None, method="lk")
     lvl = 0
-    while lvl < 3 and max(w, h) / 2 ** (lvl + 1) >= _LK_MAX_OBJECT:
+    while lvl < 3 and max(w, h) / 2 ** (lvl + 1) >= max_object:
         lvl += 1
     k = 1.0 / 2**lvl
     a_full, b_full = prev.level(lvl), cur.level(lvl)

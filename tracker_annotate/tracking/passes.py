@@ -149,7 +149,8 @@ class TrackPass:
         m = self.measurer.measure(self.prev, cur, self.prev_xyxy, pred)
         cand = self._check(cur, m, pred)
         if self.info.self_contained and cand.xyxy is not None:
-            lk = lk_median_flow(self.prev, cur, self.prev_xyxy, pred, grid=6)
+            # A coarse LK step is enough for a vote (the box comes from the back-end).
+            lk = lk_median_flow(self.prev, cur, self.prev_xyxy, pred, grid=5, max_object=48.0)
             cand.lk_iou = 0.0 if lk.xyxy is None else _iou(lk.xyxy, cand.xyxy)
             cand.pred_iou = _iou(pred, cand.xyxy)
             cand.score_own = m.score
@@ -169,8 +170,10 @@ class TrackPass:
         if m.xyxy is None:
             return Candidate(pred, None, -1.0, -1.0, -1.0, 0.0, m.method, False, math.inf)
         box = m.xyxy
-        rec = ncc(warp_box(cur.gray, box, self.recent.size), self.recent.pixels)
         app = score_box(cur.gray, box, self.key_templates)
+        if self.info.self_contained:  # the running template only serves cascade's search
+            return Candidate(pred, box, app, app, app, m.quality, m.method, True, 0.0)
+        rec = ncc(warp_box(cur.gray, box, self.recent.size), self.recent.pixels)
         return Candidate(pred, box, max(app, rec), app, rec, m.quality, m.method, True, 0.0)
 
     def _research(self, cur: FrameData, cand: Candidate, pred: FloatArray) -> Candidate:
