@@ -91,14 +91,18 @@ def test_moved_media_is_relinked(
     moved.parent.mkdir()
     shutil.move(video, moved)
     asked: list[str] = []
+    said: list[str] = []
 
     def choose(win: MainWindow, expected: str, message: str) -> str:
         asked.append(expected)
+        said.append(message)
         return str(moved)
 
     monkeypatch.setattr(file_flows, "_choose_media", choose)
     assert window.open_path(video.with_suffix(".taproj"))
     assert asked == [str(video)]
+    # plain words for an annotator, no Python API
+    assert "not where it was" in said[0] and "ProjectStore" not in said[0]
     doc = window.doc
     assert doc is not None and doc.project.media is not None
     assert doc.project.media.path == str(moved)

@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -653,7 +654,8 @@ def test_moved_media_raises_then_relink(tmp_path: Path, project: Project, video:
     with pytest.raises(MediaMovedError) as info:
         ProjectStore.open(path)
     msg = str(info.value)
-    assert str(video) in msg and str(path) in msg and "relink" in msg.lower()
+    assert str(video) in msg and str(path) in msg and "choose the media" in msg
+    assert "ProjectStore" not in msg and "relink(" not in msg  # said to an annotator
     assert info.value.expected_path == str(video)
     with ProjectStore.open(path, check_media=False) as store:
         store.relink(moved)
@@ -669,6 +671,27 @@ def test_replaced_media_content_is_detected(tmp_path: Path, project: Project, vi
     write_video(video, seed=99)  # same path, other pixels
     with pytest.raises(MediaMovedError, match="not the file the project was annotated on"):
         ProjectStore.open(path)
+
+
+def test_sequence_project_written_with_the_old_fingerprint_order_opens(tmp_path: Path) -> None:
+    """An older release hashed a folder's first and last image in hash-seed order; its
+    projects open without a false "media moved", and the canonical fingerprint is saved."""
+    from tracker_annotate.io.media import fingerprint
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((24, 32, 3), 40 * i, np.uint8))
+    ref = probe_media(folder)
+    old = replace(ref, fingerprint=fingerprint(folder, legacy_order=True))
+    path = tmp_path / "p.taproj"
+    ProjectStore.create(path, Project(old)).close()
+    with ProjectStore.open(path) as store:
+        assert store.project.media is not None
+        assert store.project.media.fingerprint == ref.fingerprint
+    with ProjectStore.open(path) as store:
+        assert store.project.media is not None
+        assert store.project.media.fingerprint == ref.fingerprint
 
 
 def test_project_moved_together_with_its_media_finds_it(tmp_path: Path, project: Project) -> None:

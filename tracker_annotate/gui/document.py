@@ -217,6 +217,17 @@ def open_document(
     return doc
 
 
+def _moved_message(expected: str) -> str:
+    """What the relink question says: plain words for an annotator (the error's own text
+    also tells a CLI user to come here)."""
+    if not Path(expected).exists():
+        return f"This project's media is not where it was:\n{expected}"
+    return (
+        f"The media at\n{expected}\nis not the one this project was annotated on (its "
+        f"content changed). If it is the same video re-encoded or moved, choose it."
+    )
+
+
 def _open_project(
     path: Path,
     media_config: MediaConfig | None,
@@ -226,7 +237,7 @@ def _open_project(
     try:
         store = ProjectStore.open(path)
     except MediaMovedError as exc:
-        new = choose_media(exc.expected_path, str(exc))
+        new = choose_media(exc.expected_path, _moved_message(exc.expected_path))
         if new is None:
             return None
         store = ProjectStore.open(path, check_media=False)

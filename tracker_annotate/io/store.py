@@ -33,7 +33,8 @@ rescues the edits.
 Media moved. :meth:`ProjectStore.open` raises :class:`MediaMovedError` when the media is
 missing or its fingerprint changed (unless it sits at the same place relative to the
 project, which is relinked silently). The caller asks the user for the new location, then
-``ProjectStore.open(path, check_media=False)`` and :meth:`ProjectStore.relink`.
+``ProjectStore.open(path, check_media=False)`` and :meth:`ProjectStore.relink`. The error's
+message is written for the annotator (it is shown in the app's dialog), not for a programmer.
 """
 
 from __future__ import annotations
@@ -226,11 +227,11 @@ class ProjectStore:
         media = self.project.media
         if media is None:
             return
-        from tracker_annotate.io.media import fingerprint
+        from tracker_annotate.io.media import fingerprint, fingerprint_matches
 
         how = (
-            f"Relink it to the media's new location (from Python: "
-            f"ProjectStore.open({str(self.path)!r}, check_media=False).relink(new_path))."
+            "Open the project in tracker-annotate and choose the media's new location "
+            "when asked, or move the media back."
         )
         if not Path(media.path).exists():
             moved = self._find_moved_media(media)
@@ -243,23 +244,28 @@ class ProjectStore:
                 expected_path=media.path,
             )
         if media.fingerprint and fingerprint(media.path) != media.fingerprint:
+            if fingerprint_matches(media.path, media.fingerprint):
+                # recorded by an older release in the other file order: same media
+                self.project.set_media(replace(media, fingerprint=fingerprint(media.path)))
+                return
             raise MediaMovedError(
                 f"{self.path}: the media {media.path} is not the file the project was "
-                f"annotated on (its content fingerprint changed). If it is the same video "
-                f"re-encoded or moved, {how[0].lower()}{how[1:]}",
+                f"annotated on (its content changed). If it is the same video re-encoded "
+                f"or moved, open the project in tracker-annotate and choose the media "
+                f"when asked.",
                 expected_path=media.path,
             )
 
     def _find_moved_media(self, media: MediaRef) -> Path | None:
         if not self._media_relpath:
             return None
-        from tracker_annotate.io.media import fingerprint
+        from tracker_annotate.io.media import fingerprint_matches
 
         candidate = (self.path.parent / self._media_relpath).resolve()
         if not candidate.exists():
             return None
         try:
-            same = not media.fingerprint or fingerprint(candidate) == media.fingerprint
+            same = not media.fingerprint or fingerprint_matches(candidate, media.fingerprint)
         except (TrackerAnnotateError, OSError):  # an unreadable candidate is not the media
             log.debug("candidate media %s unreadable", candidate, exc_info=True)
             return None
