@@ -230,3 +230,52 @@ def test_export_summary_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str
     data = json.dumps({"images": [], "annotations": [], "categories": []})
     (tmp_path / "empty.json").write_text(data)
     assert main(["import", str(tmp_path / "empty.json"), "--project", str(proj)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        ("1,900,700,100,40,80,1,1,1", "x,y,w,h", "entirely right of TUD-Campus's 640-px frame"),
+        ("1,900,10,100,1e300,80,1,1,1", "'w'", "w=1e300 imported with exit 0"),
+    ],
+)
+def test_import_refuses_impossible_boxes_and_changes_nothing(
+    tud_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    row: str,
+    field: str,
+    reason: str,
+) -> None:
+    proj = tmp_path / "tud.taproj"
+    proj.write_bytes(tud_project.read_bytes())
+    before = proj.read_bytes()
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"1,901,10,10,40,80,1,1,1\n{row}\n")
+    assert main(["import", str(bad), "--project", str(proj)]) == 2, reason
+    err = capsys.readouterr().err
+    assert f"{bad}:2" in err and field in err and err.count("\n") == 1, err
+    assert proj.read_bytes() == before
+
+
+def test_export_of_a_damaged_row_is_refused_not_written(
+    tud_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8 garbage bytes in a coordinate were exported as a box 1.4e306 px wide, exit 0."""
+    import sqlite3
+    import struct
+
+    proj = tmp_path / "tud.taproj"
+    proj.write_bytes(tud_project.read_bytes())
+    con = sqlite3.connect(proj)
+    tid, frame = con.execute("SELECT track_id, frame FROM boxes LIMIT 1").fetchone()
+    con.execute("UPDATE boxes SET x2 = 321.0625 WHERE track_id = ? AND frame = ?", (tid, frame))
+    con.commit()
+    con.close()
+    data = proj.read_bytes()
+    proj.write_bytes(data.replace(struct.pack(">d", 321.0625), struct.pack(">d", 1.4e306)))
+    out = tmp_path / "out.txt"
+    assert main(["export", str(proj), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"track {tid} frame {frame} is damaged" in err and err.count("\n") == 1, err
+    assert not out.exists()

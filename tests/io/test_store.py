@@ -503,7 +503,29 @@ def _tamper(sql: str) -> object:
     return make
 
 
+def _garbage_in_a_coordinate(p: Path, project: Project) -> None:
+    """8 bytes of the file overwritten in place (a bad sector, a bit-rotted copy): the
+    bytes of one box's x2 become a valid but absurd double."""
+    import struct
+
+    _tamper("UPDATE boxes SET x2 = 321.0625 WHERE frame = 6 AND track_id = 1")(p, project)
+    data = p.read_bytes()
+    old = struct.pack(">d", 321.0625)
+    assert data.count(old) == 1
+    p.write_bytes(data.replace(old, struct.pack(">d", 1.4e306)))
+
+
 DAMAGED = [
+    pytest.param(
+        _garbage_in_a_coordinate,
+        "track 1 frame 6 is damaged",
+        id="garbage bytes: a box 1.4e306 px wide was exported",
+    ),
+    pytest.param(
+        _tamper("UPDATE boxes SET x1 = -1e300 WHERE frame = 3 AND track_id = 1"),
+        "track 1 frame 3",
+        id="an absurd coordinate read back",
+    ),
     pytest.param(
         _tamper("UPDATE boxes SET x2 = x1 - 1 WHERE frame = 3 AND track_id = 1"),
         "track 1 frame 3",

@@ -225,6 +225,11 @@ MALFORMED = [
     ([GOOD, "", "# comment", GOOD], 4, "id", "duplicate (frame, id), line counts blanks"),
     ([GOOD, "2,1,10,10,5,5,1,3,1"], 2, "class", "a track changes class mid-way"),
     (["3,1,10,10,5,5,1,1,1"], 1, "frame", "frame 3 beyond a 2-frame media"),
+    ([GOOD, "2,1,700,10,5,5,1,1,1"], 2, "x,y,w,h", "entirely right of a 64-px frame"),
+    (["1,1,-30,-30,5,5,1,1,1"], 1, "x,y,w,h", "entirely above-left of the frame"),
+    (["1,1,0,0,1e300,5,1,1,1"], 1, "w", "w=1e300 overlaps, but is no box"),
+    (["1,1,-1e9,0,5,5,1,1,1"], 1, "x", "a coordinate no image has"),
+    (["1,1,0,0,5,900,1,1,1"], 1, "x,y,w,h", "900 px high on a 48-px frame"),
 ]
 
 

@@ -57,6 +57,7 @@ from tracker_annotate.io.formats._build import (
     PathLike,
     ProjectBuilder,
     box_from_xywh,
+    check_coordinates,
     fmt_float,
     parse_float,
     parse_int,
@@ -130,6 +131,7 @@ def iter_mot_rows(text: str, builder: ProjectBuilder) -> Iterator[MotRow]:
             )
         track_id = parse_int(parts[1], builder, line_no, "id")
         x, y, w, h = (parse_float(parts[i], builder, line_no, _FIELDS[i]) for i in range(2, 6))
+        check_coordinates((x, y, w, h), _FIELDS[2:6], builder, line_no)
         if not w > 0:
             raise builder.error(f"width must be positive, got {parts[4]}", line_no, "w")
         if not h > 0:
@@ -181,10 +183,12 @@ def read_mot(
         unknown = row.conf is None or row.conf == -1
         confidence = 1.0 if unknown else min(max(row.conf or 0.0, 0.0), 1.0)
         occluded = row.visibility is not None and 0 <= row.visibility < occluded_below
-        xyxy = box_from_xywh((row.x, row.y, row.w, row.h), builder, row.line, "w")
+        xyxy = box_from_xywh(
+            (row.x, row.y, row.w, row.h), builder, row.line, "w", names=("x", "y", "w", "h")
+        )
         builder.ensure_track(row.track_id, label_for_class(row.class_id, classes), row.line)
         box = FrameBox(row.frame, xyxy, source, confidence, occluded=occluded)
-        builder.add_box(row.track_id, box, row.line, frame_shown=row.frame + 1)
+        builder.add_box(row.track_id, box, row.line, frame_shown=row.frame + 1, box_field="x,y,w,h")
     if ignored:
         log.info("%s: skipped %d rows with conf 0 (ignore regions)", path, ignored)
     return builder.build(f"Import {Path(path).name}")
