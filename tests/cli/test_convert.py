@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -227,9 +226,35 @@ def test_export_summary_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["export", str(proj), str(tmp_path / "a.xml")]) == 0
     out = capsys.readouterr().out
     assert "1 tracks, 5 boxes, 1 flagged" in out and "note" not in out
-    data = json.dumps({"images": [], "annotations": [], "categories": []})
-    (tmp_path / "empty.json").write_text(data)
-    assert main(["import", str(tmp_path / "empty.json"), "--project", str(proj)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", "", "an empty MOT file said 'imported 0 tracks' and added a label"),
+        (
+            "empty.json",
+            '{"images": [], "annotations": [], "categories": [{"id": 1, "name": "zebra"}]}',
+            "a COCO file with a category but no annotation",
+        ),
+        ("ignored.txt", "1,1,10,10,5,5,0,1,1\n", "only conf-0 ignore rows"),
+    ],
+)
+def test_import_of_no_boxes_changes_nothing_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, reason: str
+) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    before = proj.read_bytes()
+    file = tmp_path / name
+    file.write_text(content)
+    assert main(["import", str(file), "--project", str(proj)]) == 2, reason
+    err = capsys.readouterr().err
+    assert "holds no boxes" in err and str(file) in err and err.count("\n") == 1, err
+    assert proj.read_bytes() == before, reason
+    new = tmp_path / "new.taproj"
+    assert main(["import", str(file), "--project", str(new)]) == 2, reason
+    assert not new.exists(), "no empty project is created either"
 
 
 @pytest.mark.parametrize(

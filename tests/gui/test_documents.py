@@ -137,6 +137,24 @@ def test_export_then_import_round_trip(
     assert list(p.tracks) == [tid]
 
 
+def test_importing_an_empty_file_changes_nothing_and_says_so(
+    window: MainWindow,
+    video: Path,
+    tmp_path: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    labels, undo = dict(p.labels), p.history.undo_text()
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "z"}]}')
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(empty), ""))
+    window.actions_by_name["import_annotations"].trigger()
+    assert dict(p.labels) == labels and not p.tracks and p.history.undo_text() == undo
+    assert len(shown_errors) == 1 and "holds no boxes" in shown_errors[0]
+
+
 def test_drop_a_video_on_the_window_opens_it(window: MainWindow, video: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(video))])

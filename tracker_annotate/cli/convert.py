@@ -154,7 +154,7 @@ def _sequence_folder(file: Path) -> Path | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from tracker_annotate.io.formats import detect_format, read_annotations
+    from tracker_annotate.io.formats import detect_format, read_annotations, require_boxes
     from tracker_annotate.io.media import probe_media
     from tracker_annotate.io.store import ProjectStore
 
@@ -174,6 +174,7 @@ def run_import(args: argparse.Namespace) -> int:
                     )
             # Read everything first: a malformed file must leave the project untouched.
             imported = read_annotations(file, fmt, media=target_media, **options)
+            require_boxes(imported, file)
             if project.media is None and target_media is not None:
                 store.relink(target_media.path)
             n = len(import_tracks(project, imported, f"Import {file.name}", replace=args.replace))
@@ -194,6 +195,7 @@ def run_import(args: argparse.Namespace) -> int:
     if media_path is not None:
         media = probe_media(media_path)
     project = read_annotations(file, fmt, media=media, **options)
+    require_boxes(project, file)
     ProjectStore.create(proj, project).close()
     print(
         f"created {proj}: {len(project.tracks)} tracks, {project.n_boxes()} boxes, "

@@ -134,9 +134,10 @@ def import_annotations(win: MainWindow) -> None:
         return
     fmt = next((n for n, _, f in filters if f == chosen), None)
     try:
-        from tracker_annotate.io.formats import read_annotations
+        from tracker_annotate.io.formats import read_annotations, require_boxes
 
         imported = read_annotations(path, fmt, media=win.doc.project.media)
+        require_boxes(imported, path)
         ids = import_tracks(win.doc.project, imported, f"Import {Path(path).name}")
     except (TrackerAnnotateError, OSError) as exc:
         errors.show_error(win, "Import failed; nothing was changed", exc)

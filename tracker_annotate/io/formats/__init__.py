@@ -78,6 +78,17 @@ def read_annotations(path: PathLike, format: str | None = None, **options: Any) 
     return project
 
 
+def require_boxes(project: Project, path: PathLike) -> None:
+    """Refuse an import that would bring no box (an empty file, only ignore rows...):
+    it must change nothing and say so, not report "imported 0 tracks" and add labels."""
+    if project.n_boxes() == 0:
+        raise FormatError(
+            f"the file holds no boxes ({len(project.tracks)} tracks, 0 boxes); nothing was "
+            "imported. Expected at least one annotated box",
+            path=str(path),
+        )
+
+
 def write_annotations(
     project: Project, path: PathLike, format: str | None = None, **options: Any
 ) -> str:
@@ -87,4 +98,4 @@ def write_annotations(
     return name
 
 
-__all__ = ["FORMATS", "detect_format", "read_annotations", "write_annotations"]
+__all__ = ["FORMATS", "detect_format", "read_annotations", "require_boxes", "write_annotations"]
