@@ -845,3 +845,28 @@ def test_any_edit_sequence_round_trips(tmp_path: Path, steps: list[tuple]) -> No
     q = reopened(path)
     assert snapshot(q) == snapshot(p)  # label order included
     path.unlink()
+
+
+def test_stale_mark_is_saved_in_the_edits_own_transaction(tmp_path: Path, project: Project) -> None:
+    """The edit and the note that its stretch needs re-tracking are one SQLite commit:
+    killed right after the edit, the file holds both (or neither)."""
+    path = tmp_path / "p.taproj"
+    store = ProjectStore.create(path, project)
+    tid = next(iter(project.tracks))
+    frame = next(iter(project.boxes(tid)))
+    commits: list[int] = []
+    con = store._con
+    assert con is not None
+    con.set_trace_callback(lambda sql: commits.append(1) if sql == "COMMIT" else None)
+    with project.edit("") as tx:
+        commands.set_box_geometry(project, tid, frame, BoxXYXY(1, 1, 30, 30))
+        tx.mark_stale(tid, frame)
+    assert len(commits) == 1
+    # read by another connection while the store is still open (what a kill leaves)
+    shutil.copy(path, tmp_path / "copy.taproj")
+    shutil.copy(str(path) + "-wal", str(tmp_path / "copy.taproj") + "-wal")
+    store.close()
+    for p in (path, tmp_path / "copy.taproj"):
+        back = reopened(p)
+        assert back.stale == {(tid, frame)}
+        assert back.box(tid, frame) == project.box(tid, frame)

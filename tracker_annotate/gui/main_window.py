@@ -222,6 +222,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self._refresh_recent()
         self.canvas.setFocus()
+        self.controller.resume_stale()  # stretches a crash left between edit and re-track
 
     def close_document(self) -> None:
         doc = self.doc

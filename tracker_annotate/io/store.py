@@ -96,6 +96,7 @@ class ProjectStore:
         self._pending_boxes: set[tuple[int, int]] = set()
         self._pending_tracks: set[int] = set()
         self._pending_labels: set[str] = set()
+        self._pending_stale = False
         self._identity = _file_identity(path)
         project.changed.connect(self._on_changed)
         project.media_changed.connect(self._on_media_changed)
@@ -329,6 +330,7 @@ class ProjectStore:
             self._pending_boxes |= cs.boxes
             self._pending_tracks |= cs.tracks
             self._pending_labels |= cs.labels
+            self._pending_stale |= cs.stale
             self.flush()
 
     def _on_media_changed(self, media: MediaRef) -> None:
@@ -338,7 +340,10 @@ class ProjectStore:
     @property
     def has_unsaved(self) -> bool:
         """Whether some edit could not be written yet (see :meth:`flush`)."""
-        return bool(self._pending_boxes or self._pending_tracks or self._pending_labels)
+        return (
+            bool(self._pending_boxes or self._pending_tracks or self._pending_labels)
+            or self._pending_stale
+        )
 
     def flush(self) -> None:
         """Write every pending change in one transaction. Called on each edit; call it
@@ -383,6 +388,10 @@ class ProjectStore:
                     con.executemany(sc.UPSERT_BOX, upserts)
                 if tracks:
                     con.execute(sc.SET_META, ("next_track_id", json.dumps(p.next_track_id)))
+                if self._pending_stale:
+                    # in the edit's own transaction: a crash cannot keep the edit and lose
+                    # the note that its stretch still needs re-tracking
+                    con.execute(sc.SET_META, (sc.STALE_KEY, sc.stale_to_json(p.stale)))
                 con.execute("COMMIT")
             except BaseException as exc:
                 _rollback(con)
@@ -396,6 +405,7 @@ class ProjectStore:
             self._pending_boxes = set()
             self._pending_tracks = set()
             self._pending_labels = set()
+            self._pending_stale = False
 
     def _check_file_still_there(self) -> None:
         """Refuse to keep saving into a file that was deleted, moved or replaced while
