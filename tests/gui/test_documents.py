@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-from PyQt6.QtWidgets import QFileDialog
+from PyQt6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import add_flagged_track, drag, object_xyxy, view_point, write_video
@@ -322,3 +322,54 @@ def test_read_only_media_folder_asks_once_then_finds_the_project(
     finally:
         data.chmod(0o755)
     assert shown_errors == []
+
+
+def _truncated_project_with_backup(window: MainWindow, video: Path) -> tuple[Path, int]:
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    for f in range(30):
+        commands.add_track(doc.project, f, BoxXYXY(10 + f, 10, 50 + f, 50))
+    path, n = doc.path, doc.project.n_boxes()
+    window.close_document()  # the backup is refreshed on close
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path, n
+
+
+def test_a_truncated_project_is_called_damaged_and_restored_from_its_backup(
+    window: MainWindow,
+    video: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, n = _truncated_project_with_backup(window, video)
+    asked: list[str] = []
+
+    def yes(parent: object, title: str, text: str, *a: object) -> QMessageBox.StandardButton:
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(file_flows.QMessageBox, "question", yes)
+    assert window.open_path(path)
+    assert len(asked) == 1 and "damaged" in asked[0] and "seconds ago" in asked[0]
+    assert window.doc is not None and window.doc.project.n_boxes() == n
+    assert path.with_name(path.name + ".damaged").is_file(), "the damaged file is kept"
+    assert shown_errors == []
+
+
+def test_a_damaged_project_gets_no_advice_to_undo_or_reopen(
+    window: MainWindow,
+    video: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, _ = _truncated_project_with_backup(window, video)
+    monkeypatch.setattr(
+        file_flows.QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No
+    )
+    assert not window.open_path(path)
+    assert len(shown_errors) == 1
+    shown = shown_errors[0]
+    assert "damaged" in shown and "backup" in shown
+    assert "every edit was saved" not in shown and "Undo the last step" not in shown

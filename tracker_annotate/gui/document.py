@@ -1,5 +1,8 @@
 """One open project: its store (autosaving), its frame source and the session over it.
 
+A rolling backup ``<name>.taproj.bak`` is kept while the project is open (see
+:mod:`tracker_annotate.io.store_backup`).
+
 Opening media creates ``<name>.taproj`` beside it (or where the user chooses when that
 folder is read-only) and reopens it next time, restoring frame, zoom and selection. The
 first frame shows at once: a new video's real length is counted by a background scan
@@ -20,6 +23,7 @@ from tracker_annotate.core.errors import MediaError, MediaMovedError, TrackerAnn
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.core.session import Session
+from tracker_annotate.io import store_backup
 from tracker_annotate.io.media import MediaConfig, MediaSource, fingerprint, open_media
 from tracker_annotate.io.store import ProjectStore, is_project_path
 
@@ -97,6 +101,9 @@ class Document:
     def __init__(self, store: ProjectStore, source: MediaSource | None) -> None:
         self.store = store
         self.source = source
+        # <name>.taproj.bak, refreshed every few minutes of editing and on close: what a
+        # damaged file (bad sector, truncated copy) is restored from
+        store.enable_backups(store_backup.BACKUP_EVERY_S)
         media = store.project.media
         n = media.n_frames if media is not None else 1
         fps = source.fps if source is not None else (media.fps if media is not None else 30.0)

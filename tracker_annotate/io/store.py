@@ -44,6 +44,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +53,7 @@ from typing import Any, Literal
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
+from tracker_annotate.io import store_backup as bk
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,9 @@ class ProjectStore:
         self._pending_labels: set[str] = set()
         self._pending_stale = False
         self._identity = _file_identity(path)
+        self._backup_every: float | None = None  # seconds; None: no rolling backup
+        self._backup_at = 0.0  # monotonic time of the last backup
+        self._edited_since_backup = False
         project.changed.connect(self._on_changed)
         project.media_changed.connect(self._on_media_changed)
 
@@ -177,11 +182,20 @@ class ProjectStore:
         path = Path(path)
         sc.check_header(path)
         con = _connect(path, synchronous, check=True)
+        problem = bk.quick_check(con)
+        if problem is not None:
+            con.close()
+            raise bk.damaged(path, f"integrity check: {problem}")
         try:
             project, relpath = sc.load_project(con, path, progress)
         except sqlite3.Error as exc:
             con.close()
-            raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
+            raise bk.damaged(path, str(exc)) from exc
+        except ProjectError as exc:
+            con.close()
+            # damaged content (a row of impossible values, a dangling reference)
+            detail = str(exc).removeprefix(f"{path}: ")
+            raise bk.damaged(path, detail) from exc
         except BaseException:
             con.close()
             raise
@@ -299,6 +313,34 @@ class ProjectStore:
         self.project.set_media(new)  # persisted by _on_media_changed
         log.info("relinked %s to %s", self.path, new.path)
 
+    # -- backup ---------------------------------------------------------------------------
+    def enable_backups(self, every_s: float = bk.BACKUP_EVERY_S) -> None:
+        """Keep ``<name>.taproj.bak`` (see :mod:`~tracker_annotate.io.store_backup`): written
+        now if there is none, then refreshed after an edit once ``every_s`` seconds passed
+        since the last one, and on close. For the app; the CLI's short runs do without."""
+        if every_s <= 0:
+            raise ProjectError(f"backup interval must be positive, got {every_s} s")
+        self._backup_every = every_s
+        self._backup_at = time.monotonic()
+        if not bk.backup_path(self.path).exists():
+            self.backup()
+
+    def backup(self) -> Path | None:
+        """Refresh the backup now; returns its path, or ``None`` if it failed (logged)."""
+        con = self._connection()
+        with self._lock:
+            done = bk.write_backup(con, self.path)
+        self._backup_at = time.monotonic()
+        if done is not None:
+            self._edited_since_backup = False
+        return done
+
+    def _maybe_backup(self) -> None:
+        self._edited_since_backup = True
+        every = self._backup_every
+        if every is not None and time.monotonic() - self._backup_at >= every:
+            self.backup()
+
     # -- UI state -------------------------------------------------------------------------
     def get_ui_state(self) -> dict[str, Any]:
         """What the GUI saved with :meth:`set_ui_state` (empty if nothing was)."""
@@ -406,6 +448,7 @@ class ProjectStore:
             self._pending_tracks = set()
             self._pending_labels = set()
             self._pending_stale = False
+        self._maybe_backup()
 
     def _check_file_still_there(self) -> None:
         """Refuse to keep saving into a file that was deleted, moved or replaced while
@@ -448,6 +491,8 @@ class ProjectStore:
             return
         try:
             self.flush()
+            if self._backup_every is not None and self._edited_since_backup:
+                self.backup()
         except ProjectError:
             log.exception("%s: closing with unsaved edits", self.path)
         finally:
@@ -512,7 +557,7 @@ def _connect(path: Path, synchronous: Synchronous, *, check: bool = False) -> sq
         raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         con.close()
-        raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
+        raise bk.damaged(path, str(exc)) from exc
     except BaseException:
         con.close()
         raise

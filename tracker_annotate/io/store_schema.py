@@ -35,7 +35,7 @@ from typing import Any
 
 from tracker_annotate import __version__
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
-from tracker_annotate.core.errors import ProjectError
+from tracker_annotate.core.errors import ProjectDamagedError, ProjectError
 from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 
@@ -275,7 +275,7 @@ def build_boxes(
             )
     except (ValueError, TypeError, IndexError, KeyError) as exc:  # BoxError is a ValueError
         at = f"track {row[0]} frame {row[1]}" if row is not None else "a box row"
-        raise ProjectError(f"{where}: {at} is damaged: {exc!r}") from exc
+        raise ProjectDamagedError(f"{where}: {at} is damaged: {exc!r}", path=where) from exc
     finally:
         if gc_was_enabled:
             gc.enable()
