@@ -139,3 +139,57 @@ def test_demo_refuses_to_replace_a_reviewed_demo_project(
     assert main(["demo", "--out", str(out), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "demo.taproj").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "must", "must_not", "reason"),
+    [
+        (
+            ["track", "{media}", "--init", "{kf}", "--out", "{tmp}/o6.csv"],
+            [".taproj", ".txt (mot)"],
+            ["pass a format", "--format"],
+            "track has no --format: the hint named an option that does not exist",
+        ),
+        (
+            ["track", "{media}", "--init", "{tmp}/kf.csv", "--out", "{tmp}/o.txt"],
+            [".json (coco)", ".taproj"],
+            ["pass a format", "--format", "yolo"],
+            "keyframes of an unknown kind",
+        ),
+        (
+            ["import", "{tmp}/x.mp4", "--project", "{tmp}/p.taproj"],
+            ["--format", ".xml (cvat)"],
+            ["yolo"],
+            "import cannot read yolo, so it must not offer it",
+        ),
+        (
+            ["import", "{tmp}/det.txt", "--project", "{tmp}/p.taproj"],
+            ["track --detections"],
+            ["read_detections", "(read_"],
+            "no internal function names in a message",
+        ),
+    ],
+)
+def test_error_hints_name_only_options_that_exist(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    must: list[str],
+    must_not: list[str],
+    reason: str,
+) -> None:
+    (tmp_path / "x.mp4").write_bytes(b"")
+    (tmp_path / "kf.csv").write_text("1,1,10,10,5,5\n")
+    (tmp_path / "det.txt").write_text("1,-1,10,10,5,5,0.9,-1,-1,-1\n")
+    args = [
+        a.format(media=SAMPLE / "synthetic.mp4", kf=SAMPLE / "keyframes.txt", tmp=tmp_path)
+        for a in argv
+    ]
+    assert main([*args, "--quiet"] if args[0] == "track" else args) == 2, reason
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    message = err.split("error: ", 1)[1]
+    for text in must:
+        assert text in message, (reason, err)
+    for text in must_not:
+        assert text not in message, (reason, err)

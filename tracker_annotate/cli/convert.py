@@ -159,7 +159,7 @@ def run_import(args: argparse.Namespace) -> int:
     from tracker_annotate.io.store import ProjectStore
 
     file, proj = Path(args.file), Path(args.project)
-    fmt = detect_format(file, args.format)
+    fmt = detect_format(file, args.format, hint=", or pass --format")
     options = _reader_options(args, fmt)
     if proj.exists():
         with ProjectStore.open(proj, check_media=False) as store:
@@ -237,7 +237,7 @@ def run_export(args: argparse.Namespace) -> int:
     from tracker_annotate.io.formats import detect_format, write_annotations
     from tracker_annotate.io.store import ProjectStore
 
-    fmt = detect_format(args.out, args.format, writing=True)
+    fmt = detect_format(args.out, args.format, writing=True, hint=", or pass --format")
     options: dict[str, Any] = {}
     if args.decimals is not None:
         if fmt not in ("mot", "cvat"):

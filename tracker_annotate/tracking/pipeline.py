@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker_annotate.core.boxes import BoxSource
-from tracker_annotate.core.errors import ProjectError, TrackingError
+from tracker_annotate.core.errors import FormatError, ProjectError, TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply_run
@@ -54,17 +54,42 @@ def load_keyframes(init_path: str | os.PathLike[str], media: MediaRef) -> Projec
             project = store.project
         project.set_media(media)
         return project
+    from tracker_annotate.io.formats import detect_format, expected_formats
+
+    try:
+        detect_format(p)
+    except FormatError as exc:  # its hint may name options this command does not have
+        raise FormatError(
+            f"cannot tell the keyframes' format from {p.suffix or 'the name'!r}; expected "
+            f"{expected_formats(writing=False)} or {_PROJECT_KIND}",
+            path=str(p),
+        ) from exc
     return read_annotations(p, media=media)
 
 
+_PROJECT_KIND = ".taproj/.sqlite (project)"
+
+
 def check_output(out_path: str | os.PathLike[str], *, overwrite: bool) -> None:
-    """Refuse an existing output unless ``overwrite``: a project there may hold hours of
-    review that the result would replace. Checked before tracking starts, so the refusal
-    comes at once, not after the run."""
+    """Refuse an output whose format the extension does not name, and an existing output
+    unless ``overwrite`` (a project there may hold hours of review the result would
+    replace). Checked before tracking starts, so the refusal comes at once, not after the
+    run."""
+    from tracker_annotate.io.formats import detect_format, expected_formats
+    from tracker_annotate.io.store import is_project_path
+
     out = Path(out_path)
+    if not is_project_path(out):
+        try:
+            detect_format(out, writing=True)
+        except FormatError as exc:
+            raise FormatError(
+                f"cannot tell the output format from {out.suffix or 'the name'!r}; expected "
+                f"{expected_formats(writing=True)} or {_PROJECT_KIND}",
+                path=str(out),
+            ) from exc
     if overwrite or not (out.exists() or out.is_symlink()):
         return
-    from tracker_annotate.io.store import is_project_path
 
     what = (
         "a project (its reviewed boxes would be replaced)"

@@ -172,8 +172,8 @@ def read_mot(
         if row.track_id < 0:
             raise builder.error(
                 f"track id {row.track_id} is negative: this looks like a detections file "
-                "(det.txt, id -1); give it to 'track --detections' (read_detections), "
-                "not to import",
+                "(det.txt, id -1); load it as detections (the app's Import detections, or "
+                "'track --detections'), not as annotations",
                 row.line,
                 "id",
             )
