@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Never
 
 from tracker_annotate.tracking.api import ProgressCallback
 
@@ -22,7 +23,7 @@ def progress_bar(
         return
     from tqdm import tqdm
 
-    bars: list[tqdm[None]] = []
+    bars: list[tqdm[Never]] = []
 
     def progress(done: int, total: int) -> None:
         if not bars:
