@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -304,3 +305,61 @@ def test_export_of_a_damaged_row_is_refused_not_written(
     err = capsys.readouterr().err
     assert f"track {tid} frame {frame} is damaged" in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_coco_file_names_are_the_real_images(tud: Path, tud_project: Path, tmp_path: Path) -> None:
+    """COCO file_name said TUD-Campus/frame_000000.jpg; the file is img1/000001.jpg."""
+    out = tmp_path / "a.json"
+    assert main(["export", str(tud_project), str(out)]) == 0
+    images = json.loads(out.read_text())["images"]
+    assert images[0]["file_name"] == "TUD-Campus/img1/000001.jpg"
+    for img in images:  # relative to the folder holding the sequence, every one exists
+        assert (tud.parent / img["file_name"]).is_file(), img
+        assert img["file_name"].endswith(f"{img['frame_id'] + 1:06d}.jpg")
+
+
+def test_yolo_export_of_a_sequence_lines_up_with_its_images(
+    tud: Path, tud_project: Path, tmp_path: Path
+) -> None:
+    """data.yaml said train: images but no images/ existed, and label names did not match
+    the sequence's image names: a training run found no labels."""
+    out = tmp_path / "yolo"
+    assert main(["export", str(tud_project), str(out), "--format", "yolo"]) == 0
+    labels = sorted(p.stem for p in (out / "labels").glob("*.txt"))
+    images = sorted((out / "images").iterdir())
+    assert labels == [p.stem for p in sorted((tud / "img1").glob("*.jpg"))]
+    assert [p.stem for p in images] == labels
+    assert images[0].resolve() == (tud / "img1" / "000001.jpg").resolve()
+    assert images[0].read_bytes()[:2] == b"\xff\xd8"  # a readable JPEG through the link
+    yaml = (out / "data.yaml").read_text()
+    path_line = next(line for line in yaml.splitlines() if line.startswith("path:"))
+    assert Path(json.loads(path_line.split(":", 1)[1])) == out.resolve()
+    assert "train: images" in yaml and "ffmpeg" not in yaml
+    # Ultralytics' rule: the label of .../images/X.jpg is .../labels/X.txt
+    for img in images[:5]:
+        assert (out / "labels" / f"{img.stem}.txt").is_file()
+
+
+def test_yolo_export_of_a_video_writes_frames_on_request_or_says_how(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    import cv2
+
+    video = shared_data / "videos" / "tree.avi"
+    gt = tmp_path / "g.txt"
+    gt.write_text("1,1,10,10,50,50,1,1,1\n3,1,12,10,50,50,1,1,1\n")
+    proj = tmp_path / "p.taproj"
+    assert main(["import", str(gt), "--project", str(proj), "--media", str(video)]) == 0
+    plain = tmp_path / "plain"
+    assert main(["export", str(proj), str(plain), "--format", "yolo"]) == 0
+    yaml = (plain / "data.yaml").read_text()
+    assert "ffmpeg -i" in yaml and "-start_number 0 images/frame_%06d.jpg" in yaml
+    assert not (plain / "images").exists()
+    full = tmp_path / "full"
+    assert main(["export", str(proj), str(full), "--format", "yolo", "--write-images"]) == 0
+    images = sorted((full / "images").glob("*.jpg"))
+    labels = sorted((full / "labels").glob("*.txt"))
+    assert [p.stem for p in images] == [p.stem for p in labels] and len(images) == 68
+    img = cv2.imread(str(images[2]))
+    assert img is not None and img.shape == (240, 320, 3)
+    assert "ffmpeg" not in (full / "data.yaml").read_text()

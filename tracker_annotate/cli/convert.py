@@ -100,6 +100,12 @@ def register(subparsers: Any) -> None:
         "tracked boxes linearly on import)",
     )
     exp.add_argument("--label-map", metavar="ID=NAME,...", help="MOT: label names to class ids")
+    exp.add_argument(
+        "--write-images",
+        action="store_true",
+        help="YOLO from a video: decode the frames into OUT/images/ (an image folder or MOT "
+        "sequence is linked there anyway)",
+    )
     exp.set_defaults(func=run_export)
 
 
@@ -253,6 +259,10 @@ def run_export(args: argparse.Namespace) -> int:
         if fmt != "mot":
             raise ConfigError(f"--label-map applies to mot, not {fmt}")
         options["label_map"] = parse_label_map(args.label_map)
+    if args.write_images:
+        if fmt != "yolo":
+            raise ConfigError(f"--write-images applies to yolo, not {fmt}")
+        options["write_images"] = True
     with ProjectStore.open(args.project, check_media=False) as store:
         project = export_copy(
             store.project,

@@ -203,6 +203,26 @@ def fmt_float(value: float, decimals: int | None) -> str:
     return f"{value:.{decimals}f}"
 
 
+def frame_files(media: MediaRef | None) -> list[Path] | None:
+    """The image file of each frame when the media is an image folder or a MOT sequence
+    (``img1/``) that is where the project says, else ``None`` (a video, or media moved):
+    exports name the real files instead of invented ``frame_000000.jpg`` names."""
+    if media is None:
+        return None
+    from tracker_annotate.core.errors import MediaError
+    from tracker_annotate.io.images import list_images
+
+    root = Path(media.path)
+    if not root.is_dir():
+        return None
+    folder = root / "img1" if (root / "img1").is_dir() else root
+    try:
+        files = list_images(folder)
+    except MediaError:
+        return None
+    return files[: media.n_frames] if len(files) >= media.n_frames else None
+
+
 def media_size(project: Project) -> int | None:
     """Frames in the video, or ``None`` when the project has no media."""
     return project.media.n_frames if project.media is not None else None

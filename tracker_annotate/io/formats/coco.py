@@ -42,6 +42,7 @@ from tracker_annotate.io.formats._build import (
     PathLike,
     ProjectBuilder,
     box_from_xywh,
+    frame_files,
     last_frame,
     open_atomic,
     read_text,
@@ -273,14 +274,17 @@ def write_coco(project: Project, path: PathLike, *, indent: int | None = None) -
         {"id": cat_ids[lab.name], "name": lab.name, "supercategory": "", "color": lab.hex}
         for lab in project.labels.values()
     ]
+    # file_name is relative to the folder holding the media: the real image of each frame
+    # for an image folder or MOT sequence ("TUD-Campus/img1/000001.jpg"), the name
+    # extracted frames get for a video ("clip/frame_000000.jpg", ffmpeg -start_number 0)
+    files = frame_files(media)
+    if files is not None and media is not None:
+        base = Path(media.path).parent
+        names = [f.relative_to(base).as_posix() for f in files]
+    else:
+        names = [f"{name}/frame_{f:06d}.jpg" for f in range(n_frames)]
     images = [
-        {
-            "id": f + 1,
-            "video_id": 1,
-            "frame_id": f,
-            "file_name": f"{name}/frame_{f:06d}.jpg",
-            **size,
-        }
+        {"id": f + 1, "video_id": 1, "frame_id": f, "file_name": names[f], **size}
         for f in range(n_frames)
     ]
     tracks = []
