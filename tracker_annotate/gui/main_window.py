@@ -216,6 +216,9 @@ class MainWindow(QMainWindow):
         p.changed.connect(self._on_project_changed)
         p.history.changed.connect(self._on_history)
         s.frame_changed.connect(self._on_frame)
+        # the background length scan corrects a lying header: show it at once, not at the
+        # next key press ("Frame 0 / 443" on a 68-frame tree.avi)
+        s.length_changed.connect(lambda _n: self._on_frame(s.frame))
         s.playing_changed.connect(self._on_playing)
         self._on_frame(s.frame)
         self._update_title()
