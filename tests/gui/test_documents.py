@@ -236,6 +236,39 @@ def test_killed_process_loses_no_committed_edit(video: Path) -> None:
         assert len(boxes) == 1 and boxes[0][1].xyxy == BoxXYXY(10, 20, 60, 90)
 
 
+def test_killed_process_keeps_its_place_in_the_video(video: Path) -> None:
+    """Frame, zoom and selection were restored only after a clean quit."""
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from PyQt6.QtTest import QTest
+        from tracker_annotate.core.boxes import BoxXYXY
+        from tracker_annotate.gui.app import make_app
+        from tracker_annotate.gui.main_window import MainWindow
+        from tracker_annotate.gui.preferences import Preferences
+        app = make_app()
+        win = MainWindow(Preferences(auto_retrack=False))
+        win.show()
+        assert win.open_path({str(video)!r})
+        win.controller.draw_box(4, BoxXYXY(10, 20, 60, 90))
+        win.doc.session.seek(23)
+        win.canvas.set_zoom(win.canvas.zoom * 2)
+        QTest.qWait(1500)  # the debounced save (1 s), then the kill
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env["XDG_CONFIG_HOME"] = str(video.parent / "cfg")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, timeout=60
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    with ProjectStore.open(video.with_suffix(".taproj")) as store:
+        state = store.get_ui_state()
+    assert state["frame"] == 23 and state["selected"] == 1
+    assert state["zoom"] is not None
+
+
 def test_title_says_saved_and_undo_text(window: MainWindow, video: Path) -> None:
     assert window.window().windowTitle() == "tracker-annotate"
     assert window.open_path(video)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PyQt6.QtCore import QThread, pyqtSignal
+from PyQt6.QtCore import QThread, QTimer, pyqtSignal
 
 from tracker_annotate.core.errors import MediaError, MediaMovedError, TrackerAnnotateError
 from tracker_annotate.core.frames import Frame
@@ -30,6 +30,8 @@ from tracker_annotate.io.store import ProjectStore, is_project_path
 log = logging.getLogger(__name__)
 
 SUFFIX = ProjectStore.PROJECT_SUFFIX
+#: Milliseconds between a view change (frame, zoom, selection) and its save.
+VIEW_SAVE_MS = 1000
 
 #: ``choose_project_path(suggested) -> path or None`` when the media's folder is read-only.
 ChooseProjectPath = Callable[[Path], Path | None]
@@ -110,6 +112,18 @@ class Document:
         self.session = Session(store.project, n_frames=n, fps=fps)
         self.session.restore(store.get_ui_state())
         self.scan: LengthScan | None = None
+        # frame, zoom and selection are saved as they change (at most once per
+        # VIEW_SAVE_MS, one small meta write), so a crash does not lose the place either
+        self._view_timer = QTimer()
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(VIEW_SAVE_MS)
+        self._view_timer.timeout.connect(self._save_view_quietly)
+        for signal in (
+            self.session.frame_changed,
+            self.session.selection_changed,
+            self.session.view_changed,
+        ):
+            signal.connect(self._view_changed)
 
     @property
     def project(self) -> Project:
@@ -139,10 +153,24 @@ class Document:
             self.project.set_media(replace(media, n_frames=n))
             self.session.set_n_frames(n)
 
+    def _view_changed(self, _value: object) -> None:
+        # not restarted on every change: playing would postpone the save forever
+        if not self._view_timer.isActive():
+            self._view_timer.start()
+
+    def _save_view_quietly(self) -> None:
+        if self.store.closed:
+            return
+        try:
+            self.save_view()
+        except TrackerAnnotateError as exc:  # the view is a convenience, never an error box
+            log.warning("could not save the view: %s", exc)
+
     def save_view(self) -> None:
         self.store.set_ui_state(self.session.ui_state())
 
     def close(self) -> None:
+        self._view_timer.stop()
         if self.scan is not None:
             self.scan.wait(10_000)
         try:
