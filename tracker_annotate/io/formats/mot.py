@@ -22,9 +22,10 @@ Conventions chosen here (and what the writer does, so our own files read back th
   convention; the writer writes one), else :data:`MOT17_CLASSES` (class 1 is
   ``pedestrian``); an id missing from the map becomes
   ``class_<n>``; ``-1`` and files without the column give the default label ``object``.
-  The writer inverts the same map: ``object`` is written as ``-1``, ``class_<n>`` as
-  ``n``, and any other label gets the smallest free id (pass that id in ``label_map`` to
-  read the name back).
+  The writer inverts the same map: ``object`` is written as class ``1`` (the class MOT
+  evaluation scores; ``-1`` when another label is class 1), ``class_<n>`` as ``n``, and
+  any other label gets the smallest free id (pass that id in ``label_map`` to read the
+  name back; a ``gt.txt`` gets a ``labels.txt`` that does it).
 * **visibility.** A box is ``occluded`` when its visibility is below ``occluded_below``
   (default 0.5; ``-1`` means unknown, not occluded). We only know a boolean, so the
   writer writes visibility 0 for occluded boxes and 1 otherwise.
@@ -229,11 +230,15 @@ def mot_class_ids(labels: list[str], label_map: Mapping[int, str] | None = None)
         if name in by_name:
             out[name] = by_name[name]
         elif name == DEFAULT_LABEL.name:
-            out[name] = -1
+            continue  # below, once the other labels have their ids
         elif m is not None and int(m.group(1)) not in classes:
             out[name] = int(m.group(1))
         else:
             pending.append(name)
+    if DEFAULT_LABEL.name in labels:
+        # class 1, what MOTChallenge evaluation (TrackEval) scores: -1 made it drop every
+        # row of a single-class export as a non-pedestrian; -1 only when 1 is taken
+        out[DEFAULT_LABEL.name] = 1 if 1 not in out.values() else -1
     used = set(classes) | set(out.values())
     next_id = 1
     for name in pending:
