@@ -30,6 +30,7 @@ from tracker_annotate.gui.canvas import Canvas
 from tracker_annotate.gui.controller import Controller
 from tracker_annotate.gui.document import Document
 from tracker_annotate.gui.labels_panel import LabelCombo, LabelsPanel
+from tracker_annotate.gui.message_log import MessageLog, MessagesDialog
 from tracker_annotate.gui.review_panel import ReviewPanel
 from tracker_annotate.gui.shortcuts_dialog import ShortcutsDialog
 from tracker_annotate.gui.timeline import Timeline
@@ -125,6 +126,9 @@ class MainWindow(QMainWindow):
         )
         sb = self.statusBar()
         assert sb is not None
+        # every message the bar shows, kept: Help > Recent messages shows them again
+        self.messages = MessageLog()
+        sb.messageChanged.connect(self.messages.add)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.cancel_button = QPushButton("Cancel")
@@ -175,6 +179,7 @@ class MainWindow(QMainWindow):
             "cancel_tracking": c.cancel_tracking,
             "auto_retrack": self._toggle_auto_retrack,
             "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "messages": lambda: MessagesDialog(self.messages, self).exec(),
         }
         for name, fn in handlers.items():
             a[name].triggered.connect(lambda _checked=False, fn=fn: fn())
@@ -298,7 +303,14 @@ class MainWindow(QMainWindow):
     def _update_enabled(self) -> None:
         has = self.doc is not None
         for name, act in self.actions_by_name.items():
-            if name not in ("open", "quit", "preferences", "shortcuts", "auto_retrack"):
+            if name not in (
+                "open",
+                "quit",
+                "preferences",
+                "shortcuts",
+                "auto_retrack",
+                "messages",
+            ):
                 act.setEnabled(has)
         self.actions_by_name["cancel_tracking"].setEnabled(self.controller.busy)
         if has:
