@@ -188,7 +188,7 @@ class ProjectStore:
             raise bk.damaged(path, f"integrity check: {problem}")
         try:
             project, relpath = sc.load_project(con, path, progress)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:  # damaged text fails to decode
             con.close()
             raise bk.damaged(path, str(exc)) from exc
         except ProjectError as exc:
@@ -555,7 +555,7 @@ def _connect(path: Path, synchronous: Synchronous, *, check: bool = False) -> sq
                 f"or another store in this one); close it there first"
             ) from exc
         raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # garbage text in page 1
         con.close()
         raise bk.damaged(path, str(exc)) from exc
     except BaseException:

@@ -46,7 +46,7 @@ def quick_check(con: sqlite3.Connection) -> str | None:
     (first three problems). A file too damaged to run the check is a problem too."""
     try:
         rows = [str(r[0]) for r in con.execute("PRAGMA quick_check").fetchall()]
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         return str(exc)
     return None if rows == ["ok"] else "; ".join(rows[:3])
 

@@ -21,6 +21,11 @@ from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 
 PathLike = str | os.PathLike[str]
 
+#: Largest integer a file may give for a frame, id or count: 2**53, beyond which a number
+#: read as a float is no longer exact (and no video has that many frames). Beyond it a
+#: value is damage, and would overflow the 64-bit integers of NumPy and SQLite.
+MAX_INT = 2**53
+
 
 class ProjectBuilder:
     """Collects labels, tracks and boxes from a file; :meth:`build` makes the project.
@@ -139,6 +144,8 @@ def parse_int(text: str, builder: ProjectBuilder, line: int | None, field: str) 
     value = parse_float(text, builder, line, field)
     if value != int(value):
         raise builder.error(f"expected an integer, got {text!r}", line, field)
+    if abs(value) > MAX_INT:
+        raise builder.error(f"{text!r} is out of range (at most 2**53)", line, field)
     return int(value)
 
 

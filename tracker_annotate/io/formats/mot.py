@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker_annotate.core.boxes import BoxSource, FrameBox
+from tracker_annotate.core.errors import FormatError
 from tracker_annotate.core.labels import DEFAULT_LABEL
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.io.formats._build import (
@@ -302,10 +303,18 @@ def seqinfo_path(annotation_path: PathLike) -> Path:
 
 
 def read_seqinfo(path: PathLike) -> dict[str, str]:
-    """The ``[Sequence]`` section of a ``seqinfo.ini`` (empty when the file is absent)."""
-    parser = configparser.ConfigParser()
+    """The ``[Sequence]`` section of a ``seqinfo.ini`` (empty when the file is absent).
+    A malformed file (duplicate keys, a line that is no ``key=value``, not UTF-8) is a
+    :class:`FormatError` naming it."""
+    parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
-    if not parser.read(path, encoding="utf-8") or not parser.has_section("Sequence"):
+    try:
+        found = parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        reason = str(exc).splitlines()[0]
+        raise FormatError(f"malformed seqinfo.ini: {reason}", path=str(path), line=line) from exc
+    if not found or not parser.has_section("Sequence"):
         return {}
     return dict(parser["Sequence"])
 
