@@ -104,6 +104,27 @@ def test_detections_become_proposed_tracks(
     assert not p.tracks[tid].proposed
 
 
+def test_an_empty_detections_file_changes_nothing(
+    window: MainWindow,
+    video: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    """Same class as an empty annotation import: it ran a whole tracking run."""
+    det = tmp_path / "det.txt"
+    det.write_text("")
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    undo = p.history.undo_text()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(det), ""))
+    window.actions_by_name["import_detections"].trigger()
+    assert not window.controller.busy, "no tracking run for no detections"
+    assert p.history.undo_text() == undo and len(p.boxes(next(iter(p.tracks)))) == 1
+    assert len(shown_errors) == 1 and "holds no detections" in shown_errors[0]
+
+
 def test_partial_results_are_previewed_then_cleared(window: MainWindow, video: Path) -> None:
     assert window.open_path(video)
     p = window.doc.project  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
-from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
+from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project, Transaction
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.core.session import Session
@@ -508,6 +508,12 @@ class Controller(QObject):
             dets = read_detections(path)
         except (TrackerAnnotateError, OSError) as exc:
             self.error.emit(exc)
+            return
+        if len(dets) == 0:
+            # like an empty annotation import: change nothing (no tracking run) and say so
+            self.error.emit(
+                FormatError("the file holds no detections; nothing was changed", path=path)
+            )
             return
         config = self.prefs.tracker_config()
         src = doc.source
