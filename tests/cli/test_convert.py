@@ -363,3 +363,15 @@ def test_yolo_export_of_a_video_writes_frames_on_request_or_says_how(
     img = cv2.imread(str(images[2]))
     assert img is not None and img.shape == (240, 320, 3)
     assert "ffmpeg" not in (full / "data.yaml").read_text()
+
+
+def test_export_says_when_stretches_await_their_retrack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    with ProjectStore.open(proj) as store, store.project.edit("") as tx:
+        tx.set_box(1, FrameBox(1, BoxXYXY(2, 2, 12, 12)))
+        tx.mark_stale(1, 1)
+    assert main(["export", str(proj), str(tmp_path / "a.xml")]) == 0
+    assert "1 edited stretch was not re-tracked" in capsys.readouterr().out

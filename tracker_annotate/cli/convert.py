@@ -264,6 +264,7 @@ def run_export(args: argparse.Namespace) -> int:
             raise ConfigError(f"--write-images applies to yolo, not {fmt}")
         options["write_images"] = True
     with ProjectStore.open(args.project, check_media=False) as store:
+        stale = len(store.project.stale)
         project = export_copy(
             store.project,
             flag_threshold=args.flag_threshold,
@@ -278,6 +279,12 @@ def run_export(args: argparse.Namespace) -> int:
     )
     if LOSSES[fmt]:
         print(f"note: {fmt} does not carry {LOSSES[fmt]}")
+    if stale:
+        print(
+            f"note: {stale} edited stretch{'es were' if stale > 1 else ' was'} not re-tracked "
+            "(the app was interrupted); open the project in the app to re-track them, or "
+            "check those boxes"
+        )
     proposed = sum(info.proposed for info in project.tracks.values())
     if proposed:
         print(
