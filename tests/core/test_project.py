@@ -258,3 +258,27 @@ def test_flag_stale_stretches_flags_the_span_of_each_mark() -> None:
     assert flagged == set(range(1, 10)) | set(range(11, 20)) and n == 18
     assert all(p.box(t, f).flag_reason == cmd.STALE_REASON for f in flagged)  # type: ignore[union-attr]
     assert p.stale == {(t, 10)}, "flagging is not re-tracking: the mark stays"
+
+
+def test_undoing_one_step_keeps_the_stale_marks_of_others() -> None:
+    """Undo restores a step's own marks as a delta: an edit whose re-track is still
+    running keeps its mark when an older step is undone."""
+    p = make_project()
+    a = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10))
+    b = cmd.add_track(p, 0, BoxXYXY(50, 0, 60, 10))
+    with p.edit("") as tx:
+        cmd.set_box_geometry(p, a, 0, BoxXYXY(1, 0, 11, 10))
+        tx.mark_stale(a, 0)
+    with p.edit("Re-track a") as tx:
+        tx.clear_stale(a, 0)
+    with p.edit("") as tx:
+        cmd.set_box_geometry(p, b, 0, BoxXYXY(51, 0, 61, 10))
+        tx.mark_stale(b, 0)
+    # undo b's edit, then a's re-track: a's mark comes back, b's goes
+    p.history.undo()
+    assert p.stale == frozenset()
+    p.history.undo()
+    assert p.stale == {(a, 0)}
+    p.history.redo()
+    p.history.redo()
+    assert p.stale == {(b, 0)}

@@ -273,9 +273,13 @@ class Transaction:
         for name, lab in labels.items():
             if lab is None:
                 p._labels.pop(name, None)
-        stale = self._old_stale if use_old else self._new_stale
-        if stale is not None:
-            p._stale = set(stale)
+        if self._old_stale is not None and self._new_stale is not None:
+            # as a delta, not the whole set: marks other steps added since (an edit whose
+            # re-track is still running) must survive undoing this one
+            added, removed = self._new_stale - self._old_stale, self._old_stale - self._new_stale
+            if use_old:
+                added, removed = removed, added
+            p._stale = (p._stale - removed) | added
 
     def _snapshot_new(self) -> None:
         """Record final values for keys touched (a later touch may have changed them)."""
