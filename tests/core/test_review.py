@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+import itertools
+
+import pytest
+
 from tracker_annotate.core import commands as cmd
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.project import MediaRef, Project
-from tracker_annotate.core.review import flag_segments, next_flag, review_items
+from tracker_annotate.core.review import (
+    flag_segments,
+    flagged_positions,
+    next_flag,
+    review_items,
+    suggest_keyframe,
+)
 
 
 def flagged_project() -> tuple[Project, int, int]:
@@ -25,27 +35,74 @@ def flagged_project() -> tuple[Project, int, int]:
     return p, a, b
 
 
-def test_queue_is_lowest_confidence_first_and_counts_down() -> None:
+def test_queue_is_in_review_order_and_counts_down() -> None:
     p, _, b = flagged_project()
     items = review_items(p)
     assert len(items) == 6
-    assert (items[0].track_id, items[0].frame) == (b, 18)
-    assert [it.confidence for it in items] == sorted(it.confidence for it in items)
+    assert [(it.track_id, it.frame) for it in items] == [(t, f) for f, t in flagged_positions(p)]
     cmd.accept_box(p, b, 18)
     assert len(review_items(p)) == 5
     assert len(review_items(p, unverified_derived=True)) == 2 * 19 - 1
 
 
-def test_next_and_previous_flag_in_playback_order() -> None:
-    p, a, b = flagged_project()
-    assert next_flag(p, 0) == (3, a)
+def test_value_order_prefers_more_expected_wrong_per_second() -> None:
+    p, a, _ = flagged_project()
+    segs = flag_segments(p)
+    # a 3..5 at 0.2 carries 2.4 expected wrong: worth more per second than one box at 0.1
+    assert (segs[0].track_id, segs[0].start, segs[0].end) == (a, 3, 5)
+    assert [s.value for s in segs] == sorted((s.value for s in segs), reverse=True)
+    assert segs[0].expected_wrong == pytest.approx(3 * 0.8)
+    assert "re-tracks" in segs[0].explain() and "low confidence" in segs[0].explain()
+
+
+def test_a_correction_that_re_tracks_uncertain_boxes_ranks_higher() -> None:
+    p = Project(MediaRef("v.mp4", 60, 100, 100))
+    a = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10))
+    b = cmd.add_track(p, 0, BoxXYXY(20, 20, 30, 30))
+    with p.edit("seed") as tx:
+        for f in range(1, 50):
+            # same flagged box on both tracks; a's unflagged tail is uncertain, b's is sure
+            tail = 0.8 if f > 1 else 0.3
+            for tid, conf in ((a, tail), (b, 0.99 if f > 1 else 0.3)):
+                tx.set_box(
+                    tid,
+                    FrameBox(
+                        f,
+                        BoxXYXY(0, 0, 10, 10),
+                        BoxSource.TRACKED,
+                        conf,
+                        flagged=f == 1,
+                        flag_reason="low confidence" if f == 1 else "",
+                    ),
+                )
+    segs = flag_segments(p)
+    assert [s.track_id for s in segs] == [a, b]
+    assert segs[0].retracked == segs[1].retracked == 49
+    assert segs[0].value > segs[1].value
+
+
+def test_next_and_previous_flag_follow_the_review_order() -> None:
+    p, a, _ = flagged_project()
+    order = flagged_positions(p)
+    assert len(order) == 6 and order[0] == (3, a)
+    assert next_flag(p, 0) == order[0]  # F starts where the list starts
+    for here, there in itertools.pairwise(order):
+        assert next_flag(p, *here) == there
+        assert next_flag(p, *there, backward=True) == here
+    assert next_flag(p, *order[-1]) is None
+    assert next_flag(p, *order[0], backward=True) is None
+    cmd.accept_box(p, a, 3)  # the rest of the stretch comes next
     assert next_flag(p, 3, a) == (4, a)
-    assert next_flag(p, 4, a) == (4, b)
-    assert next_flag(p, 4, b) == (5, a)
-    assert next_flag(p, 18, b) is None
-    assert next_flag(p, 4, b, backward=True) == (4, a)
-    assert next_flag(p, 4, backward=True) == (4, b)
-    assert next_flag(p, 3, a, backward=True) is None
+
+
+def test_suggested_keyframe_is_the_least_confident_frame_of_the_worst_span() -> None:
+    p, a, _ = flagged_project()
+    frame, tid, why = suggest_keyframe(p)  # type: ignore[misc]
+    # a: 1..19 has 4 boxes at 0.2 and 15 at 0.9 (4.7); b: 2 at 0.3/0.1, 17 at 0.9 (3.3)
+    assert (frame, tid) == (3, a)
+    assert "frame 3" in why
+    cmd.add_box(p, a, 3, BoxXYXY(0, 0, 10, 10))
+    assert suggest_keyframe(p)[1] == a  # type: ignore[index]
 
 
 def test_segments_group_consecutive_flags() -> None:

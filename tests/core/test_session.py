@@ -81,17 +81,19 @@ def test_next_and_previous_keyframe_of_selected_track() -> None:
     assert s.next_keyframe() == 12
 
 
-def test_next_flag_visits_every_flag_in_order_and_selects(
+def test_next_flag_visits_every_flag_in_review_order_and_selects(
     flagged_project: tuple[Project, int, int],
 ) -> None:
     p, a, b = flagged_project
     s = Session(p)
+    # value order (expected wrong fixed per second): a@10 (0.2, and a correction re-tracks
+    # a@30), then b@40 (0.1), then b@10 (0.3)
     assert s.next_flag() == (10, a)
     assert (s.frame, s.selected) == (10, a)
-    assert s.next_flag() == (10, b)  # the second flag on the same frame
     assert s.next_flag() == (40, b)
-    assert s.next_flag() is None and s.frame == 40  # no wrap-around
-    assert s.next_flag(backward=True) == (10, b)
+    assert s.next_flag() == (10, b)
+    assert s.next_flag() is None and s.frame == 10  # no wrap-around
+    assert s.next_flag(backward=True) == (40, b)
     assert s.next_flag(backward=True) == (10, a)
 
 
@@ -99,7 +101,7 @@ def test_accepted_flag_is_skipped(flagged_project: tuple[Project, int, int]) -> 
     p, a, b = flagged_project
     accept_box(p, a, 10)
     s = Session(p)
-    assert s.next_flag() == (10, b)
+    assert s.next_flag() == (40, b)
 
 
 def test_deleting_selected_track_clears_selection(

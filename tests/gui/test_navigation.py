@@ -170,11 +170,12 @@ def test_flag_keys_wrap_around_so_every_flag_is_reached(
     assert doc is not None
     p, s = doc.project, doc.session
     s.go_to(14, tid)
-    qtbot.keyClick(window.canvas, K.Key_Return)  # accept the last one: go on to frame 5
+    # accept the last one in review order: go on to the head of the list, frame 5
+    qtbot.keyClick(window.canvas, K.Key_Return)
     assert (s.frame, s.selected) == (5, tid)
-    assert "Wrapped around" in window.statusBar().currentMessage()  # type: ignore[union-attr]
-    qtbot.keyClick(window.canvas, K.Key_F, M.ShiftModifier)  # before 5: wraps to the last
+    qtbot.keyClick(window.canvas, K.Key_F, M.ShiftModifier)  # before the head: wraps
     assert s.frame == 9
+    assert "Wrapped around" in window.statusBar().currentMessage()  # type: ignore[union-attr]
     qtbot.keyClick(window.canvas, K.Key_Return)
     qtbot.keyClick(window.canvas, K.Key_Return)
     assert not [b for b in p.boxes(tid).values() if b.flagged and not b.verified]

@@ -66,7 +66,7 @@ def test_the_frame_an_object_is_found_again_after_occlusion_is_flagged() -> None
         ],
         n=50,
     )
-    run = track_project(_project(src), src, TrackerConfig())
+    run = track_project(_project(src), src, TrackerConfig(tracker="cascade"))  # re-acquires
     by = {b.frame: b for b in run.boxes[1]}
     back = hidden[1] + 1
     assert by[back].flagged and by[back].flag_reason == REASON_REACQUIRED
@@ -80,7 +80,7 @@ def test_a_track_lost_right_after_its_keyframe_shows_a_flagged_end() -> None:
     # The object vanishes the frame after the keyframe: nothing to track, the extension is
     # lost at once. The annotator must still be shown where the track stops.
     src = ArraySource([MovingObject((60, 60, 110, 120), (2.0, 0.0), seed=5, visible=(0, 0))])
-    run = track_project(_project(src), src, TrackerConfig())
+    run = track_project(_project(src), src, TrackerConfig(tracker="cascade"))
     assert len(run.boxes[1]) == 1
     (end,) = run.boxes[1]
     assert end.frame == 1 and end.flagged and end.flag_reason == REASON_END

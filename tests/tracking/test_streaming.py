@@ -1,11 +1,10 @@
 """Results stream while a run goes, and progress reaches its total (issue 11, defect 7).
 
-Both fail today because of the engine: ``tracking/engine.py`` calls ``on_partial`` once per
-track after the whole run, and a pass that ends early (its object lost) never reports its
-remaining steps, so progress stops at about half and then jumps to done (vtest.avi with
-4 objects: last report 1573 of 3176 steps, 49.5%). The engine is being rewritten by its
-owner; the exact change is in issue 11's resolve note. These tests are strict xfails:
-when the engine streams, they pass, fail as XPASS, and the marker is removed.
+Engine v1 failed both (progress stopped at 1573 of 3176 steps on vtest.avi with 4 objects,
+then jumped to done); engine v2 reaches its total. Streaming still fails in the engine:
+``tracking/engine.py`` calls ``on_partial`` once per track after the whole run. The engine
+belongs to its owner; the exact change is in issue 11's resolve note. That test is a
+strict xfail: when the engine streams it passes, fails as XPASS, and the marker goes.
 """
 
 from __future__ import annotations
@@ -74,9 +73,6 @@ def test_partial_results_arrive_while_the_run_goes(tmp_path: Path) -> None:
     assert len(early) >= 2, "nothing was shown until the run ended"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine.py does not count the steps of a pass that ends early"
-)
 def test_progress_reaches_its_total(tmp_path: Path) -> None:
     _, progress, _, _ = _run(tmp_path)
     done, total = progress[-1]

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from tracker_annotate.bench.costs import ActionCounts
 from tracker_annotate.bench.interpolate import paired_iou
 from tracker_annotate.bench.sequences import GroundTruthSequence, GroundTruthTrack
-from tracker_annotate.core import commands
+from tracker_annotate.core import commands, proposals
 from tracker_annotate.core.boxes import BoxXYXY
 from tracker_annotate.core.project import MediaRef, Project
 
@@ -131,12 +131,82 @@ class SimulatedAnnotator:
         self.counts.corrections += 1
         self._shown.add((tid, frame))
 
+    def start_from_proposal(self, gt_id: int, frame: int, xyxy: BoxXYXY, tau: float) -> int:
+        """Start the object's track from a detector's proposal on ``frame`` (the app's
+        Enter on a proposal): accepted as is when its IoU with the object reaches ``tau``
+        (a verification), else dragged onto the object first (a correction). Returns the
+        project track id."""
+        (tid,) = proposals.add_proposals(
+            self.project, [proposals.Proposal(frame, xyxy, 1.0, next(iter(self.project.labels)))]
+        )
+        commands.rename_track(self.project, tid, f"gt{gt_id}")
+        gt = self._gt_xyxy(gt_id, frame)
+        if gt.iou(xyxy) >= tau:
+            proposals.accept_proposal(self.project, tid)
+            self.counts.verifications += 1
+        else:
+            proposals.accept_proposal(self.project, tid, xyxy=gt)
+            self.counts.corrections += 1
+        self._project_tid[gt_id] = tid
+        self._shown.add((tid, frame))
+        return tid
+
+    def accept_detector_box(self, gt_id: int, frame: int, xyxy: BoxXYXY, tau: float) -> bool:
+        """On a wrong box, the annotator asked the detector (``P``) and got ``xyxy``: it is
+        accepted (a verification, the box becomes a keyframe) when its IoU with the object
+        reaches ``tau``; else it was looked at for nothing (a verification too) and the
+        caller redraws. Returns whether it was accepted."""
+        self.counts.verifications += 1
+        tid = self._project_tid[gt_id]
+        if self._gt_xyxy(gt_id, frame).iou(xyxy) < tau:
+            return False
+        from tracker_annotate.tracking.refind import Refound, install_refound
+
+        with self.project.edit("Re-found by the detector, accepted"):  # as the app does
+            install_refound(self.project, [Refound(tid, frame, xyxy, 1.0, 1.0, "asked")])
+            commands.accept_box(self.project, tid, frame)
+        self._shown.add((tid, frame))
+        return True
+
+    def reject_proposal(self, frame: int, xyxy: BoxXYXY) -> None:
+        """Look at a detector's proposal that is no labelled object and reject it (priced
+        as a verification); the project remembers the rejection."""
+        (tid,) = proposals.add_proposals(
+            self.project, [proposals.Proposal(frame, xyxy, 1.0, next(iter(self.project.labels)))]
+        )
+        proposals.reject_proposal(self.project, tid)
+        self.counts.verifications += 1
+
     def verify(self, gt_id: int, frame: int) -> None:
         """Look at a proposed box and accept it (it becomes a keyframe)."""
         tid = self._project_tid[gt_id]
         commands.accept_box(self.project, tid, frame)
         self.counts.verifications += 1
         self._shown.add((tid, frame))
+
+    def watch(self, gt_id: int, frames: list[int]) -> None:
+        """Watch a stretch of proposed boxes play (``watch_s`` per box)."""
+        tid = self._project_tid[gt_id]
+        self.counts.watched += len(frames)
+        self._shown.update((tid, f) for f in frames)
+
+    def accept_stretch(self, gt_id: int, frames: list[int]) -> None:
+        """Accept a watched stretch in one action (Shift+Enter): one verification."""
+        tid = self._project_tid[gt_id]
+        with self.project.edit(f"Accept stretch of track {tid}"):
+            for f in frames:
+                commands.accept_box(self.project, tid, f)
+        self.counts.verifications += 1
+        self._shown.update((tid, f) for f in frames)
+
+    def is_wrong(self, gt_id: int, frame: int, tau: float) -> bool:
+        """Whether the project's box on ``frame`` fails the annotator's standard: IoU
+        below ``tau``, or a visible box where the object is not."""
+        iou = self.iou_at(gt_id, frame)
+        if iou is None:
+            b = self.project.box(self._project_tid[gt_id], frame)
+            return b is not None and not b.outside
+        return iou < tau
 
     def mark_end(self, gt_id: int, last: int | None = None) -> bool:
         """Mark where the object stops being visible: an ``outside`` box on the frame after

@@ -24,6 +24,22 @@ NOTES = """\
   flagged boxes in playback order: verify when IoU >= tau, else correct (a keyframe, then
   re-track); new flags are visited too until none are left. Unflagged boxes are never looked
   at; cost = draws + verifications + corrections + end marks.
+- **tracker_stretch** prices the app's real review: flagged stretches in the app's value
+  order are watched (watch_s per box), then accepted in one action (verify_s) if every box
+  has IoU >= tau, else the worst box is corrected (correct_s) and re-tracked.
+  **tracker_audited** adds the random audit (core/audit.py) to a target residual: samples
+  are verified (or corrected), the stratified estimate's 95% interval decides whether to
+  flag more and audit again; coverage is measured over many seeds at each round's state
+  (re-drawing is cheap) against the true value of the same estimand (wrong unseen project
+  boxes / visible boxes, "wrong" = IoU < tau or a box where the object is not).
+  **tracker_guided** draws each track's first box, then follows the tool's own keyframe
+  suggestion (accept or correct, re-track) until the predicted residual of the unverified
+  boxes meets the target, then reviews the remaining flagged stretches: no oracle.
+  **tracker_prelabeled** is the flagged loop started from the shipped detector's proposals
+  on each track's first frame (accept = verify, fix = correct, uncovered objects drawn,
+  false proposals rejected at
+  verify cost), with lost tracks re-found by the detector (a re-found box is reviewed like
+  a flag; accepting it re-tracks from it).
 - An end mark always costs its seconds; when a track is visible until the video's last
   frame there is no frame after it to put the `outside` box on, so nothing is written.
 - *Residual error* = share of GT boxes whose final box has IoU < 0.5 (or < tau) and was
@@ -100,6 +116,45 @@ def _sequence_table(seqs: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _prelabeled_table(seqs: dict[str, Any]) -> list[str]:
+    """tracker_prelabeled beside tracker_flagged, per sequence (empty when not run)."""
+    rows = [
+        (n, by["tracker_flagged"], by["tracker_prelabeled"])
+        for n, by in seqs.items()
+        if "tracker_flagged" in by and "tracker_prelabeled" in by
+    ]
+    if not rows:
+        return []
+    lines = [
+        "## tracker_prelabeled beside tracker_flagged",
+        "",
+        "Proposals on each track's first frame: accepted (verify), fixed (correct), or the "
+        "object drawn; false proposals rejected (verify); lost tracks re-found by the "
+        "detector. Same cost model.",
+        "",
+        "| sequence | flagged time | prelabeled time | saved | flagged residual IoU<0.5 | "
+        "prelabeled residual IoU<0.5 | accepted / fixed / drawn / rejected | re-found | "
+        "detector / engine compute |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ]
+    tf = tp = 0.0
+    for name, fl, pre in rows:
+        tf += fl["seconds"]
+        tp += pre["seconds"]
+        saved = 1 - pre["seconds"] / fl["seconds"] if fl["seconds"] else None
+        lines.append(
+            f"| {name} | {fl['seconds']:,.0f} s | {pre['seconds']:,.0f} s | {_pct(saved)} | "
+            f"{_pct(fl['residual_error_rate'])} | {_pct(pre['residual_error_rate'])} | "
+            f"{pre.get('proposals_accepted', 0)} / {pre.get('proposals_corrected', 0)} / "
+            f"{pre.get('first_boxes_drawn', 0)} / {pre.get('proposals_rejected', 0)} | "
+            f"{pre.get('refound', 0)} | {pre.get('detector_seconds', 0):.1f} s / "
+            f"{pre['compute_seconds']:.0f} s |"
+        )
+    total = _pct(1 - tp / tf) if tf else "n/a"
+    lines += ["", f"All sequences: {tf:,.0f} s -> {tp:,.0f} s ({total} saved).", ""]
+    return lines
+
+
 def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     tau = results["tau"]
     summary = results["summary"]
@@ -143,6 +198,7 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
             out.append(f"Expected total {ka['expected_total']}, measured {ka['measured_total']}.")
         out += [f"Matches: **{'yes' if ka['matches'] else 'no'}**.", ""]
     out += [f"## Per sequence (tau = {tau})", "", *_sequence_table(results["sequences"]), ""]
+    out += _prelabeled_table(results["sequences"])
     for t, block in results["by_tau"].items():
         if float(t) == tau:
             continue
@@ -175,6 +231,8 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
             f"{_pct(r['residual_error_rate'])} | {_pct(r['residual_error_rate_tau'])} | "
             f"{r['mean_iou']:.3f} |"
         )
+    out += _audit_section(results)
+    out += _curves_section(results)
     out += ["", "## Cost model", "", "| action | seconds | source |", "|---|---:|---|"]
     for k, v in results["costs"].items():
         out.append(f"| {k} | {v} | {results['cost_sources'].get(k, '')} |")
@@ -182,6 +240,90 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
     for p in plots:
         out += [f"![{Path(p).stem}]({Path(p).name})", ""]
     return "\n".join(out)
+
+
+def _audit_section(results: dict[str, Any]) -> list[str]:
+    a = results.get("audit")
+    if not a:
+        return []
+    cov = a["coverage"]
+    cov_text = (
+        f"{100 * cov:.1f}% over {a['coverage_runs']} seeded audits" if cov is not None else "n/a"
+    )
+    out = [
+        "",
+        f"## Audit (tracker_audited, target {100 * a['target']:g}%)",
+        "",
+        f"Audit checks {a['audit_checks']:,} ({a['audit_seconds']:,.0f} s); target met on "
+        f"{a['met_sequences']}/{a['sequences']} sequences; 95% interval coverage "
+        + cov_text
+        + f" (at a fixed 40-sample round: {_pct(a['coverage_fixed_n'])} over "
+        f"{a['coverage_fixed_n_runs']})"
+        + f"; true residual (IoU<0.5, GT boxes) {_pct(a['true_residual'])}.",
+        "",
+        "| sequence | first round: checked / wrong | its estimate (95%) | its true value | "
+        "final estimate (95%) | final true | coverage | coverage, 40 samples | rounds | met |",
+        "|---|---:|---|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for name, r in a["per_sequence"].items():
+        lo, hi = r["interval"] or (None, None)
+        f = r["first_round"] or {}
+        flo, fhi = f.get("interval") or (None, None)
+        out.append(
+            f"| {name} | {f.get('samples', 0)} / {f.get('wrong', 0)} | "
+            f"{_pct(f.get('estimate'))} ({_pct(flo)}–{_pct(fhi)}) | "
+            f"{_pct(f.get('true_residual'))} | {_pct(r['estimate'])} ({_pct(lo)}–{_pct(hi)}) | "
+            f"{_pct(r['true_residual_audit_definition'])} | {_pct(r['coverage'])} | "
+            f"{_pct(r['coverage_fixed_n'])} | {r['rounds']} | {'yes' if r['met'] else '**no**'} |"
+        )
+    return out
+
+
+def _curves_section(results: dict[str, Any]) -> list[str]:
+    curves = results.get("budget_curves") or {}
+    if not curves:
+        return []
+    out = ["", "## Budget curves (all sequences)", "", "| strategy | knob | seconds | residual |"]
+    out.append("|---|---|---:|---:|")
+    for s, pts in curves.items():
+        for p in pts:
+            out.append(
+                f"| {s} | {p['knob']} = {p['value']:g} | {p['seconds']:,.0f} s | "
+                f"{_pct(p['residual_error_rate'])} |"
+            )
+    return out
+
+
+def _plot_budget_curves(results: dict[str, Any], out_dir: Path) -> str | None:
+    import matplotlib.pyplot as plt
+
+    curves = results.get("budget_curves") or {}
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    for s, unsorted in curves.items():
+        pts = sorted(unsorted, key=lambda p: p["seconds"])
+        xs = [p["seconds"] for p in pts]
+        ys = [100 * p["residual_error_rate"] for p in pts]
+        ax.plot(xs, ys, "o-" if len(pts) > 1 else "o", label=s, markersize=4)
+        for p in pts:
+            ax.annotate(
+                f"{p['knob'][:3]} {p['value']:g}",
+                (p["seconds"], 100 * p["residual_error_rate"]),
+                fontsize=6,
+                textcoords="offset points",
+                xytext=(3, 3),
+            )
+    ax.set_xscale("log")
+    ax.set_xlabel("annotator seconds, all sequences (log)")
+    ax.set_ylabel("residual error: unseen boxes IoU<0.5 (% of GT)")
+    ax.set_title("Budget curves: residual error vs annotator time, by knob", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out_dir / "budget_curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
 
 
 def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
@@ -254,6 +396,9 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(str(path))
+    curves = _plot_budget_curves(results, out_dir)
+    if curves is not None:
+        written.append(curves)
     return written
 
 

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tracker_annotate.bench.costs import CostModel
+from tracker_annotate.bench.review_strategies import (
+    AuditBenchConfig,
+    run_tracker_audited,
+    run_tracker_guided,
+    run_tracker_stretch,
+)
 from tracker_annotate.bench.sequences import load_mot_sequence
 from tracker_annotate.bench.strategies import (
     STRATEGIES,
@@ -27,10 +33,26 @@ from tracker_annotate.tracking.api import TrackerConfig
 
 log = logging.getLogger(__name__)
 
-ENGINE_STRATEGIES = ("tracker_oracle", "tracker_flagged")
+ENGINE_STRATEGIES = (
+    "tracker_oracle",
+    "tracker_flagged",
+    "tracker_stretch",
+    "tracker_audited",
+    "tracker_guided",
+    "tracker_prelabeled",
+)
 
 #: Relative cost of a task per GT box, for progress and for scheduling heavy tasks first.
-_WEIGHT = {"per_frame": 1, "interpolation": 1, "tracker_oracle": 20, "tracker_flagged": 20}
+_WEIGHT = {
+    "per_frame": 1,
+    "interpolation": 1,
+    "tracker_oracle": 20,
+    "tracker_flagged": 20,
+    "tracker_stretch": 20,
+    "tracker_audited": 30,
+    "tracker_guided": 30,
+    "tracker_prelabeled": 20,
+}
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,8 @@ class BenchConfig:
     strategies: tuple[str, ...] = STRATEGIES
     #: Worker processes. 1 runs in this process; more run sequences in parallel.
     jobs: int = 1
+    #: tracker_audited / tracker_guided: target, seeds for coverage, rounds, steps.
+    audit: AuditBenchConfig = field(default_factory=AuditBenchConfig)
 
     def __post_init__(self) -> None:
         if not self.taus:
@@ -93,7 +117,12 @@ def plan_tasks(paths: list[Path], n_boxes: dict[str, int], cfg: BenchConfig) -> 
     return tasks
 
 
-def run_task(task: Task, tracker: TrackerConfig, engine: Engine | None = None) -> StrategyResult:
+def run_task(
+    task: Task,
+    tracker: TrackerConfig,
+    engine: Engine | None = None,
+    audit_cfg: AuditBenchConfig | None = None,
+) -> StrategyResult:
     """Run one task. ``engine`` defaults to the real engine (tests pass a double)."""
     gt = load_mot_sequence(task.path)
     if task.strategy == "per_frame":
@@ -110,8 +139,21 @@ def run_task(task: Task, tracker: TrackerConfig, engine: Engine | None = None) -
             )
         if task.strategy == "tracker_oracle":
             return run_tracker_oracle(gt, eng, source, tracker, task.tau)
+        if task.strategy == "tracker_guided":
+            return run_tracker_guided(gt, eng, source, tracker, task.tau, cfg=audit_cfg)
+        if task.strategy == "tracker_prelabeled":
+            from tracker_annotate.bench.prelabeled import run_tracker_prelabeled
+            from tracker_annotate.tracking.detector import shipped_detector
+
+            return run_tracker_prelabeled(
+                gt, eng, source, tracker, task.tau, detector=shipped_detector()
+            )
         ft = task.flag_threshold if task.flag_threshold is not None else tracker.flag_threshold
         cfg = replace(tracker, flag_threshold=ft)
+        if task.strategy == "tracker_stretch":
+            return run_tracker_stretch(gt, eng, source, cfg, task.tau)
+        if task.strategy == "tracker_audited":
+            return run_tracker_audited(gt, eng, source, cfg, task.tau, cfg=audit_cfg)
         return run_tracker_flagged(gt, eng, source, cfg, task.tau)
 
 
@@ -144,14 +186,14 @@ def run_all(
         progress(0, total)
     if cfg.jobs == 1 or engine is not None:
         for t in tasks:
-            results.append(run_task(t, cfg.tracker, engine))
+            results.append(run_task(t, cfg.tracker, engine, cfg.audit))
             done += t.weight
             if progress is not None:
                 progress(done, total)
         return results
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(cfg.jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(run_task, t, cfg.tracker): t for t in tasks}
+        futures = {pool.submit(run_task, t, cfg.tracker, None, cfg.audit): t for t in tasks}
         for fut in as_completed(futures):
             results.append(fut.result())
             done += futures[fut].weight

@@ -24,20 +24,45 @@ project and the frames, never the annotator.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from tracker_annotate.bench.annotator import Quality, SimulatedAnnotator
 from tracker_annotate.bench.costs import ActionCounts, CostModel
 from tracker_annotate.bench.interpolate import LinearInterpolationEngine
 from tracker_annotate.bench.sequences import GroundTruthSequence
+from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.errors import TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
 
-STRATEGIES = ("per_frame", "interpolation", "tracker_oracle", "tracker_flagged")
+STRATEGIES = (
+    "per_frame",
+    "interpolation",
+    "tracker_oracle",
+    "tracker_flagged",
+    # the app's real review (tracker_annotate.bench.review_strategies)
+    "tracker_stretch",
+    "tracker_audited",
+    "tracker_guided",
+    "tracker_prelabeled",
+)
+#: Strategies that use the engine's flags (flag threshold, precision and recall reported).
+FLAGGING = ("tracker_flagged", "tracker_stretch", "tracker_audited")
+
+
+def _priced(value: Any, costs: CostModel) -> Any:
+    """``ActionCounts`` anywhere in ``value`` become their counts and their seconds."""
+    if isinstance(value, ActionCounts):
+        return {**asdict(value), "seconds": round(value.seconds(costs), 3)}
+    if isinstance(value, dict):
+        return {k: _priced(v, costs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_priced(v, costs) for v in value]
+    return value
 
 
 class Engine(Protocol):
@@ -95,11 +120,13 @@ class _Driver:
     config: TrackerConfig
     seconds: float = 0.0
     calls: int = 0
+    last_run: TrackingRun | None = None
 
     def track_all(self, project: Project) -> None:
         t0 = time.perf_counter()
         run = self.engine.track_project(project, self.source, self.config)
         apply_run(project, run)
+        self.last_run = run
         self.seconds += time.perf_counter() - t0
         self.calls += 1
 
@@ -148,11 +175,11 @@ class StrategyResult:
             "tau": self.tau,
             "compute_seconds": round(self.compute_seconds, 3),
         }
-        if self.strategy == "tracker_flagged":
+        if self.strategy in FLAGGING:
             out["flag_threshold"] = self.flag_threshold
             out["flag_precision"] = self.flag_precision
             out["flag_recall"] = self.flag_recall
-        out.update(self.extra)
+        out.update(_priced(self.extra, costs))
         return out
 
 
@@ -275,22 +302,21 @@ def _continue_track(ann: SimulatedAnnotator, driver: _Driver, gt_id: int, frame:
         driver.retrack(ann.project, tid, frame)
 
 
-def run_tracker_flagged(
-    gt: GroundTruthSequence,
-    engine: Engine,
-    source: FrameSource | None,
-    config: TrackerConfig,
+def review_flags(
+    ann: SimulatedAnnotator,
+    driver: _Driver,
     tau: float,
-) -> StrategyResult:
-    """The product workflow (see module docstring)."""
-    ann = SimulatedAnnotator(gt)
-    driver = _Driver(engine, source, config)
-    for gid in ann.gt_track_ids:
-        for first, last in ann.runs(gid):  # one run unless the object leaves and returns
-            ann.draw(gid, first)
-            ann.mark_end(gid, last)
-    driver.track_all(ann.project)
-    precision, recall = _flag_stats(ann, tau)
+    retrack_after_verify: Callable[[FrameBox], bool] | None = None,
+    fix_with: Callable[[int, int], bool] | None = None,
+) -> int:
+    """Visit flagged boxes until none is left: verify (IoU >= ``tau``), correct and
+    re-track, or delete where the object is not; returns the number of visits.
+
+    ``retrack_after_verify(box)`` says whether accepting that box (now a keyframe) should
+    re-track from it, as the app does for a box the detector re-found. ``fix_with(gt_id,
+    frame)`` is tried on a wrong box before redrawing it: True when it fixed the box
+    (counted by whoever fixed it); the box is then re-tracked from.
+    """
     project = ann.project
     visits = 0
     while True:
@@ -310,18 +336,43 @@ def run_tracker_flagged(
                     ann.delete(gid, frame)
             elif iou >= tau:
                 ann.verify(gid, frame)
+                if retrack_after_verify is not None and retrack_after_verify(box):
+                    driver.retrack(project, tid, frame)
+                    corrected = True
+                    break
                 if ann.track_stops_early(gid, frame):
                     _continue_track(ann, driver, gid, frame)
                     corrected = True
                     break
             else:
-                ann.correct(gid, frame)
+                if fix_with is None or not fix_with(gid, frame):
+                    ann.correct(gid, frame)
                 driver.retrack(project, tid, frame)
                 _continue_track(ann, driver, gid, frame)
                 corrected = True
                 break  # re-tracking may have moved or raised flags: look again
         if not corrected:
             break
+    return visits
+
+
+def run_tracker_flagged(
+    gt: GroundTruthSequence,
+    engine: Engine,
+    source: FrameSource | None,
+    config: TrackerConfig,
+    tau: float,
+) -> StrategyResult:
+    """The product workflow (see module docstring)."""
+    ann = SimulatedAnnotator(gt)
+    driver = _Driver(engine, source, config)
+    for gid in ann.gt_track_ids:
+        for first, last in ann.runs(gid):  # one run unless the object leaves and returns
+            ann.draw(gid, first)
+            ann.mark_end(gid, last)
+    driver.track_all(ann.project)
+    precision, recall = _flag_stats(ann, tau)
+    visits = review_flags(ann, driver, tau)
     return StrategyResult(
         gt.name,
         "tracker_flagged",

@@ -10,11 +10,13 @@ import argparse
 import os
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tracker_annotate.bench.costs import COST_SOURCES, CostModel
 from tracker_annotate.bench.report import build_results, write_json
+from tracker_annotate.bench.review_strategies import AuditBenchConfig
 from tracker_annotate.bench.runner import BenchConfig, run_all
 from tracker_annotate.bench.sequences import find_sequences
 from tracker_annotate.bench.strategies import STRATEGIES
@@ -74,6 +76,9 @@ def _command(args: argparse.Namespace) -> str:
     parts += ["--flag-thresholds", ",".join(f"{v:g}" for v in args.flag_thresholds)]
     parts += ["--tracker", args.tracker, "--flag-threshold", f"{args.flag_threshold:g}"]
     parts += ["--strategies", args.strategies, "--jobs", str(args.jobs)]
+    parts += ["--audit-target", f"{args.audit_target:g}", "--audit-seeds", str(args.audit_seeds)]
+    parts += ["--audit-curve-targets", ",".join(f"{v:g}" for v in args.audit_curve_targets)]
+    parts += ["--guided-max-steps", str(args.guided_max_steps)]
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -135,6 +140,13 @@ def register(subparsers: Any) -> None:
     t = TrackerConfig()
     p.add_argument("--tracker", choices=TRACKER_NAMES, default=t.tracker)
     p.add_argument(
+        "--lost-after",
+        type=int,
+        default=t.fusion.lost_after,
+        help="self-contained back-ends: frames unlike the keyframes before a track past its "
+        f"last keyframe ends as lost (0 = only when it leaves; default {t.fusion.lost_after})",
+    )
+    p.add_argument(
         "--flag-threshold",
         type=float,
         default=t.flag_threshold,
@@ -144,6 +156,33 @@ def register(subparsers: Any) -> None:
         "--strategies",
         default=",".join(STRATEGIES),
         help=f"comma-separated subset of {','.join(STRATEGIES)}",
+    )
+    a = AuditBenchConfig()
+    p.add_argument(
+        "--audit-target",
+        type=float,
+        default=a.target,
+        help=f"tracker_audited/guided: target residual (default {a.target:g})",
+    )
+    p.add_argument(
+        "--audit-seeds",
+        type=int,
+        default=a.seeds,
+        help=f"tracker_audited: seeded audits per round for coverage (default {a.seeds})",
+    )
+    p.add_argument(
+        "--audit-curve-targets",
+        type=_floats,
+        default=a.curve_targets,
+        help="tracker_audited: extra targets for the budget curve (default "
+        + ",".join(f"{v:g}" for v in a.curve_targets)
+        + ")",
+    )
+    p.add_argument(
+        "--guided-max-steps",
+        type=int,
+        default=a.max_steps,
+        help=f"tracker_guided: most suggestions followed per sequence (default {a.max_steps})",
     )
     p.add_argument(
         "-j",
@@ -161,7 +200,11 @@ def run(args: argparse.Namespace) -> int:
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
     costs = CostModel(args.draw_s, args.correct_s, args.verify_s, args.watch_s, args.end_mark_s)
     try:
-        tracker = TrackerConfig(tracker=args.tracker, flag_threshold=args.flag_threshold)
+        tracker = TrackerConfig(
+            tracker=args.tracker,
+            flag_threshold=args.flag_threshold,
+            fusion=replace(TrackerConfig().fusion, lost_after=args.lost_after),
+        )
     except ValueError as exc:
         raise ConfigError(f"--flag-threshold: {exc}") from exc
     cfg = BenchConfig(
@@ -171,6 +214,12 @@ def run(args: argparse.Namespace) -> int:
         costs=costs,
         strategies=strategies,
         jobs=args.jobs,
+        audit=AuditBenchConfig(
+            target=args.audit_target,
+            curve_targets=tuple(args.audit_curve_targets),
+            seeds=args.audit_seeds,
+            max_steps=args.guided_max_steps,
+        ),
     )
     command = _command(args)
     load_before = os.getloadavg()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -235,12 +236,14 @@ def export_copy(
                 if drop_flagged and b.flagged:
                     continue
                 tx.set_box(tid, b)
+        tx.set_quality(project.quality)
     out.history.clear()
     return out
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from tracker_annotate.io.formats import detect_format, write_annotations
+    from tracker_annotate.core.quality_report import export_warnings
+    from tracker_annotate.io.formats import detect_format, quality_sidecar_path, write_annotations
     from tracker_annotate.io.store import ProjectStore
 
     fmt = detect_format(args.out, args.format, writing=True, hint=", or pass --format")
@@ -279,6 +282,10 @@ def run_export(args: argparse.Namespace) -> int:
     )
     if LOSSES[fmt]:
         print(f"note: {fmt} does not carry {LOSSES[fmt]}")
+    where = {"cvat": "<meta>", "coco": "info"}.get(fmt) or str(quality_sidecar_path(args.out, fmt))
+    print(f"quality figures (target, predicted and audited residual): {where}")
+    for text in export_warnings(project):
+        print(f"warning: {text} (tracker-annotate status {args.project})", file=sys.stderr)
     if stale:
         print(
             f"note: {stale} edited stretch{'es were' if stale > 1 else ' was'} not re-tracked "

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         default=str(REPO_SAMPLES),
         help="folder holding synthetic.mp4, keyframes.txt and synthetic/gt (generated if absent)",
     )
-    parser.add_argument("--tracker", default="cascade", choices=TRACKER_NAMES)
+    parser.add_argument("--tracker", default=TrackerConfig().tracker, choices=TRACKER_NAMES)
     parser.add_argument(
         "--overwrite",
         action="store_true",

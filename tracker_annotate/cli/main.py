@@ -23,7 +23,9 @@ from tracker_annotate.core.errors import TrackerAnnotateError
 SUBCOMMAND_MODULES = (
     "tracker_annotate.cli.info",
     "tracker_annotate.cli.convert",
+    "tracker_annotate.cli.quality",
     "tracker_annotate.cli.track",
+    "tracker_annotate.cli.detect",
     "tracker_annotate.cli.batch",
     "tracker_annotate.cli.bench",
     "tracker_annotate.cli.demo",

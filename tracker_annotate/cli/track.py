@@ -13,8 +13,10 @@ import argparse
 import json
 from typing import Any
 
+from tracker_annotate.cli.detect import add_init_from_detections_args, run_init_from_detections
 from tracker_annotate.cli.progress import progress_bar
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.tracking.backends import BACKENDS
 from tracker_annotate.tracking.pipeline import track_file
 
 
@@ -27,7 +29,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("media", metavar="MEDIA", help="video file, image folder or MOT folder")
     parser.add_argument(
         "--init",
-        required=True,
+        required=False,  # or --init-from-detections
         metavar="KEYFRAMES",
         help="keyframes: MOT .txt, CVAT .xml, COCO .json or a .taproj/.sqlite project",
     )
@@ -39,9 +41,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--tracker",
-        default="cascade",
+        default=TrackerConfig().tracker,
         choices=TRACKER_NAMES,
-        help="measurement back-end (default: cascade, fast LK + NCC with a search fallback)",
+        help=f"measurement back-end (default: {TrackerConfig().tracker}); "
+        + "; ".join(f"{b.name}: {b.description}" for b in BACKENDS.values()),
     )
     parser.add_argument(
         "--detections",
@@ -70,6 +73,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_init_from_detections_args(parser)
     parser.set_defaults(func=run)
 
 
@@ -77,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     config = TrackerConfig(
         tracker=args.tracker, flag_threshold=args.flag_threshold, extend=not args.no_extend
     )
+    if args.init_from_detections:  # no keyframes: the detector starts the tracks
+        return run_init_from_detections(args, config)
     with progress_bar(args.quiet, "track") as progress:
         summary = track_file(
             args.media,

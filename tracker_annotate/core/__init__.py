@@ -1,4 +1,5 @@
-"""The model layer: boxes, tracks, project, undo, review queue, errors. NumPy only, no Qt."""
+"""The model layer: boxes, tracks, project, undo, review queue, quality target and audit,
+errors. NumPy only, no Qt."""
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
 from tracker_annotate.core.errors import (

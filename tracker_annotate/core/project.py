@@ -25,6 +25,7 @@ from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.events import Signal
 from tracker_annotate.core.labels import DEFAULT_LABEL, Label
+from tracker_annotate.core.quality import QualityState
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +84,14 @@ class ChangeSet:
     labels: set[str] = field(default_factory=set)
     kind: str = "do"  # "do", "undo" or "redo"
     stale: bool = False  # the set of stale stretches changed (see Project.stale)
+    quality: bool = False  # the quality state (target, threshold, audit) changed
 
     @property
     def frames(self) -> set[int]:
         return {f for _, f in self.boxes}
 
     def is_empty(self) -> bool:
-        return not (self.boxes or self.tracks or self.labels or self.stale)
+        return not (self.boxes or self.tracks or self.labels or self.stale or self.quality)
 
 
 class Transaction:
@@ -108,6 +110,8 @@ class Transaction:
         # the whole (small) set of stale stretches before/after, once touched
         self._old_stale: frozenset[tuple[int, int]] | None = None
         self._new_stale: frozenset[tuple[int, int]] | None = None
+        self._old_quality: QualityState | None = None
+        self._new_quality: QualityState | None = None
 
     # -- mutators ---------------------------------------------------------------------
     def set_box(self, track_id: int, box: FrameBox) -> None:
@@ -188,6 +192,16 @@ class Transaction:
         del p._labels[name]
         self._new_labels[name] = None
 
+    def set_quality(self, state: QualityState) -> None:
+        """Replace the project's quality state (target, threshold, audit rounds)."""
+        if not isinstance(state, QualityState):
+            raise ProjectError(f"quality state must be a QualityState, got {type(state).__name__}")
+        p = self._project
+        if self._old_quality is None:
+            self._old_quality = p._quality
+        p._quality = state
+        self._new_quality = state
+
     def new_track_id(self) -> int:
         return self._project._next_track_id
 
@@ -212,7 +226,11 @@ class Transaction:
     # -- replay ---------------------------------------------------------------------
     def is_empty(self) -> bool:
         return not (
-            self._old_boxes or self._old_tracks or self._old_labels or self._stale_changed()
+            self._old_boxes
+            or self._old_tracks
+            or self._old_labels
+            or self._old_quality is not None
+            or self._stale_changed()
         )
 
     def _stale_changed(self) -> bool:
@@ -229,6 +247,7 @@ class Transaction:
             labels=set(self._old_labels),
             kind=kind,
             stale=self._stale_changed(),
+            quality=self._old_quality is not None,
         )
 
     def merged_with(self, later: Transaction, description: str) -> Transaction:
@@ -243,6 +262,8 @@ class Transaction:
         m._new_labels = {**self._new_labels, **later._new_labels}
         m._old_stale = self._old_stale if self._old_stale is not None else later._old_stale
         m._new_stale = later._new_stale if later._new_stale is not None else self._new_stale
+        m._old_quality = self._old_quality if self._old_quality is not None else later._old_quality
+        m._new_quality = later._new_quality if later._old_quality is not None else self._new_quality
         return m
 
     def _apply(self, use_old: bool) -> None:
@@ -251,6 +272,9 @@ class Transaction:
         tracks = self._old_tracks if use_old else self._new_tracks
         labels = self._old_labels if use_old else self._new_labels
         boxes = self._old_boxes if use_old else self._new_boxes
+        quality = self._old_quality if use_old else self._new_quality
+        if quality is not None:
+            p._quality = quality
         for name, lab in labels.items():
             if lab is not None:
                 p._labels[name] = lab
@@ -293,6 +317,8 @@ class Transaction:
             self._new_labels[name] = p._labels.get(name)
         if self._old_stale is not None:
             self._new_stale = frozenset(p._stale)
+        if self._old_quality is not None:
+            self._new_quality = p._quality
 
 
 class History:
@@ -383,6 +409,7 @@ class Project:
         self._boxes: dict[int, dict[int, FrameBox]] = {}
         self._next_track_id = 1
         self._stale: set[tuple[int, int]] = set()
+        self._quality = QualityState()
         self._tx: Transaction | None = None
         self.changed: Signal[ChangeSet] = Signal()
         self.media_changed: Signal[MediaRef] = Signal()
@@ -396,6 +423,11 @@ class Project:
     @property
     def tracks(self) -> Mapping[int, TrackInfo]:
         return MappingProxyType(self._tracks)
+
+    @property
+    def quality(self) -> QualityState:
+        """The quality target, flag threshold and audit rounds (change via ``edit``)."""
+        return self._quality
 
     def track(self, track_id: int) -> TrackInfo:
         try:

@@ -130,7 +130,7 @@ class Session:
         return target
 
     def next_flag(self, *, backward: bool = False) -> tuple[int, int] | None:
-        """Go to the next (previous) flagged box in playback order and select it.
+        """Go to the next (previous) flagged box in review order (the list's) and select it.
 
         Returns ``(frame, track_id)`` or ``None`` when no flag lies that way. The selected
         track on the current frame counts as the current position, so repeated presses

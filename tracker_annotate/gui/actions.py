@@ -123,6 +123,13 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("prev_flag", "Previous flagged box", ("Shift+F",), "Navigate", ""),
     ActionSpec("next_track", "Select next track on frame", ("Tab",), "Navigate", ""),
+    ActionSpec(
+        "suggest_keyframe",
+        "&Go to suggested frame",
+        ("G",),
+        "Navigate",
+        "The frame whose keyframe is expected to remove the most error",
+    ),
     # Track
     ActionSpec(
         "track_all",
@@ -140,11 +147,40 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec("cancel_tracking", "&Cancel tracking", ("Esc",), "Track", ""),
     ActionSpec(
+        "detect",
+        "&Detect objects on this frame",
+        ("P",),
+        "Track",
+        "Propose boxes (classes in Preferences): Enter accepts, Delete rejects, drag fixes",
+    ),
+    ActionSpec(
         "auto_retrack",
         "Re-track after &edits",
         (),
         "Track",
         "Editing a box re-tracks the affected segment",
+    ),
+    # Quality
+    ActionSpec(
+        "apply_target",
+        "&Flag for target",
+        (),
+        "Quality",
+        "Flag the boxes the quality target needs reviewed (predicted from confidences)",
+    ),
+    ActionSpec(
+        "start_audit",
+        "Start &audit",
+        (),
+        "Quality",
+        "Draw random unflagged boxes to check: measures what is left wrong (95% interval)",
+    ),
+    ActionSpec(
+        "audit_next",
+        "Audit &next step",
+        (),
+        "Quality",
+        "Above the target: flag more boxes; a new threshold: audit again",
     ),
     # Help
     ActionSpec("shortcuts", "&Keyboard shortcuts", ("F1", "?"), "Help", ""),

@@ -103,6 +103,7 @@ class BoxItem(QGraphicsRectItem):
         *,
         selected: bool,
         preview: bool = False,
+        proposal: bool = False,
         on_press: Callable[[int], None] | None = None,
         on_commit: Callable[[int, BoxXYXY], None] | None = None,
         bounds: QRectF | None = None,
@@ -113,18 +114,21 @@ class BoxItem(QGraphicsRectItem):
         self.track_id = track_id
         self.box = box
         self.preview = preview
+        self.proposal = proposal
         self._selected = selected
         self._on_press = on_press
         self._on_commit = on_commit
         self._bounds = bounds if bounds is not None and not bounds.isEmpty() else None
         self._drag: tuple[Handle, QPointF, QRectF] | None = None
-        warn = box.flagged and not box.verified
+        warn = box.flagged and not box.verified and not proposal
         color = style.WARNING if warn else style.track_color(track_id)
+        if proposal:
+            color = QColor(style.PROPOSAL)
         if preview:
             color.setAlpha(style.PREVIEW_ALPHA)
-        pen = QPen(color, 3.0 if (selected or warn) else 2.0)
+        pen = QPen(color, 3.0 if (selected or warn or proposal) else 2.0)
         pen.setCosmetic(True)
-        pen.setStyle(style.pen_style(box))
+        pen.setStyle(style.PROPOSAL_PEN if proposal else style.pen_style(box))
         self.setPen(pen)
         if selected:
             fill = QColor(style.track_color(track_id))
@@ -133,12 +137,21 @@ class BoxItem(QGraphicsRectItem):
         check = f" {style.CHECK}" if box.verified else ""
         warn_mark = " !" if warn else ""
         text = f"#{track_id} {label}{check}{warn_mark}"
-        self.tag = _Tag(self, text, style.track_color(track_id), warn)
+        if proposal:
+            text = f"{label}? {box.confidence:.2f}"
+        self.tag = _Tag(
+            self, text, style.PROPOSAL if proposal else style.track_color(track_id), warn
+        )
         self.tag.setPos(x1, y1)
         self.tag_offset = 0.0  # scene units below the box's top (set by the canvas layout)
         tip = f"Track {track_id} ({label}), frame {box.frame}: {style.status_text(box)}"
         if preview:
             tip += " (tracking in progress)"
+        if proposal:
+            tip = (
+                f"Proposed {label} (detector score {box.confidence:.2f}), frame {box.frame}: "
+                "Enter accepts it as a new track, Delete rejects it, dragging fixes it"
+            )
         self.setToolTip(tip)
         self.setZValue(2 if selected else 1)
         editable = not preview and on_commit is not None

@@ -222,6 +222,7 @@ class Canvas(QGraphicsView):
                 info.label,
                 selected=tid == s.selected,
                 preview=is_preview,
+                proposal=info.proposed and not is_preview,
                 on_press=s.select,
                 on_commit=None if is_preview else self._commit,
                 bounds=self._image_rect,

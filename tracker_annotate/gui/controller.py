@@ -16,12 +16,13 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from tracker_annotate.core import commands
+from tracker_annotate.core import audit, commands
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project, Transaction
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.core.session import Session
+from tracker_annotate.gui.audit_flow import AuditFlow
 from tracker_annotate.gui.document import Document
 from tracker_annotate.gui.preferences import Preferences
 from tracker_annotate.gui.tracking_worker import Job, TrackingWorker, snapshot_project
@@ -60,6 +61,10 @@ class Controller(QObject):
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(100)  # stream results at 10 Hz, not per frame
         self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
+        self.audit = AuditFlow(self)
+        from tracker_annotate.gui.detect_flow import DetectFlow
+
+        self.detect = DetectFlow(self)
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -107,17 +112,33 @@ class Controller(QObject):
 
     def edit_box(self, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
         p = self.project
-        if p is None:
+        if p is None or self.detect.fix(track_id, frame, xyxy):
             return
-        self._edit_then_retrack(
-            track_id, frame, lambda: commands.set_box_geometry(p, track_id, frame, xyxy)
-        )
+        if self.audit.pending_at(track_id, frame):  # a corrected audit sample was wrong
+            self._edit_then_retrack(
+                track_id,
+                frame,
+                lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy),
+            )
+        else:
+            self._edit_then_retrack(
+                track_id, frame, lambda: commands.set_box_geometry(p, track_id, frame, xyxy)
+            )
 
     def delete_selected_box(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None:
+        if p is None or sel is None or self.detect.reject(*sel):
             return
-        self._do(lambda: commands.delete_box(p, *sel))
+        if self.audit.pending_at(*sel):  # a box where the object is not: the sample was wrong
+
+            def reject() -> None:
+                with p.edit(f"Audit: delete wrong box of track {sel[0]}"):
+                    audit.record_outcome(p, sel[0], sel[1], "wrong")
+                    commands.delete_box(p, *sel)
+
+            self._do(reject)
+        else:
+            self._do(lambda: commands.delete_box(p, *sel))
         self._advance_review()
 
     def mark_outside(self) -> None:
@@ -130,9 +151,12 @@ class Controller(QObject):
 
     def accept_selected(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None:
+        if p is None or sel is None or self.detect.accept(*sel):
             return
-        self._do(lambda: commands.accept_box(p, *sel))
+        if self.audit.pending_at(*sel):
+            self._do(lambda: audit.check_sample(p, sel[0], sel[1], "ok"))
+        else:
+            self._do(lambda: commands.accept_box(p, *sel))
         self._advance_review()
 
     def accept_stretch(self) -> None:
@@ -205,9 +229,9 @@ class Controller(QObject):
             self.go_to_flag()
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
-        """Go to the next (previous) flagged box in playback order and select it; past the
-        last one, wrap around to the first (last), so a walk that started mid-video, or a
-        re-track that flagged earlier frames, still reaches every flag. Returns whether it
+        """Go to the next (previous) flagged box in review order (the list's) and select it; past
+        the last one, wrap around to the first (last), so a walk that started mid-video, or
+        a re-track that flagged earlier frames, still reaches every flag. Returns whether it
         moved."""
         p, s = self.project, self.session
         if p is None or s is None:
@@ -216,6 +240,8 @@ class Controller(QObject):
             return True
         left = flagged_positions(p)
         if not left:
+            if self.audit.walk(backward=backward):
+                return True
             self.status.emit("No flagged box left \u2713")
             return False
         frame, tid = left[-1] if backward else left[0]
@@ -270,7 +296,7 @@ class Controller(QObject):
 
             own = src.reopen()
             try:
-                return track_project(
+                run = track_project(
                     snap,
                     own,
                     config,
@@ -279,6 +305,9 @@ class Controller(QObject):
                     cancel=cancel,
                     on_partial=partial,
                 )
+                if tids is None:  # Track all: new objects and lost tracks, by the detector
+                    self.detect.after_run(snap, own, run, config)
+                return run
             finally:
                 own.close()
 
@@ -449,16 +478,17 @@ class Controller(QObject):
         if flags_after:
             flags += " (F: next flag)"
         self.status.emit(
-            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}; "
-            f"{undoes}"
+            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}"
+            f"{self.detect.note}; {undoes}"
         )
 
-    @staticmethod
-    def _apply(p: Project, run: TrackingRun, desc: str, clears: set[tuple[int, int]]) -> bool:
+    def _apply(self, p: Project, run: TrackingRun, desc: str, clears: set[tuple[int, int]]) -> bool:
         # apply_run adds the run's proposed tracks itself (adding them here too made every
-        # detection-proposed track twice); the stale marks it answers go in the same step
+        # detection-proposed track twice); the detector's finds and the stale marks the
+        # run answers join the same undo step
         with p.edit(desc) as tx:
             apply_run(p, run, desc)
+            self.detect.install_pending(p)
             for track_id, frame in sorted(clears):
                 tx.clear_stale(track_id, frame)
         return True

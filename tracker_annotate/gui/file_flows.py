@@ -214,4 +214,14 @@ def export(win: MainWindow) -> None:
     except (TrackerAnnotateError, OSError) as exc:
         errors.show_error(win, "Export failed", exc)
         return
-    win.statusBar().showMessage(f"Exported {fmt or 'annotations'} to {path}", 8000)  # type: ignore[union-attr]
+    from tracker_annotate.core.quality_report import export_warnings
+
+    warnings = export_warnings(win.doc.project)
+    done = f"Exported {fmt or 'annotations'} to {path} (with its quality figures)"
+    win.statusBar().showMessage(done, 8000)  # type: ignore[union-attr]
+    if warnings:
+        errors.show_error(
+            win,
+            "Exported with warnings",
+            done + ", but:\n\n" + "\n".join(f"\u2022 {w}" for w in warnings),
+        )

@@ -124,6 +124,7 @@ class MainWindow(QMainWindow):
         self.review.add_action_buttons(
             [a["accept"], a["accept_stretch"], a["delete_box"], a["mark_outside"]]
         )
+        self.review.add_quality_buttons([a["apply_target"], a["start_audit"], a["audit_next"]])
         sb = self.statusBar()
         assert sb is not None
         # every message the bar shows, kept: Help > Recent messages shows them again
@@ -174,9 +175,14 @@ class MainWindow(QMainWindow):
             "next_flag": lambda: self._flag(backward=False),
             "prev_flag": lambda: self._flag(backward=True),
             "next_track": c.select_next_on_frame,
+            "suggest_keyframe": c.audit.go_to_suggested,
+            "apply_target": c.audit.apply_target,
+            "start_audit": c.audit.start_audit,
+            "audit_next": c.audit.next_step,
             "track_all": lambda: c.track(selected_only=False),
             "track_selected": lambda: c.track(selected_only=True),
             "cancel_tracking": c.cancel_tracking,
+            "detect": c.detect.detect_here,
             "auto_retrack": self._toggle_auto_retrack,
             "shortcuts": lambda: ShortcutsDialog(self).exec(),
             "messages": lambda: MessagesDialog(self.messages, self).exec(),
@@ -195,6 +201,7 @@ class MainWindow(QMainWindow):
         c.preview_changed.connect(self.canvas.set_preview)
         c.current_label = lambda: self.label_combo.currentText() or None
         self.review.auto_advance.toggled.connect(lambda on: setattr(c, "advance_after_review", on))
+        self.review.target_changed.connect(c.audit.set_target)
         for panel in (self.tracks, self.labels):
             panel.error.connect(lambda exc: errors.show_error(self, "Tracker annotate", exc))
         self.tracks.status.connect(self._status)

@@ -12,12 +12,15 @@ from PyQt6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLineEdit,
     QSpinBox,
     QWidget,
 )
 
 from tracker_annotate.io.frame_cache import MIB
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.tracking.backends import BACKENDS
+from tracker_annotate.tracking.detector import COCO_CLASSES, DEFAULT_CLASSES
 
 ORG, APP = "tracker_annotate", "tracker-annotate"
 MAX_RECENT = 10
@@ -30,13 +33,20 @@ class Preferences:
     ``tracker`` / ``flag_threshold``: see :class:`TrackerConfig`. ``cache_mb``: decoded
     frames kept in memory; more makes scrubbing back instant but costs RAM (a 1080p frame
     is ~6 MB). ``auto_retrack``: re-track the edited segment after every box edit; turn it
-    off on slow machines or when placing many keyframes first.
+    off on slow machines or when placing many keyframes first. ``detect_classes``: what
+    "Detect objects on this frame" (P) proposes (COCO class names). ``detect_min_score``:
+    proposals score at least this; raising it shows fewer false boxes but misses more.
+    ``detect_after_tracking``: after "Track all", the detector proposes objects that enter
+    mid-video and re-finds lost tracks, on a sparse schedule (about 20% of the run's time).
     """
 
-    tracker: str = "cascade"
-    flag_threshold: float = 0.5
+    tracker: str = TrackerConfig().tracker
+    flag_threshold: float = TrackerConfig().flag_threshold
     cache_mb: int = 512
     auto_retrack: bool = True
+    detect_classes: tuple[str, ...] = DEFAULT_CLASSES
+    detect_min_score: float = 0.5
+    detect_after_tracking: bool = True
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(tracker=self.tracker, flag_threshold=self.flag_threshold)
@@ -62,12 +72,24 @@ def load() -> Preferences:
 
     tracker = str(s.value("tracker", d.tracker))
     auto = s.value("auto_retrack", d.auto_retrack)
+    after = s.value("detect_after_tracking", d.detect_after_tracking)
+    score = float(get("detect_min_score", d.detect_min_score, float))  # type: ignore[arg-type]
     return Preferences(
         tracker=tracker if tracker in TRACKER_NAMES else d.tracker,
         flag_threshold=min(1.0, max(0.0, float(get("flag_threshold", d.flag_threshold, float)))),  # type: ignore[arg-type]
         cache_mb=max(0, int(get("cache_mb", d.cache_mb, int))),  # type: ignore[call-overload]
         auto_retrack=auto in (True, "true", "1", 1),
+        detect_classes=parse_classes(str(s.value("detect_classes", ",".join(d.detect_classes)))),
+        detect_min_score=min(1.0, max(0.0, score)),
+        detect_after_tracking=after in (True, "true", "1", 1),
     )
+
+
+def parse_classes(text: str) -> tuple[str, ...]:
+    """Known COCO class names from a comma-separated list (unknown ones dropped; none
+    known gives the default classes)."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip() in COCO_CLASSES)
+    return names or DEFAULT_CLASSES
 
 
 def save(prefs: Preferences) -> None:
@@ -76,6 +98,9 @@ def save(prefs: Preferences) -> None:
     s.setValue("flag_threshold", prefs.flag_threshold)
     s.setValue("cache_mb", prefs.cache_mb)
     s.setValue("auto_retrack", prefs.auto_retrack)
+    s.setValue("detect_classes", ",".join(prefs.detect_classes))
+    s.setValue("detect_min_score", prefs.detect_min_score)
+    s.setValue("detect_after_tracking", prefs.detect_after_tracking)
     s.sync()
 
 
@@ -106,7 +131,7 @@ class PreferencesDialog(QDialog):
         self.tracker = QComboBox()
         self.tracker.addItems(TRACKER_NAMES)
         self.tracker.setCurrentText(prefs.tracker)
-        self.tracker.setToolTip("cascade: fast optical flow, heavier tracker only when unsure")
+        self.tracker.setToolTip("\n".join(f"{b.name}: {b.description}" for b in BACKENDS.values()))
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.0, 1.0)
         self.threshold.setSingleStep(0.05)
@@ -119,10 +144,25 @@ class PreferencesDialog(QDialog):
         self.cache.setToolTip("Decoded frames kept in memory (applies when media is reopened)")
         self.auto = QCheckBox("Re-track automatically after editing a box")
         self.auto.setChecked(prefs.auto_retrack)
+        self.classes = QLineEdit(", ".join(prefs.detect_classes))
+        self.classes.setToolTip(
+            "COCO class names the detector proposes (P), comma-separated; e.g. person, car, "
+            "dog. Unknown names are ignored."
+        )
+        self.min_score = QDoubleSpinBox()
+        self.min_score.setRange(0.05, 1.0)
+        self.min_score.setSingleStep(0.05)
+        self.min_score.setValue(prefs.detect_min_score)
+        self.min_score.setToolTip("Higher: fewer false proposals to reject, more objects missed")
+        self.after = QCheckBox("After Track all: propose new objects, re-find lost tracks")
+        self.after.setChecked(prefs.detect_after_tracking)
         form.addRow("Tracker", self.tracker)
         form.addRow("Flag threshold", self.threshold)
         form.addRow("Frame cache", self.cache)
         form.addRow(self.auto)
+        form.addRow("Detector classes", self.classes)
+        form.addRow("Detector min score", self.min_score)
+        form.addRow(self.after)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -137,4 +177,7 @@ class PreferencesDialog(QDialog):
             flag_threshold=float(self.threshold.value()),
             cache_mb=int(self.cache.value()),
             auto_retrack=self.auto.isChecked(),
+            detect_classes=parse_classes(self.classes.text()),
+            detect_min_score=float(self.min_score.value()),
+            detect_after_tracking=self.after.isChecked(),
         )

@@ -1,22 +1,26 @@
-"""The review queue: flagged boxes, lowest confidence first, with their reasons.
+"""The review queue: flagged stretches in value order, each with its reason in full.
 
 A tracker that loses an object flags every frame after it, so the list shows one row per
 *stretch* (consecutive flagged frames of one track): a lost pedestrian is one row to visit,
-not two hundred identical ones. Selecting a row goes to the stretch's first frame and
-selects the box. Accept (Enter), Accept stretch (Shift+Enter), Reject (Delete) and
-Outside (O) are the window's actions, shown here as buttons, so the keyboard and the panel
-do the same thing. The counter says how many boxes are left, and in how many stretches.
+not two hundred identical ones. Rows are in the core's value order (expected wrong boxes
+fixed per second, :mod:`tracker_annotate.core.review`), the order F / Shift+F walk; each row
+wraps to show its whole reason (also its tooltip). Selecting a row goes to the stretch's
+first frame and selects the box. Accept (Enter), Accept stretch (Shift+Enter), Reject
+(Delete) and Outside (O) are the window's actions, shown here as buttons, so the keyboard
+and the panel do the same thing. The counter says how many boxes are left, and in how many
+stretches.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QAction, QColor, QIcon, QPixmap
 from PyQt6.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
+    QFormLayout,
     QGridLayout,
+    QGroupBox,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -26,50 +30,17 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from tracker_annotate.core import audit, quality
 from tracker_annotate.core.project import ChangeSet, Project
-from tracker_annotate.core.review import ReviewItem, review_items
+from tracker_annotate.core.review import FlagSegment, ReviewItem, flag_segments, review_items
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui import style
 
 MAX_ROWS = 2000  # a list this long is already a to-do for the tracker settings
 
 
-@dataclass(frozen=True, slots=True)
-class Stretch:
-    """Consecutive frames ``start..end`` (inclusive) of one track that need a look."""
-
-    track_id: int
-    start: int
-    end: int
-    count: int
-    min_confidence: float
-    reasons: tuple[str, ...]
-
-    def contains(self, frame: int, track_id: int | None) -> bool:
-        return track_id == self.track_id and self.start <= frame <= self.end
-
-
-def group_stretches(items: list[ReviewItem]) -> list[Stretch]:
-    """Review items grouped into runs of consecutive frames per track, lowest confidence
-    first (ties: earlier frame, then track)."""
-    by_track: dict[int, list[ReviewItem]] = {}
-    for it in items:
-        by_track.setdefault(it.track_id, []).append(it)
-    out: list[Stretch] = []
-    for tid, its in by_track.items():
-        its.sort(key=lambda it: it.frame)
-        runs: list[list[ReviewItem]] = []
-        for it in its:
-            if runs and it.frame == runs[-1][-1].frame + 1:
-                runs[-1].append(it)
-            else:
-                runs.append([it])
-        for run in runs:
-            reasons = tuple(dict.fromkeys(r.reason for r in run if r.reason))
-            conf = min(r.confidence for r in run)
-            out.append(Stretch(tid, run[0].frame, run[-1].frame, len(run), conf, reasons))
-    out.sort(key=lambda st: (st.min_confidence, st.start, st.track_id))
-    return out
+#: A row of the list: a stretch of one track (the core's type, ordered by value there).
+Stretch = FlagSegment
 
 
 def _swatch(color: QColor) -> QIcon:
@@ -79,6 +50,9 @@ def _swatch(color: QColor) -> QIcon:
 
 
 class ReviewPanel(QWidget):
+    #: The user set the quality target (a fraction: 0.01 = 1%).
+    target_changed = pyqtSignal(float)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project: Project | None = None
@@ -96,10 +70,38 @@ class ReviewPanel(QWidget):
         self.auto_advance.setChecked(True)
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
+        self.list.setWordWrap(True)  # a row's reason is read in full, never scrolled to
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.currentRowChanged.connect(self._on_row)
         self.buttons = QGridLayout()
+        self.target = QDoubleSpinBox()
+        self.target.setRange(0.1, 50.0)
+        self.target.setDecimals(1)
+        self.target.setSingleStep(0.5)
+        self.target.setSuffix(" %")
+        self.target.setValue(100 * quality.DEFAULT_TARGET)
+        self.target.setToolTip(
+            "At most this share of the boxes may be wrong and unseen (never reviewed)"
+        )
+        self.target.editingFinished.connect(
+            lambda: self.target_changed.emit(self.target.value() / 100)
+        )
+        self.prediction = QLabel()
+        self.prediction.setWordWrap(True)
+        self.audit_status = QLabel("No audit yet")
+        self.audit_status.setWordWrap(True)
+        self.quality_buttons = QGridLayout()
+        group = QGroupBox("Quality")
+        form = QFormLayout(group)
+        form.addRow("Target: wrong and unseen ≤", self.target)
+        form.addRow(self.prediction)
+        form.addRow(self.audit_status)
+        form.addRow(self.quality_buttons)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(group)
         lay.addWidget(self.counter)
         lay.addWidget(self.only_derived)
         lay.addWidget(self.auto_advance)
@@ -114,6 +116,14 @@ class ReviewPanel(QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             self.buttons.addWidget(b, i // 2, i % 2)
+
+    def add_quality_buttons(self, actions: list[QAction]) -> None:
+        for i, act in enumerate(actions):
+            b = QToolButton()
+            b.setDefaultAction(act)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            self.quality_buttons.addWidget(b, i // 2, i % 2)
 
     def bind(self, project: Project, session: Session) -> None:
         self.unbind()
@@ -136,24 +146,31 @@ class ReviewPanel(QWidget):
 
     @property
     def items(self) -> list[ReviewItem]:
-        """Every box in the queue, lowest confidence first."""
+        """Every box in the queue, in review order."""
         return list(self._items)
 
     @property
     def stretches(self) -> list[Stretch]:
-        """The rows: runs of consecutive frames per track, lowest confidence first."""
+        """The rows: runs of consecutive frames per track, most valuable first."""
         return list(self._stretches)
 
     def refresh(self) -> None:
         if self._project is None:
             return
+        self._refresh_quality()
         derived = self.only_derived.isChecked()
         self._items = review_items(self._project, unverified_derived=derived)
-        self._stretches = group_stretches(self._items)
+        self._stretches = flag_segments(self._project, unverified_derived=derived)
         n, m = len(self._items), len(self._stretches)
         what = "unverified" if derived else "flagged"
         where = f" in {m} stretch{'es' if m != 1 else ''}" if m != n else ""
-        self.counter.setText(f"{n} left{where} ({what})" if n else f"Nothing {what} left \u2713")
+        pending = audit.pending_samples(self._project)
+        if n:
+            self.counter.setText(f"{n} left{where} ({what})")
+        elif pending:
+            self.counter.setText(f"{len(pending)} audit samples to check (F walks them)")
+        else:
+            self.counter.setText(f"Nothing {what} left \u2713")
         self.list.blockSignals(True)
         self.list.clear()
         for st in self._stretches[:MAX_ROWS]:
@@ -162,22 +179,54 @@ class ReviewPanel(QWidget):
             frames = f"frame {st.start}"
             if st.count > 1:
                 frames = f"frames {st.start}\u2013{st.end} ({st.count})"
-            reason = f" \u2014 {', '.join(st.reasons)}" if st.reasons else ""
+            why = st.explain()
             row = QListWidgetItem(
                 _swatch(style.track_color(st.track_id)),
-                f"#{st.track_id} {label}  {frames}  conf {st.min_confidence:.2f}{reason}",
+                f"#{st.track_id} {label}  {frames}  conf {st.min_confidence:.2f}\n{why}",
             )
-            row.setToolTip(
-                ", ".join(st.reasons) or "unverified tracked boxes"
-                if st.count == 1
-                else f"{', '.join(st.reasons) or 'unverified tracked boxes'}; "
-                "Shift+Enter accepts the whole stretch"
-            )
+            more = "; Shift+Enter accepts the whole stretch" if st.count > 1 else ""
+            row.setToolTip(why + more)
             self.list.addItem(row)
         if m > MAX_ROWS:
             self.list.addItem(QListWidgetItem(f"\u2026 and {m - MAX_ROWS} more (use F to step)"))
         self.list.blockSignals(False)
         self._on_position(None)
+
+    def _refresh_quality(self) -> None:
+        """The target, what flagging for it costs, and the audit's estimate."""
+        p = self._project
+        assert p is not None
+        q = p.quality
+        if not self.target.hasFocus():
+            self.target.blockSignals(True)
+            self.target.setValue(100 * q.target)
+            self.target.blockSignals(False)
+        curve = audit.predict_curve(p)
+        now = curve[0]  # threshold 0: the flags as they are
+        pick = audit.pick_for_target(curve, q.target)
+        text = f"Predicted now: ≈{100 * now.residual:.1f}% left wrong (from confidences)"
+        if pick.threshold > now.threshold:
+            text += f"\nFor the target: {pick.summary()}"
+        self.prediction.setText(text)
+        rnd = audit.current_round(p)
+        if rnd is None:
+            self.audit_status.setText("No audit yet: review the flags, then Start audit")
+            return
+        est = audit.estimate(rnd)
+        lines = [est.summary() if est is not None else f"Audit: {rnd.checked} checked"]
+        if rnd.checked < len(rnd.samples):
+            lines.append(f"{len(rnd.samples) - rnd.checked} of {len(rnd.samples)} left to check")
+            self.audit_status.setText("\n".join(lines))
+            return
+        step = audit.loop_step(p)
+        if step.action == "done":
+            lines.append(f"Target {100 * q.target:g}% met \u2713")
+        elif step.action == "flag_more":
+            lines.append("Above the target: Audit next step flags more boxes")
+        else:
+            lines.append(step.message)
+        self.audit_status.setText("\n".join(lines))
+        self.audit_status.setToolTip(est.method if est is not None else "")
 
     def _on_changed(self, cs: ChangeSet) -> None:
         self.refresh()

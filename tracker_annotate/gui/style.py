@@ -18,6 +18,9 @@ VERIFIED = QColor(40, 200, 90)
 CURSOR = QColor(255, 255, 255)
 PREVIEW_ALPHA = 150
 CHECK = "\u2713"
+#: A detector's proposal nobody has accepted yet: its own colour and a dash-dot line.
+PROPOSAL = QColor(0, 220, 255)
+PROPOSAL_PEN = Qt.PenStyle.DashDotLine
 
 
 def track_color(track_id: int) -> QColor:

@@ -53,6 +53,7 @@ from typing import Any, Literal
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
+from tracker_annotate.io import store_audit
 from tracker_annotate.io import store_backup as bk
 from tracker_annotate.io import store_schema as sc
 
@@ -99,6 +100,7 @@ class ProjectStore:
         self._pending_tracks: set[int] = set()
         self._pending_labels: set[str] = set()
         self._pending_stale = False
+        self._pending_quality = False
         self._identity = _file_identity(path)
         self._backup_every: float | None = None  # seconds; None: no rolling backup
         self._backup_at = 0.0  # monotonic time of the last backup
@@ -373,6 +375,7 @@ class ProjectStore:
             self._pending_tracks |= cs.tracks
             self._pending_labels |= cs.labels
             self._pending_stale |= cs.stale
+            self._pending_quality |= cs.quality
             self.flush()
 
     def _on_media_changed(self, media: MediaRef) -> None:
@@ -382,8 +385,11 @@ class ProjectStore:
     @property
     def has_unsaved(self) -> bool:
         """Whether some edit could not be written yet (see :meth:`flush`)."""
-        return (
-            bool(self._pending_boxes or self._pending_tracks or self._pending_labels)
+        return bool(
+            self._pending_boxes
+            or self._pending_tracks
+            or self._pending_labels
+            or self._pending_quality
             or self._pending_stale
         )
 
@@ -434,6 +440,8 @@ class ProjectStore:
                     # in the edit's own transaction: a crash cannot keep the edit and lose
                     # the note that its stretch still needs re-tracking
                     con.execute(sc.SET_META, (sc.STALE_KEY, sc.stale_to_json(p.stale)))
+                if self._pending_quality:
+                    store_audit.write_quality(con, p.quality)
                 con.execute("COMMIT")
             except BaseException as exc:
                 _rollback(con)
@@ -448,6 +456,7 @@ class ProjectStore:
             self._pending_tracks = set()
             self._pending_labels = set()
             self._pending_stale = False
+            self._pending_quality = False
         self._maybe_backup()
 
     def _check_file_still_there(self) -> None:

@@ -38,13 +38,20 @@ from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectDamagedError, ProjectError
 from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
+from tracker_annotate.io.store_audit import (
+    AUDIT_DDL,
+    load_quality,
+    migrate_add_audit,
+    write_quality,
+)
 
 log = logging.getLogger(__name__)
 
 #: ``PRAGMA application_id`` of a project: the ASCII bytes "TAPR" as a big-endian int32.
 APPLICATION_ID = int.from_bytes(b"TAPR", "big")
 #: Current schema version (``PRAGMA user_version``). Bump it and add a migration together.
-SCHEMA_VERSION = 1
+#: v2 (issue 10): the audit tables of :mod:`tracker_annotate.io.store_audit`.
+SCHEMA_VERSION = 2
 #: Suffixes a project file may have; the first is what the GUI proposes.
 PROJECT_SUFFIXES = (".taproj", ".sqlite")
 
@@ -63,7 +70,8 @@ SOURCES_BY_CODE: tuple[BoxSource, ...] = tuple(sorted(SOURCE_CODES, key=lambda s
 FLAG_BITS = {"flagged": 1, "verified": 2, "occluded": 4, "outside": 8}
 _FLAGGED, _VERIFIED, _OCCLUDED, _OUTSIDE = 1, 2, 4, 8
 
-DDL = """
+DDL = (
+    """
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL            -- JSON
@@ -91,6 +99,8 @@ CREATE TABLE boxes (
     PRIMARY KEY (track_id, frame)
 ) WITHOUT ROWID;
 """
+    + AUDIT_DDL
+)
 
 BOX_COLUMNS = "track_id, frame, x1, y1, x2, y2, source, confidence, flags, flag_reason"
 UPSERT_BOX = f"INSERT OR REPLACE INTO boxes ({BOX_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
@@ -306,6 +316,7 @@ def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) 
             (STALE_KEY, stale_to_json(project.stale)),
         ],
     )
+    write_quality(con, project.quality)
 
 
 def load_project(
@@ -361,6 +372,7 @@ def load_project(
     except (ValueError, TypeError):
         next_id = 1
     _fill_project_unchecked(project, tracks, boxes, next_id)
+    project._quality = load_quality(con, where)  # loading is not an edit (see below)
     project._stale = {(t, f) for t, f in stale_from_json(meta.get(STALE_KEY), where) if t in tracks}
     if progress is not None:
         progress(total, total)
@@ -407,7 +419,7 @@ def check_header(path: Path) -> None:
 
 
 #: ``MIGRATIONS[v]`` upgrades a file from schema ``v`` to ``v + 1`` inside a transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_add_audit}
 
 
 def check_version(con: sqlite3.Connection, path: Path) -> None:

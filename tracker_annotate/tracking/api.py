@@ -13,16 +13,26 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.commands import replace_derived_boxes
 from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.core.labels import DEFAULT_LABEL
 from tracker_annotate.core.project import Project, TrackInfo
+from tracker_annotate.tracking.backends import DEFAULT_TRACKER, TRACKER_NAMES, backend
+from tracker_annotate.tracking.params import CascadeParams, FusionParams, KalmanParams
 
-#: Named measurement back-ends. ``cascade`` is ours (LK median flow + NCC, heavier tracker
-#: only when unsure); the rest are OpenCV's contrib trackers.
-TRACKER_NAMES = ("cascade", "csrt", "kcf", "mosse", "medianflow", "mil")
+__all__ = [
+    "TRACKER_NAMES",
+    "CancelToken",
+    "PartialCallback",
+    "ProgressCallback",
+    "TrackerConfig",
+    "TrackingRun",
+    "apply_run",
+]
+
 
 #: ``progress(done, total)`` in object-frames; called from the worker thread.
 ProgressCallback = Callable[[int, int], None]
@@ -35,8 +45,8 @@ PartialCallback = Callable[[int, list[FrameBox]], None]
 class TrackerConfig:
     """Engine parameters. Each says what raising it buys and what it risks."""
 
-    #: Measurement back-end, one of :data:`TRACKER_NAMES`.
-    tracker: str = "cascade"
+    #: Measurement back-end, one of :data:`TRACKER_NAMES` (see :mod:`.backends`).
+    tracker: str = DEFAULT_TRACKER
     #: Boxes with confidence below this are flagged for review. Raising it shows the
     #: annotator more boxes (fewer wrong boxes slip through) but costs more review time.
     flag_threshold: float = 0.5
@@ -52,14 +62,26 @@ class TrackerConfig:
     #: Detections with at least this score that match no track become proposed tracks.
     #: Raising it proposes fewer false tracks but misses weakly detected objects.
     proposal_score: float = 0.6
+    #: Threads for one run: forward and backward sweeps (and, for self-contained back-ends,
+    #: halves of the tracks) run side by side, each decoding from its own media handle.
+    #: More uses more cores and memory; 1 runs everything on the calling thread.
+    threads: int = 2
+    #: The ``cascade`` back-end's thresholds (and its loss rules).
+    cascade: CascadeParams = field(default_factory=CascadeParams)
+    #: The motion model's noise and gate.
+    kalman: KalmanParams = field(default_factory=KalmanParams)
+    #: How forward, backward and straight-line paths are combined between keyframes, and
+    #: when a self-contained back-end counts as lost.
+    fusion: FusionParams = field(default_factory=FusionParams)
 
     def __post_init__(self) -> None:
-        if self.tracker not in TRACKER_NAMES:
-            raise ConfigError(f"tracker must be one of {TRACKER_NAMES}, got {self.tracker!r}")
+        backend(self.tracker)  # ConfigError naming the allowed names
         for name in ("flag_threshold", "detection_iou", "proposal_score"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        if self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.max_coast_frames < 0:
             raise ConfigError(f"max_coast_frames must be >= 0, got {self.max_coast_frames}")
 
@@ -93,6 +115,11 @@ class TrackingRun:
     object_frames: int = 0
     seconds: float = 0.0
     proposed: list[list[FrameBox]] = field(default_factory=list)  # tracks from detections
+    #: Evidence row (:data:`tracker_annotate.tracking.calibration.FEATURES`) of each derived
+    #: box the calibrated model scored, by track and frame: for fitting and diagnostics.
+    features: dict[int, dict[int, Any]] = field(default_factory=dict)
+    #: The reason each such box would be flagged for, by track and frame.
+    reasons: dict[int, dict[int, str]] = field(default_factory=dict)
 
 
 def apply_run(project: Project, run: TrackingRun, description: str = "Track") -> None:

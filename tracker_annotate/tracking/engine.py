@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -40,6 +41,9 @@ from tracker_annotate.tracking.assoc import (
     find_conflicts,
     match_detections,
 )
+from tracker_annotate.tracking.backends import backend
+from tracker_annotate.tracking.calibration import FEATURES, load_model
+from tracker_annotate.tracking.fusion import FusedBox, extension_boxes, fuse_segment, line_segment
 from tracker_annotate.tracking.measure import FrameData
 from tracker_annotate.tracking.passes import LEFT_VIS, StepSignals, TrackPass
 from tracker_annotate.tracking.plan import (
@@ -190,32 +194,43 @@ def _run(
     detections: Any,
 ) -> TrackingRun:
     t0 = time.perf_counter()
-    temps = _templates(project, source, segs)
+    info = backend(config.tracker)
+    temps = _templates(project, source, segs) if info.visual else {tid: {} for tid in segs}
     passes: dict[tuple[int, int, int], TrackPass] = {}  # (tid, start, step)
     for tid, ss in segs.items():
         for seg in ss:
             ends = [seg.a.frame] + ([seg.b.frame] if seg.b is not None else [])
             for plan in passes_for(seg):
+                if not info.visual:
+                    continue
                 own = [plan.start] + [e for e in ends if e != plan.start]
                 passes[(tid, plan.start, plan.step)] = TrackPass(
-                    plan, config.tracker, _pass_templates(temps[tid], own), config.max_coast_frames
+                    plan,
+                    config.tracker,
+                    _pass_templates(temps[tid], own),
+                    config.max_coast_frames,
+                    params=config.cascade,
+                    kalman_params=config.kalman,
+                    lost_after=config.fusion.lost_after,
                 )
     total = sum(p.plan.n_steps for p in passes.values())
     state = _Progress(total, progress, cancel)
     fwd = [p for p in passes.values() if p.plan.step > 0]
     bwd = [p for p in passes.values() if p.plan.step < 0]
-    _sweep(source=source, passes=fwd, step=+1, config=config, detections=detections, state=state)
-    if not state.cancelled:
-        _sweep(
-            source=source, passes=bwd, step=-1, config=config, detections=detections, state=state
-        )
+    groups = _sweep_groups(fwd, bwd, config, info.self_contained)
+    _run_sweeps(source, groups, config, detections, state)
     searched = sum(getattr(p, "searches", 0) for p in passes.values())
     log.debug("%d object-frames, heavier search on %d", state.done, searched)
     run = TrackingRun(cancelled=state.cancelled)
     for tid, ss in segs.items():
         boxes: list[FrameBox] = []
+        feats: dict[int, Any] = {}
+        reasons: dict[int, str] = {}
         for seg in ss:
-            boxes.extend(_assemble(seg, passes, config, state.cancelled))
+            boxes.extend(_assemble(seg, passes, config, state.cancelled, feats, reasons))
+        if feats:
+            run.features[tid] = feats
+            run.reasons[tid] = reasons
         boxes.sort(key=lambda b: b.frame)
         run.boxes[tid] = boxes
         lo, hi = spans[tid]
@@ -237,18 +252,95 @@ def _run(
     return run
 
 
+#: Object-frames below which a run stays on one thread (a thread and a second decoder
+#: cost more than they save on a short re-track).
+PARALLEL_MIN_WORK = 200
+
+
+def _sweep_groups(
+    fwd: list[TrackPass], bwd: list[TrackPass], config: TrackerConfig, by_track: bool
+) -> list[tuple[list[TrackPass], int]]:
+    """Independent frame-major sweeps: forward and backward, and for back-ends that need no
+    cross-track veto (self-contained ones), halves of the tracks, up to ``config.threads``."""
+    groups = [(g, step) for g, step in ((fwd, +1), (bwd, -1)) if g]
+    work = sum(p.plan.n_steps for g, _ in groups for p in g)
+    if config.threads <= 1 or work < PARALLEL_MIN_WORK:
+        return groups
+    while by_track and len(groups) < config.threads:
+        big = max(range(len(groups)), key=lambda i: sum(p.plan.n_steps for p in groups[i][0]))
+        g, step = groups[big]
+        tids = sorted({p.plan.track_id for p in g})
+        if len(tids) < 2:
+            break
+        half = set(tids[: len(tids) // 2])
+        groups[big] = ([p for p in g if p.plan.track_id in half], step)
+        groups.append(([p for p in g if p.plan.track_id not in half], step))
+    return groups
+
+
+def _run_sweeps(
+    source: FrameSource,
+    groups: list[tuple[list[TrackPass], int]],
+    config: TrackerConfig,
+    detections: Any,
+    state: _Progress,
+) -> None:
+    """Run the sweeps, in parallel threads when there are several (OpenCV releases the GIL;
+    each thread decodes from its own handle on the media)."""
+    if len(groups) <= 1 or config.threads <= 1:
+        for g, step in groups:
+            if not state.cancelled:
+                _sweep(
+                    source=source,
+                    passes=g,
+                    step=step,
+                    config=config,
+                    detections=detections,
+                    state=state,
+                )
+        return
+    errors: list[BaseException] = []
+
+    def work(g: list[TrackPass], step: int, src: FrameSource) -> None:
+        try:
+            _sweep(
+                source=src, passes=g, step=step, config=config, detections=detections, state=state
+            )
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+            if state.cancel is None:
+                state.cancel = CancelToken()
+            state.cancel.cancel()
+        finally:
+            if src is not source:
+                src.close()
+
+    threads = []
+    for k, (g, step) in enumerate(groups):
+        src = source if k == 0 else source.reopen()
+        t = threading.Thread(target=work, args=(g, step, src), name=f"sweep-{k}", daemon=True)
+        threads.append(t)
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 class _Progress:
     def __init__(self, total: int, cb: ProgressCallback | None, cancel: CancelToken | None) -> None:
         self.total, self.cb, self.cancel = total, cb, cancel
         self.done = 0
         self._last = 0.0
+        self._lock = threading.Lock()
 
     @property
     def cancelled(self) -> bool:
         return self.cancel is not None and self.cancel.cancelled
 
     def add(self, k: int) -> None:
-        self.done += k
+        with self._lock:
+            self.done += k
         if self.cb is not None:
             now = time.perf_counter()
             if now - self._last > 0.05 or self.done >= self.total:
@@ -353,12 +445,17 @@ def _box(
     )
 
 
-def _assemble(
+def _assemble(  # noqa: PLR0917 - internal, called in one place
     seg: Segment,
     passes: dict[tuple[int, int, int], TrackPass],
     config: TrackerConfig,
     cancelled: bool,
+    feats: dict[int, Any],
+    reasons: dict[int, str],
 ) -> list[FrameBox]:
+    info = backend(config.tracker)
+    if info.self_contained or not info.visual:
+        return _assemble_fused(seg, passes, config, cancelled, feats, reasons)
     tid = seg.track_id
     a = seg.a
     fp = passes.get((tid, a.frame, +1)) if not a.outside else None
@@ -379,6 +476,94 @@ def _assemble(
     if not a.outside and not b.outside and not cancelled:
         _fill_gaps(out, a, b, config)
     return [out[f] for f in sorted(out)]
+
+
+def _calibrated(fused: list[FusedBox], config: TrackerConfig) -> list[float]:
+    """The calibrated confidence of each fused box (0 where the frame was unreadable)."""
+    if not fused:
+        return []
+    model = load_model()
+    conf = model.predict(np.stack([fb.features for fb in fused]))
+    for i, fb in enumerate(fused):
+        if fb.unreadable:
+            conf[i] = 0.0
+            fb.reason = cm.REASON_UNREADABLE
+        elif fb.reacquired:
+            conf[i] = min(conf[i], cm.REACQUIRE_CONF)
+            fb.reason = cm.REASON_REACQUIRED
+    return [float(c) for c in conf]
+
+
+def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
+    seg: Segment,
+    passes: dict[tuple[int, int, int], TrackPass],
+    config: TrackerConfig,
+    cancelled: bool,
+    feats: dict[int, Any],
+    reasons: dict[int, str],
+) -> list[FrameBox]:
+    """Self-contained and non-visual back-ends: fusion between keyframes
+    (:func:`.fusion.fuse_segment`), the calibrated confidence on every box."""
+    tid, a, b = seg.track_id, seg.a, seg.b
+    info = backend(config.tracker)
+    fp = passes.get((tid, a.frame, +1)) if not a.outside else None
+    if b is None:
+        if fp is None or not fp.out:
+            return []
+        sigs = list(fp.out)
+        if fp.end_reason == "lost":
+            while len(sigs) > 1 and sigs[-1].coasted > 0 and not sigs[-1].conflict:
+                sigs.pop()
+        elif fp.end_reason == "left":
+            # Drop the boxes left parked on the border (or mostly outside) after it left.
+            parked = getattr(fp, "border_run", 0)
+            while len(sigs) > 1 and (sigs[-1].vis < LEFT_VIS or parked > 0):
+                sigs.pop()
+                parked -= 1
+        fused = extension_boxes(sigs)
+        confs = _calibrated(fused, config)
+        out = []
+        for fb, conf in zip(fused, confs, strict=True):
+            feats[fb.frame] = fb.features
+            reasons[fb.frame] = fb.reason
+            out.append(_box(fb.frame, fb.xyxy, conf, fb.reason, config))
+        if out and not cancelled and fp.done:
+            last = out[-1]
+            reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
+            conf = last.confidence if fp.end_reason == "left" else min(last.confidence, 0.3)
+            out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
+        return out
+    bp = passes.get((tid, b.frame, -1)) if not b.outside else None
+    if a.outside or b.outside:  # entering or leaving: the one pass there is, as it ended
+        one = fp if fp is not None else bp
+        if one is None or not one.out:
+            return []
+        fused = extension_boxes(list(one.out))
+        fused = [x for x in fused if a.frame < x.frame < b.frame]
+    elif not info.visual:
+        fused = line_segment(a.frame, a.xyxy.to_array(), b.frame, b.xyxy.to_array())
+    else:
+        fwd_by = {s.frame: s for s in fp.out} if fp is not None else {}
+        bwd_by = {s.frame: s for s in bp.out} if bp is not None else {}
+        fused = fuse_segment(
+            a.frame,
+            a.xyxy.to_array(),
+            b.frame,
+            b.xyxy.to_array(),
+            fwd_by,
+            bwd_by,
+            config.fusion,
+        )
+        if cancelled:
+            fused = [x for x in fused if x.frame in fwd_by or x.frame in bwd_by]
+    confs = _calibrated(fused, config)
+    out = []
+    for fb, conf in zip(fused, confs, strict=True):
+        feats[fb.frame] = fb.features
+        reasons[fb.frame] = fb.reason
+        src = BoxSource.INTERPOLATED if fb.source == "line" else BoxSource.TRACKED
+        out.append(_box(fb.frame, fb.xyxy, conf, fb.reason, config, source=src))
+    return out
 
 
 def _fill_gaps(out: dict[int, FrameBox], a: FrameBox, b: FrameBox, config: TrackerConfig) -> None:
@@ -452,11 +637,14 @@ def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) ->
         on_frame[f] = here
     for tid, boxes in run.boxes.items():
         hit = np.zeros(len(boxes), dtype=bool)
+        overlap = np.zeros(len(boxes))
         for i, b in enumerate(boxes):
             theirs = [xyxy for o, xyxy in on_frame[b.frame] if o != tid]
             if theirs:
                 iou = iou_matrix(b.xyxy.to_array()[None], np.stack(theirs))
-                hit[i] = float(iou.max()) >= CONFLICT_IOU
+                overlap[i] = float(iou.max())
+                hit[i] = overlap[i] >= CONFLICT_IOU
+        _rescore_with_overlap(run, tid, boxes, overlap, config)
         # One look where an overlap starts and one where it ends (identity switches happen
         # when the objects part), not a flag on every frame two objects walk together.
         for i, b in enumerate(boxes):
@@ -470,6 +658,42 @@ def _flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) ->
             conf = min(b.confidence, CONFLICT_CONF)
             if conf < config.flag_threshold:
                 boxes[i] = b.with_(confidence=conf, flagged=True, flag_reason=reason)
+
+
+#: Flag reasons set by a rule (not by the confidence): a re-score keeps them.
+_RULE_REASONS = frozenset(
+    {cm.REASON_END, cm.REASON_LEFT, cm.REASON_REACQUIRED, cm.REASON_UNREADABLE, cm.REASON_GAP}
+)
+
+
+def _rescore_with_overlap(
+    run: TrackingRun, tid: int, boxes: list[FrameBox], overlap: np.ndarray, config: TrackerConfig
+) -> None:
+    """Calibrated boxes get their last evidence, the overlap with other tracks' boxes (in a
+    crowd, where identities switch), and their confidence is computed again with it."""
+    feats = run.features.get(tid)
+    if not feats:
+        return
+    col = FEATURES.index("overlap")
+    idx = [i for i, b in enumerate(boxes) if b.frame in feats]
+    if not idx:
+        return
+    x = np.stack([feats[boxes[i].frame] for i in idx])
+    x[:, col] = overlap[idx]
+    conf = load_model().predict(x)
+    reasons = run.reasons.get(tid, {})
+    for k, i in enumerate(idx):
+        b = boxes[i]
+        feats[b.frame] = x[k]
+        c = float(np.clip(conf[k], 0.0, 1.0))
+        if b.flagged and b.flag_reason in _RULE_REASONS:
+            boxes[i] = b.with_(confidence=min(c, b.confidence))
+            continue
+        flagged = c < config.flag_threshold
+        reason = reasons.get(b.frame, cm.REASON_DRIFT)
+        if flagged and overlap[i] >= CONFLICT_IOU:
+            reason = cm.REASON_CONFLICT
+        boxes[i] = b.with_(confidence=c, flagged=flagged, flag_reason=reason if flagged else "")
 
 
 def _proposals(

@@ -13,36 +13,13 @@ occlusions. It is a thin wrapper over :class:`filterpy.kalman.KalmanFilter`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 from filterpy.kalman import KalmanFilter
 
+from tracker_annotate.tracking.params import KalmanParams
+
 FloatArray = npt.NDArray[np.float64]
-
-#: chi-square 0.99 quantile for 4 degrees of freedom (the default gate).
-CHI2_4DOF_99 = 13.28
-
-
-@dataclass(frozen=True)
-class KalmanParams:
-    """Noise model. Each value is a standard deviation relative to the box size."""
-
-    #: Position process noise. Raising it follows sudden turns faster but smooths less.
-    pos_std: float = 0.04
-    #: Velocity process noise. Raising it adapts to acceleration faster but jitters more.
-    vel_std: float = 0.015
-    #: Size process noise (relative). Raising it follows zooms faster but lets the size wobble.
-    size_std: float = 0.03
-    #: Per-frame factor on the size velocity. Lowering it resists runaway scale drift but
-    #: follows steady zooms with more lag.
-    size_velocity_decay: float = 0.9
-    #: Measurement noise at quality 1. Raising it smooths more but lags the object.
-    meas_std: float = 0.03
-    #: Gate on the squared Mahalanobis distance of the innovation. Raising it accepts wilder
-    #: measurements (fast motion) but lets jumps onto other objects through.
-    gate_chi2: float = CHI2_4DOF_99 * 2.5
 
 
 def xyxy_to_cxcywh(xyxy: npt.ArrayLike) -> FloatArray:

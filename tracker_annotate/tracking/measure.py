@@ -80,6 +80,8 @@ class Measurement:
     #: Median LK forward-backward error in pixels (nan for non-LK back-ends).
     fb_error: float = math.nan
     method: str = "none"
+    #: The back-end's own score when it gives one (NanoTrack's), else nan.
+    score: float = math.nan
 
 
 class Measurer(Protocol):
@@ -254,19 +256,36 @@ def _opencv_factory(name: str) -> Callable[[], Any]:
     )
 
 
+class NoMeasurer:
+    """The ``linear`` back-end looks at no pixels: every step finds nothing."""
+
+    name = "linear"
+
+    def start(self, frame: FrameData, xyxy: FloatArray) -> None:
+        return None
+
+    def measure(
+        self, prev: FrameData, cur: FrameData, prev_xyxy: FloatArray, pred_xyxy: FloatArray
+    ) -> Measurement:
+        return Measurement(None, method=self.name)
+
+
 def available_trackers() -> list[str]:
-    """Back-end names that work in this OpenCV build."""
-    out = ["cascade"]
-    for name in ("csrt", "kcf", "mosse", "medianflow", "mil"):
+    """Back-end names that work in this OpenCV build (and with the shipped models)."""
+    from tracker_annotate.core.errors import ModelError
+    from tracker_annotate.tracking.backends import TRACKER_NAMES, make_measurer
+
+    out = []
+    for name in TRACKER_NAMES:
         try:
-            _opencv_factory(name)
-        except TrackingError:
+            make_measurer(name)
+        except (TrackingError, ModelError):
             continue
         out.append(name)
     return out
 
 
-def _clip_xywh(xyxy: FloatArray, width: int, height: int) -> tuple[int, int, int, int] | None:
+def clip_xywh(xyxy: FloatArray, width: int, height: int) -> tuple[int, int, int, int] | None:
     x1, y1 = max(0.0, float(xyxy[0])), max(0.0, float(xyxy[1]))
     x2, y2 = min(float(width), float(xyxy[2])), min(float(height), float(xyxy[3]))
     if x2 - x1 < 2 or y2 - y1 < 2:
@@ -285,7 +304,7 @@ class OpenCVMeasurer:
 
     def start(self, frame: FrameData, xyxy: FloatArray) -> None:
         self._tracker = self._factory()
-        xywh = _clip_xywh(xyxy, frame.width, frame.height)
+        xywh = clip_xywh(xyxy, frame.width, frame.height)
         self._lost = xywh is None
         if xywh is not None:
             img = frame.bgr if frame.bgr.ndim == 3 else cv2.cvtColor(frame.bgr, cv2.COLOR_GRAY2BGR)
@@ -309,10 +328,3 @@ class OpenCVMeasurer:
         return Measurement(
             np.array([x, y, x + w, y + h], dtype=np.float64), quality=0.8, method=self.name
         )
-
-
-def make_measurer(name: str) -> Measurer:
-    """A fresh back-end instance for one pass of one track."""
-    if name == "cascade":
-        return CascadeMeasurer()
-    return OpenCVMeasurer(name)

@@ -16,8 +16,10 @@ import numpy as np
 import numpy.typing as npt
 
 from tracker_annotate.tracking.appearance import Template, ncc, score_box, search, warp_box
-from tracker_annotate.tracking.kalman import BoxKalman, KalmanParams
-from tracker_annotate.tracking.measure import FrameData, Measurement, make_measurer
+from tracker_annotate.tracking.backends import backend as backend_info
+from tracker_annotate.tracking.kalman import BoxKalman
+from tracker_annotate.tracking.measure import FrameData, Measurement, lk_median_flow
+from tracker_annotate.tracking.params import CascadeParams, KalmanParams
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -36,41 +38,6 @@ class PassPlan:
     @property
     def n_steps(self) -> int:
         return abs(self.stop - self.start)
-
-
-@dataclass(frozen=True)
-class CascadeParams:
-    """Thresholds of the cheap-then-heavy measurement logic (and of loss detection)."""
-
-    #: LK quality below which the step is "unsure" and the template search runs. Raising it
-    #: searches more often: more robust to fast motion and blur, but slower.
-    unsure_quality: float = 0.55
-    #: Appearance score (NCC) below which the step is "unsure". Same trade-off.
-    unsure_score: float = 0.65
-    #: Drop of the appearance score against the previous frame that makes the step unsure.
-    unsure_drop: float = 0.12
-    #: A search hit replaces the LK box when it scores this much better. Raising it trusts
-    #: LK's smooth motion more; lowering it jumps to look-alikes more easily.
-    switch_margin: float = 0.04
-    #: Search window reach in box sizes beyond the predicted box (grows while coasting).
-    search_radius: float = 0.75
-    #: Search hits whose peak distinctness x score is below this are ignored. Raising it
-    #: avoids jumps onto look-alikes but re-acquires fewer objects after occlusions.
-    min_search_quality: float = 0.25
-    #: Below this appearance score a measurement is not trusted: the Kalman filter coasts.
-    #: Raising it coasts through partial occlusions instead of following occluders, but
-    #: loses objects whose appearance changes quickly.
-    min_score: float = 0.3
-    #: Measurements whose step quality is below this are not trusted (scattered LK points,
-    #: an ambiguous search peak). Raising it coasts more often; lowering it follows noise.
-    min_quality: float = 0.08
-    #: While coasting, a candidate must score at least this (and be at least this distinct)
-    #: to re-acquire the object. Raising them avoids re-acquiring look-alikes but bridges
-    #: fewer occlusions.
-    reacquire_score: float = 0.55
-    reacquire_quality: float = 0.35
-    #: Blend rate of the running template (appearance adapts to slow change).
-    template_rate: float = 0.1
 
 
 #: A pass ends as "left the image" when less than this share of its box is inside. Raising
@@ -97,6 +64,26 @@ class StepSignals:
     #: Frames without an accepted measurement just before this one, when this step
     #: re-acquired the object after them (0 otherwise): the frame an identity switch happens.
     reacquired: int = 0
+    #: The back-end's own score (NanoTrack's), nan when it gives none.
+    score: float = math.nan
+    #: Committee: IoU of the back-end's box with a one-step LK median-flow box from the
+    #: previous box (nan when not computed). Low when the back-end jumped unlike the pixels.
+    lk_iou: float = math.nan
+    #: IoU of the measured box with the Kalman prediction (innovation as an overlap).
+    pred_iou: float = math.nan
+    #: Frames since the pass's seed keyframe.
+    age: int = 0
+    #: |log| of the box area over the seed's area (drift often grows or shrinks a box).
+    size_change: float = 0.0
+    #: How far the box moved from the seed, in seed sizes (centre and size, L2).
+    motion: float = 0.0
+    #: Memory of committee alarms: the largest recent ``1 - lk_iou``, decaying by 5% a
+    #: frame. A back-end that jumped onto a look-alike looks consistent again on the next
+    #: frame; the alarm says it jumped a while ago.
+    alarm: float = 0.0
+    #: NCC to the keyframes on the pass's first frames minus now: objects differ in how
+    #: well NCC matches them at all, so the drop says more than the level.
+    app_drop: float = 0.0
 
 
 @dataclass
@@ -110,6 +97,9 @@ class Candidate:
     method: str
     gated_ok: bool
     maha: float
+    score_own: float = math.nan
+    lk_iou: float = math.nan
+    pred_iou: float = math.nan
 
 
 @dataclass
@@ -123,12 +113,20 @@ class TrackPass:
     out: list[StepSignals] = field(default_factory=list)
     done: bool = False
     end_reason: str = ""  # "", "left", "lost", "stop"
+    #: Self-contained back-ends: frames of continuous committee collapse before "lost"
+    #: (0: never on appearance; see FusionParams.lost_after).
+    lost_after: int = 0
 
     def begin(self, frame: FrameData) -> None:
         box = np.array(self.plan.init_xyxy, dtype=np.float64)
+        self.info = backend_info(self.backend)
         self.kf = BoxKalman(box, self.kalman_params)
-        self.measurer = make_measurer(self.backend)
+        self.measurer = self.info.create()
         self.measurer.start(frame, box)
+        self._seed_area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
+        self._seed = box
+        self._alarm = 0.0
+        self._app0: list[float] = []
         self.recent = Template.from_box(frame.gray, box, frame.index)
         self._recent_f = self.recent.pixels.astype(np.float32)
         self.prev = frame
@@ -136,6 +134,8 @@ class TrackPass:
         self.searches = 0  # frames where the cheap step was unsure (for statistics)
         self.last_score = 1.0
         self.low_run = 0
+        self.border_run = 0
+        self.refound = False
         self.cand: Candidate | None = None
         if self.plan.n_steps == 0:
             self.done = True
@@ -148,7 +148,15 @@ class TrackPass:
         pred = self.kf.predict()
         m = self.measurer.measure(self.prev, cur, self.prev_xyxy, pred)
         cand = self._check(cur, m, pred)
-        if self.backend == "cascade" and self._unsure(cand):
+        if self.info.self_contained and cand.xyxy is not None:
+            lk = lk_median_flow(self.prev, cur, self.prev_xyxy, pred, grid=6)
+            cand.lk_iou = 0.0 if lk.xyxy is None else _iou(lk.xyxy, cand.xyxy)
+            cand.pred_iou = _iou(pred, cand.xyxy)
+            cand.score_own = m.score
+        research = self.params.research_after
+        if self.info.self_contained and research > 0 and self.low_run >= research:
+            cand = self._research(cur, cand, pred)
+        if self.info.engine_search and self._unsure(cand):
             self.searches += 1
             cand = self._search(cur, cand, pred)
         if cand.xyxy is not None:
@@ -164,6 +172,52 @@ class TrackPass:
         rec = ncc(warp_box(cur.gray, box, self.recent.size), self.recent.pixels)
         app = score_box(cur.gray, box, self.key_templates)
         return Candidate(pred, box, max(app, rec), app, rec, m.quality, m.method, True, 0.0)
+
+    def _research(self, cur: FrameData, cand: Candidate, pred: FloatArray) -> Candidate:
+        """The back-end's box no longer looks like the keyframes: search for them around the
+        Kalman prediction, in a window that widens while the collapse lasts, and re-start
+        the back-end on a clearly better hit (it is flagged as a re-acquisition)."""
+        p = self.params
+        self.searches += 1
+        radius = p.search_radius * (1.0 + 0.5 * min(self.low_run, 8))
+        c = ((pred[0] + pred[2]) / 2.0, (pred[1] + pred[3]) / 2.0)
+        size = (float(pred[2] - pred[0]), float(pred[3] - pred[1]))
+        best = None
+        for t in self.key_templates[:2]:
+            hit = search(cur.gray, c, size, t, radius=radius)
+            if hit is None:
+                continue
+            distinct = float(np.clip(hit.margin / 0.2, 0.0, 1.0))
+            if best is None or hit.score > best[0].score:
+                best = (hit, distinct)
+        if best is None:
+            return cand
+        hit, distinct = best
+        if cand.xyxy is not None and _iou(hit.xyxy, cand.xyxy) >= 0.5:
+            return cand  # the keyframes are where the back-end already is
+        app = score_box(cur.gray, hit.xyxy, self.key_templates)
+        if (
+            app >= p.research_score
+            and distinct * app >= p.reacquire_quality
+            and app >= cand.app + p.research_margin
+        ):
+            self.measurer.start(cur, hit.xyxy)
+            self.refound = True
+            return Candidate(
+                pred,
+                hit.xyxy,
+                app,
+                app,
+                app,
+                distinct * app,
+                "search",
+                True,
+                0.0,
+                score_own=math.nan,
+                lk_iou=math.nan,
+                pred_iou=_iou(pred, hit.xyxy),
+            )
+        return cand
 
     def _unsure(self, c: Candidate) -> bool:
         p = self.params
@@ -215,6 +269,8 @@ class TrackPass:
             raise RuntimeError("commit() without propose()")
         p = self.params
         coasting = self.kf.coasted > 1
+        if self.info.self_contained:
+            return self._commit_trusted(cur, c, reject)
         accept = (
             not reject
             and c.xyxy is not None
@@ -265,6 +321,60 @@ class TrackPass:
         self._check_end(sig)
         return sig
 
+    def _commit_trusted(self, cur: FrameData, c: Candidate, conflict: bool) -> StepSignals:
+        """A back-end with its own model (NanoTrack, CSRT): its box is the output whenever it
+        gives one; the Kalman filter predicts (for the committee and for coasting through
+        frames the back-end cannot read). A cross-track conflict is a signal, not a veto:
+        vetoing it left the filter coasting while the back-end stayed where it was."""
+        accept = c.xyxy is not None
+        gap = self.kf.coasted - 1 if accept else 0
+        if self.refound:  # a re-acquisition: always worth a look (identity switch)
+            gap = max(gap, self.low_run, 3)
+            self.refound = False
+            self.low_run = 0
+        if accept and c.xyxy is not None:
+            maha = min(c.maha / self.kf.params.gate_chi2, 50.0)
+            if c.gated_ok:
+                self.kf.update(c.xyxy, 1.0)
+            else:
+                self.kf.reset(c.xyxy)
+            box = np.asarray(c.xyxy, dtype=np.float64)
+        else:
+            maha = 0.0
+            box = self.kf.xyxy
+        area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
+        app_now = c.app if accept else score_box(cur.gray, box, self.key_templates)
+        lk_alarm = 1.0 - c.lk_iou if math.isfinite(c.lk_iou) else (0.0 if accept else 1.0)
+        self._alarm = max(self._alarm * 0.95, lk_alarm)
+        if len(self.out) < 3:
+            self._app0.append(app_now)
+        sig = StepSignals(
+            frame=cur.index,
+            xyxy=box,
+            app=app_now,
+            app_recent=c.app_recent,
+            quality=c.quality if accept else 0.0,
+            coasted=self.kf.coasted,
+            maha=maha,
+            vis=_visible_fraction(box, cur.width, cur.height),
+            method=c.method,
+            conflict=conflict,
+            reacquired=max(gap, 0),
+            score=c.score_own,
+            lk_iou=c.lk_iou,
+            pred_iou=c.pred_iou,
+            age=len(self.out) + 1,
+            size_change=abs(math.log(area / self._seed_area)),
+            motion=_motion(box, self._seed),
+            alarm=self._alarm,
+            app_drop=max(0.0, float(np.mean(self._app0)) - app_now),
+        )
+        self.out.append(sig)
+        self.prev = cur
+        self.prev_xyxy = box
+        self._check_end(sig)
+        return sig
+
     def skip(self, index: int) -> StepSignals:
         """The frame could not be decoded: coast on the prediction, flag it."""
         box = self.kf.predict()
@@ -290,6 +400,18 @@ class TrackPass:
             self.done, self.end_reason = True, "left"
         elif sig.coasted > self.max_coast:
             self.done, self.end_reason = True, "lost"
+        elif self.info.self_contained:
+            # Its own model decides where the object is. Such trackers clamp their box to the
+            # image, so an object that left leaves a box parked on the border: a box on the
+            # border that no longer looks like the keyframes has left.
+            at_border = _touches_border(sig.xyxy, self.prev.width, self.prev.height)
+            self.border_run = self.border_run + 1 if at_border and sig.app < 0.3 else 0
+            # Only a long appearance collapse (nothing like the keyframes) ends it as lost.
+            self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
+            if self.border_run >= 3:
+                self.done, self.end_reason = True, "left"
+            elif self.lost_after > 0 and self.low_run >= self.lost_after:
+                self.done, self.end_reason = True, "lost"
         else:
             # Confidence collapse: no longer looks like the keyframes. The running template
             # is no guide here: it adapts to whatever the tracker sits on, so a tracker parked
@@ -298,6 +420,36 @@ class TrackPass:
             self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
             if self.low_run > max(5, self.max_coast):
                 self.done, self.end_reason = True, "lost"
+
+
+def _iou(a: FloatArray, b: FloatArray) -> float:
+    ix = min(a[2], b[2]) - max(a[0], b[0])
+    iy = min(a[3], b[3]) - max(a[1], b[1])
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    inter = float(ix * iy)
+    ua = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def _motion(xyxy: FloatArray, ref: FloatArray) -> float:
+    """Displacement of ``xyxy`` from ``ref`` in units of ``ref``'s size (cx, cy, w, h; L2)."""
+    s = math.sqrt(max(float((ref[2] - ref[0]) * (ref[3] - ref[1])), 1.0))
+    d = np.array(
+        [
+            (xyxy[0] + xyxy[2] - ref[0] - ref[2]) / 2.0,
+            (xyxy[1] + xyxy[3] - ref[1] - ref[3]) / 2.0,
+            (xyxy[2] - xyxy[0]) - (ref[2] - ref[0]),
+            (xyxy[3] - xyxy[1]) - (ref[3] - ref[1]),
+        ]
+    )
+    return float(np.linalg.norm(d) / s)
+
+
+def _touches_border(xyxy: FloatArray, width: int, height: int, tol: float = 1.5) -> bool:
+    return bool(
+        xyxy[0] <= tol or xyxy[1] <= tol or xyxy[2] >= width - tol or xyxy[3] >= height - tol
+    )
 
 
 def _visible_fraction(xyxy: FloatArray, width: int, height: int) -> float:

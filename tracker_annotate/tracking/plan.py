@@ -85,7 +85,9 @@ def passes_for(seg: Segment) -> list[PassPlan]:
             PassPlan(
                 tid,
                 a.frame,
-                b.frame - 1,
+                # A pass between two keyframes runs onto the far one: its error there tells
+                # the fusion whether it followed the object and how far it drifted.
+                b.frame if not b.outside else b.frame - 1,
                 +1,
                 a.xyxy.as_tuple(),
                 "between" if not b.outside else "leave",
@@ -96,7 +98,7 @@ def passes_for(seg: Segment) -> list[PassPlan]:
             PassPlan(
                 tid,
                 b.frame,
-                a.frame + 1,
+                a.frame if not a.outside else a.frame + 1,
                 -1,
                 b.xyxy.as_tuple(),
                 "between" if not a.outside else "enter",

@@ -20,6 +20,7 @@ Model detections (pre-labels) are read by :mod:`.detections` into columnar array
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -108,16 +109,34 @@ def require_boxes(project: Project, path: PathLike) -> None:
 def write_annotations(
     project: Project, path: PathLike, format: str | None = None, **options: Any
 ) -> str:
-    """Write ``project`` in a format; returns the format's name."""
+    """Write ``project`` in a format; returns the format's name.
+
+    The quality figures (:func:`~tracker_annotate.core.quality_report.quality_report`) go
+    into the file where the format has room (CVAT ``<meta>``, COCO ``info``) and into a
+    sidecar JSON for MOT and YOLO (:func:`quality_sidecar_path`)."""
     name = detect_format(path, format, writing=True)
     _function(name, "write")(project, path, **options)
+    if name in ("mot", "yolo"):
+        from tracker_annotate.core.quality_report import quality_report
+        from tracker_annotate.io.formats._build import write_text_atomic
+
+        text = json.dumps(quality_report(project), indent=2, sort_keys=True) + "\n"
+        write_text_atomic(quality_sidecar_path(path, name), text)
     return name
+
+
+def quality_sidecar_path(path: PathLike, format: str) -> Path:
+    """Where a MOT file's (``gt.txt`` -> ``gt.quality.json``) or a YOLO folder's
+    (``labels/quality.json``) quality figures go."""
+    p = Path(path)
+    return p / "quality.json" if format == "yolo" else p.with_suffix(".quality.json")
 
 
 __all__ = [
     "FORMATS",
     "detect_format",
     "expected_formats",
+    "quality_sidecar_path",
     "read_annotations",
     "require_boxes",
     "write_annotations",

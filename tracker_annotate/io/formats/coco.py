@@ -38,6 +38,7 @@ from tracker_annotate.core.boxes import BoxSource, FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
+from tracker_annotate.core.quality_report import quality_report
 from tracker_annotate.io.formats._build import (
     MAX_INT,
     PathLike,
@@ -345,7 +346,11 @@ def write_coco(project: Project, path: PathLike, *, indent: int | None = None) -
     for i, a in enumerate(annotations, start=1):
         a["id"] = i
     data = {
-        "info": {"description": "tracker_annotate export", "version": "1.0"},
+        "info": {
+            "description": "tracker_annotate export",
+            "version": "1.0",
+            "tracker_annotate_quality": quality_report(project),
+        },
         "licenses": [],
         "videos": [video],
         "images": images,

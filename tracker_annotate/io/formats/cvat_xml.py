@@ -46,6 +46,7 @@ only when the project has media.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import re
 import xml.etree.ElementTree as ET
@@ -387,7 +388,8 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -
 
 
 def _meta(project: Project, root: ET.Element, size: int, name: str) -> None:
-    task = _sub(_sub(root, "meta"), "task")
+    meta = _sub(root, "meta")
+    task = _sub(meta, "task")
     _sub(task, "name", name)
     _sub(task, "size", str(size))
     _sub(task, "mode", "interpolation")
@@ -413,6 +415,29 @@ def _meta(project: Project, root: ET.Element, size: int, name: str) -> None:
         _sub(orig, "width", str(project.media.width))
         _sub(orig, "height", str(project.media.height))
         _sub(task, "source", Path(project.media.path).name)
+    _quality_meta(project, meta)
+
+
+def _quality_meta(project: Project, meta: ET.Element) -> None:
+    """``<tracker_annotate_quality>``: the quality figures (CVAT ignores unknown meta)."""
+    from tracker_annotate.core.quality_report import quality_report
+
+    rep = quality_report(project)
+    q = _sub(meta, "tracker_annotate_quality")
+    for key in ("target_residual", "predicted_residual", "unreviewed_flags", "visible_boxes"):
+        _sub(q, key, str(rep[key]))
+    a = rep["audit"]
+    if a is not None:
+        el = _sub(q, "audit", seed=str(a["seed"]), drawn=str(a["drawn"]))
+        _sub(el, "checked", str(a["checked"]))
+        _sub(el, "wrong", str(a["wrong"]))
+        _sub(el, "summary", _xml_safe(a["summary"]))
+        est = a["estimate"]
+        if est is not None:
+            lo, hi = est["residual_interval"]
+            _sub(el, "residual", str(est["residual"]), low=str(lo), high=str(hi), level="0.95")
+            _sub(el, "interval_method", est["interval_method"])
+    _sub(q, "json", _xml_safe(json.dumps(rep, sort_keys=True)))
 
 
 # Characters XML 1.0 cannot hold at all (even escaped); they are dropped on export.

@@ -1,0 +1,62 @@
+"""The calibrated confidence: deterministic fit, isotonic map, ECE, the shipped model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from tracker_annotate.tracking.calibration import (
+    FEATURES,
+    ConfidenceModel,
+    expected_calibration_error,
+    fit_isotonic,
+    fit_model,
+    load_model,
+)
+
+
+def _data(seed: int, n: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(FEATURES)))
+    logit = 2.0 * x[:, 0] - 1.5 * x[:, 4] + 0.5
+    y = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+    return x, y
+
+
+def test_fit_is_reproducible_and_recovers_the_signs() -> None:
+    x, y = _data(1)
+    a = fit_model(x, y)
+    b = fit_model(x, y)
+    assert a.to_json() == b.to_json()
+    assert a.coef[0] > 1.0 and a.coef[4] < -0.8
+    assert abs(a.coef[2]) < 0.2  # a feature that carries nothing gets ~0
+
+
+def test_calibrated_on_fresh_data_from_the_same_process() -> None:
+    m = fit_model(*_data(1))
+    x, y = _data(2)
+    conf = m.predict(x)
+    assert conf.min() >= 0.0 and conf.max() <= 1.0
+    assert expected_calibration_error(conf, y) < 0.04
+
+
+def test_isotonic_is_monotone_and_pools_violators() -> None:
+    _xs, ys = fit_isotonic(np.array([0.1, 0.2, 0.3, 0.4]), np.array([True, False, True, True]))
+    assert list(np.diff(ys) >= 0) == [True] * (len(ys) - 1)
+    assert ys[0] == 0.5  # the first two pooled: one right of two
+
+
+def test_ece_known_answer() -> None:
+    conf = np.array([0.9] * 10 + [0.2] * 10)
+    right = np.array([True] * 9 + [False] + [True] * 2 + [False] * 8)
+    assert expected_calibration_error(conf, right) < 1e-12
+    assert abs(expected_calibration_error(np.full(10, 1.0), np.zeros(10, bool)) - 1.0) < 1e-12
+
+
+def test_shipped_model_loads_and_round_trips() -> None:
+    m = load_model()
+    assert m.names == FEATURES
+    again = ConfidenceModel.from_json(json.loads(json.dumps(m.to_json())))
+    x = np.zeros((3, len(FEATURES)))
+    np.testing.assert_allclose(m.predict(x), again.predict(x))

@@ -1,0 +1,228 @@
+"""The detector in the app: proposals on a frame, their accept / reject / fix, and the
+new-object and re-find pass after a "Track all" run.
+
+* ``P`` (:meth:`DetectFlow.detect_here`): the detector runs on the current frame; the
+  objects of the classes chosen in Preferences that no box explains (and no rejected
+  proposal) become proposed tracks, drawn in their own style. The first is selected.
+  When the selected track's box on the frame is flagged (not yet accepted), the
+  detector first looks for that track (:func:`~tracker_annotate.tracking.refind.
+  refind_on_frame`): its box, if found, replaces the track's, flagged "re-found by the
+  detector: same object?"; Enter accepts it (and re-tracks from it, when re-tracking
+  after edits is on), Delete deletes it.
+* On a proposal, ``Enter`` accepts it as a new track's keyframe (a verification),
+  ``Delete`` rejects it (remembered in the project), dragging fixes it (accepted as a
+  manual box). Then the next proposal on the frame is selected.
+* After "Track all" (when Preferences say so), the worker thread runs the new-object
+  schedule and the re-find on its own snapshot of the project
+  (:mod:`tracker_annotate.tracking.proposals`); the results are installed in the same undo
+  step as the run. The status bar reports the detector's time.
+
+The model is loaded on first use (a missing or damaged file is a ``ModelError`` shown as
+an error, never a crash).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from tracker_annotate.core import commands
+from tracker_annotate.core import proposals as props
+from tracker_annotate.core.boxes import BoxXYXY
+from tracker_annotate.core.frames import FrameSource
+from tracker_annotate.core.project import Project
+from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
+from tracker_annotate.tracking.detector import Detector, DetectorConfig, shipped_detector
+from tracker_annotate.tracking.proposals import (
+    ProposalConfig,
+    detect_on_frame,
+    propose_new_objects,
+    split_budget,
+)
+from tracker_annotate.tracking.refind import (
+    Refound,
+    install_refound,
+    refind_lost,
+    refind_on_frame,
+)
+
+if TYPE_CHECKING:
+    from tracker_annotate.gui.controller import Controller
+
+log = logging.getLogger(__name__)
+
+
+class DetectFlow:
+    """Proposal gestures and the after-run pass, for one :class:`Controller`."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+        self._detector: Detector | None = None
+        self._detector_key: tuple[tuple[str, ...], float] | None = None
+        self._pending: tuple[list[props.Proposal], list[Refound]] | None = None
+        self.note = ""  # what the last after-run pass did, for the status bar
+
+    # -- the model ------------------------------------------------------------------------
+    def detector(self) -> Detector:
+        """The shipped detector for the classes in Preferences (loaded once per choice)."""
+        prefs = self.c.prefs
+        key = (tuple(prefs.detect_classes), float(prefs.detect_min_score))
+        if self._detector is None or self._detector_key != key:
+            config = DetectorConfig(score_threshold=min(0.25, key[1]), classes=key[0])
+            self._detector = shipped_detector(config)
+            self._detector_key = key
+        return self._detector
+
+    def _config(self) -> ProposalConfig:
+        return ProposalConfig(min_score=self.c.prefs.detect_min_score)
+
+    # -- P: detect on this frame -----------------------------------------------------------
+    def detect_here(self) -> None:
+        p, s, doc = self.c.project, self.c.session, self.c.doc
+        if p is None or s is None or doc is None or doc.source is None:
+            return
+        frame, src = s.frame, doc.source
+        sel = s.selected
+        own = p.box(sel, frame) if sel is not None and sel in p.tracks else None
+
+        def run() -> list[int]:
+            det = self.detector()
+            t0 = time.perf_counter()
+            if sel is not None and own is not None and own.flagged and not own.verified:
+                cfg = self._config()
+                got = refind_on_frame(p, src, det, track_id=sel, frame=frame, config=cfg)
+                ms = (time.perf_counter() - t0) * 1000.0
+                if got is not None:
+                    install_refound(p, [got])
+                    self.c.status.emit(
+                        f"Re-found track {sel} by the detector in {ms:.0f} ms: same object? "
+                        "Enter accepts, Delete deletes"
+                    )
+                    return [sel]
+                self.c.status.emit(
+                    f"Detector: no box like track {sel} on frame {frame} ({ms:.0f} ms); "
+                    "drag the box to fix it"
+                )
+                return []
+            img = doc.read(frame)
+            found = detect_on_frame(p, img, frame, det, self._config())
+            ms = (time.perf_counter() - t0) * 1000.0
+            ids = props.add_proposals(p, found, f"Detect objects on frame {frame}")
+            if ids:
+                s.select(ids[0])
+                self.c.status.emit(
+                    f"Detector: {len(ids)} proposal(s) on frame {frame} in {ms:.0f} ms: "
+                    "Enter accepts, Delete rejects, drag fixes"
+                )
+            else:
+                self.c.status.emit(
+                    f"Detector: nothing new on frame {frame} in {ms:.0f} ms "
+                    f"({', '.join(self.c.prefs.detect_classes)})"
+                )
+            return ids
+
+        self.c._do(run)
+
+    # -- gestures on a proposal ------------------------------------------------------------
+    def _open(self, track_id: int) -> bool:
+        p = self.c.project
+        return p is not None and track_id in p.tracks and props.is_open_proposal(p, track_id)
+
+    def accept(self, track_id: int, frame: int) -> bool:
+        """Enter on a proposal: accept it; on a re-found box: accept it and re-track from
+        it. Returns False when it is neither."""
+        p = self.c.project
+        box = p.box(track_id, frame) if p is not None and track_id in p.tracks else None
+        if p is not None and box is not None and box.flag_reason == props.REASON_REFOUND:
+            # the accept and the stale mark of the re-track it starts are one commit
+            self.c._edit_then_retrack(
+                track_id, frame, lambda: commands.accept_box(p, track_id, frame)
+            )
+            self.c._advance_review()
+            return True
+        if p is None or not self._open(track_id):
+            return False
+        self.c._do(lambda: props.accept_proposal(p, track_id, frame))
+        self.c.status.emit(f"Track {track_id} accepted; press T to track")
+        self._next(frame)
+        return True
+
+    def reject(self, track_id: int, frame: int) -> bool:
+        """Delete on a proposal: reject it (and remember it)."""
+        p = self.c.project
+        if p is None or not self._open(track_id):
+            return False
+        self.c._do(lambda: props.reject_proposal(p, track_id))
+        self.c.status.emit(f"Proposal {track_id} rejected; it will not be proposed again")
+        self._next(frame)
+        return True
+
+    def fix(self, track_id: int, frame: int, xyxy: BoxXYXY) -> bool:
+        """A drag on a proposal: accept it with the annotator's box."""
+        p = self.c.project
+        if p is None or not self._open(track_id):
+            return False
+        self.c._do(lambda: props.accept_proposal(p, track_id, frame, xyxy))
+        self.c.status.emit(f"Track {track_id} accepted with your box; press T to track")
+        return True
+
+    def _next(self, frame: int) -> None:
+        p, s = self.c.project, self.c.session
+        if p is None or s is None:
+            return
+        here = [t for t, _ in p.boxes_at(frame) if props.is_open_proposal(p, t)]
+        if here:
+            s.select(here[0])
+        else:
+            self.c._advance_review()
+
+    # -- after a run (worker thread) --------------------------------------------------------
+    def after_run(
+        self, snap: Project, source: FrameSource, run: TrackingRun, config: TrackerConfig
+    ) -> None:
+        """In the worker: new-object proposals and re-found tracks for ``run``, computed on
+        the worker's snapshot; kept until :meth:`install_pending` runs on the GUI side."""
+        self._pending, self.note = None, ""
+        if not self.c.prefs.detect_after_tracking or run.cancelled or source.n_frames == 0:
+            return
+        det = self.detector()
+        apply_run(snap, run)
+        cfg = self._config()
+        t0 = time.perf_counter()
+        det.detect(source.read(0), 0)
+        n_refind, every = split_budget(source.n_frames, run.seconds, det.last_ms, cfg)
+        refound, cost2 = refind_lost(
+            snap,
+            source,
+            det,
+            run,
+            cfg,
+            flag_threshold=config.flag_threshold,
+            max_calls=n_refind,
+        )
+        found, cost = propose_new_objects(
+            snap,
+            source,
+            det,
+            cfg,
+            every=every,
+            tracker_config=config,
+            also_explained=[(r.frame, r.xyxy) for r in refound],
+        )
+        seconds = time.perf_counter() - t0
+        self._pending = (found, refound)
+        self.note = (
+            f"; detector: {len(found)} new object(s), {len(refound)} re-found, "
+            f"{cost.calls + cost2.calls + 1} frames in {seconds:.1f} s (every {every} frames)"
+        )
+
+    def install_pending(self, p: Project) -> None:
+        """Install what :meth:`after_run` found (call inside the run's undo step)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        found, refound = pending
+        live = [r for r in refound if r.track_id in p.tracks]
+        props.add_proposals(p, found)
+        install_refound(p, live)

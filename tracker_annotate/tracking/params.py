@@ -1,0 +1,112 @@
+"""Every tunable number of the tracking engine, in frozen dataclasses (no OpenCV here).
+
+:class:`~tracker_annotate.tracking.api.TrackerConfig` holds one of each, so every knob is
+reachable from the one config the CLI, the app and the benchmark pass around. Each field
+says what raising it buys and what it risks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: chi-square 0.99 quantile for 4 degrees of freedom (the default gate).
+CHI2_4DOF_99 = 13.28
+
+
+@dataclass(frozen=True)
+class KalmanParams:
+    """Noise model. Each value is a standard deviation relative to the box size."""
+
+    #: Position process noise. Raising it follows sudden turns faster but smooths less.
+    pos_std: float = 0.04
+    #: Velocity process noise. Raising it adapts to acceleration faster but jitters more.
+    vel_std: float = 0.015
+    #: Size process noise (relative). Raising it follows zooms faster but lets the size wobble.
+    size_std: float = 0.03
+    #: Per-frame factor on the size velocity. Lowering it resists runaway scale drift but
+    #: follows steady zooms with more lag.
+    size_velocity_decay: float = 0.9
+    #: Measurement noise at quality 1. Raising it smooths more but lags the object.
+    meas_std: float = 0.03
+    #: Gate on the squared Mahalanobis distance of the innovation. Raising it accepts wilder
+    #: measurements (fast motion) but lets jumps onto other objects through.
+    gate_chi2: float = CHI2_4DOF_99 * 2.5
+
+
+@dataclass(frozen=True)
+class CascadeParams:
+    """Thresholds of the cheap-then-heavy measurement logic (and of loss detection)."""
+
+    #: LK quality below which the step is "unsure" and the template search runs. Raising it
+    #: searches more often: more robust to fast motion and blur, but slower.
+    unsure_quality: float = 0.55
+    #: Appearance score (NCC) below which the step is "unsure". Same trade-off.
+    unsure_score: float = 0.65
+    #: Drop of the appearance score against the previous frame that makes the step unsure.
+    unsure_drop: float = 0.12
+    #: A search hit replaces the LK box when it scores this much better. Raising it trusts
+    #: LK's smooth motion more; lowering it jumps to look-alikes more easily.
+    switch_margin: float = 0.04
+    #: Search window reach in box sizes beyond the predicted box (grows while coasting).
+    search_radius: float = 0.75
+    #: Search hits whose peak distinctness x score is below this are ignored. Raising it
+    #: avoids jumps onto look-alikes but re-acquires fewer objects after occlusions.
+    min_search_quality: float = 0.25
+    #: Below this appearance score a measurement is not trusted: the Kalman filter coasts.
+    #: Raising it coasts through partial occlusions instead of following occluders, but
+    #: loses objects whose appearance changes quickly.
+    min_score: float = 0.3
+    #: Measurements whose step quality is below this are not trusted (scattered LK points,
+    #: an ambiguous search peak). Raising it coasts more often; lowering it follows noise.
+    min_quality: float = 0.08
+    #: While coasting, a candidate must score at least this (and be at least this distinct)
+    #: to re-acquire the object. Raising them avoids re-acquiring look-alikes but bridges
+    #: fewer occlusions.
+    reacquire_score: float = 0.55
+    reacquire_quality: float = 0.35
+    #: Self-contained back-ends (NanoTrack): frames of appearance collapse (NCC to the
+    #: keyframes below 0.1) before the engine searches for the keyframes around the Kalman
+    #: prediction and may re-start the back-end there. Raising it searches later (cheaper,
+    #: fewer jumps to look-alikes) but leaves the back-end on the wrong thing longer.
+    #: 0 never searches. Measured on the shared sequences, a looser rule (3 frames, NCC
+    #: 0.55, margin 0.3) jumped to the look-alike in OTB-Couple (mean IoU 0.70 -> 0.64).
+    research_after: int = 5
+    #: NCC to the keyframes a search hit needs to re-start the back-end.
+    research_score: float = 0.7
+    #: A search hit must look this much more like the keyframes than the back-end's box
+    #: (NCC) to re-start the back-end. Raising it re-acquires less often but more safely.
+    research_margin: float = 0.45
+    #: Blend rate of the running template (appearance adapts to slow change).
+    template_rate: float = 0.1
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """How the forward pass, the backward pass and the straight line between two keyframes
+    are combined, and when a self-contained back-end (NanoTrack, CSRT) counts as lost.
+
+    Fitted on synthetic sequences (``benchmarks/fit_confidence.py``), checked
+    leave-one-sequence-out on the shared ones.
+    """
+
+    #: A pass whose box on the far keyframe overlaps it at least this much (IoU) "reached"
+    #: it: it followed the object all the way, so its drift is spread back over the segment
+    #: and it is trusted far from its own keyframe. Raising it trusts fewer passes.
+    reach_iou: float = 0.5
+    #: Two candidate paths (forward, backward, straight line) agree at this IoU. Raising it
+    #: falls back to the straight line more often.
+    agree_iou: float = 0.5
+    #: The visual path's shared noise (both passes err alike: the back-end's bias), in box
+    #: sizes; the fusion shrinks the visual path towards the straight line by as much as its
+    #: deviation from the line can be explained by noise. Raising it trusts the line more;
+    #: a negative value turns the shrinkage off. Fitted on generated sequences (keyframes
+    #: every 20 frames, mean IoU; synth-001 / synth-002): off 0.919 / 0.908, 0.03 0.941 /
+    #: 0.933, 0.06 0.933 / 0.928, 0.1 - / 0.918. On the real TUD-Campus and OTB-Couple
+    #: (not used to choose) 0.03 and 0.06 differ by < 0.003.
+    line_noise_floor: float = 0.03
+    #: Frames of continuous very low committee agreement (NanoTrack vs LK flow and keyframe
+    #: appearance) after which a self-contained pass past the last keyframe counts as lost
+    #: and ends, flagged "track end: confirm". 0 never ends on appearance (only when the
+    #: object leaves the image). Raising it keeps boxes on objects through long
+    #: disturbances; lowering it drops wrong tails sooner but ends tracks that were right.
+    lost_after: int = 0
