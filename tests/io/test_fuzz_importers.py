@@ -54,7 +54,7 @@ pytestmark = pytest.mark.fuzz
 CORPUS = Path(__file__).parent / "fuzz_corpus"
 FUZZ = settings(
     max_examples=FUZZ_EXAMPLES,
-    deadline=5000,  # ms: a reader that takes longer on a few hundred bytes hangs
+    deadline=10_000,  # ms: a reader that takes longer on a few hundred bytes hangs
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     derandomize=FUZZ_EXAMPLES <= 150,  # the normal suite is reproducible
 )
