@@ -43,7 +43,10 @@ def test_summary_adds_sequences_and_reprices_slow_drawing(
         "watch_s": 0.2,
         "end_mark_s": 1.6,
     }
-    assert res["known_answer"]["measured_keyframes"] == {}  # not the shared sequences
+    ka = res["known_answer"]
+    assert ka["measured_keyframes"] == {}  # not the shared sequences
+    # it said applies: true, matches: false, with empty lists: a check of nothing
+    assert ka["applies"] is False and ka["matches"] is None and "no sequence" in ka["why_not"]
 
 
 def test_cli_writes_json_report_and_plots(make_sequence: MakeSequence, tmp_path: Path) -> None:

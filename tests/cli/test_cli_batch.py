@@ -270,3 +270,16 @@ def test_ctrl_c_cancels_cleanly(shared_data: Path, tmp_path: Path, delay_s: floa
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert [p.name for p in out.iterdir()] == ["batch_summary.json"]
     assert _summary(out)["vtest"]["status"] == "cancelled"
+
+
+def test_batch_summary_names_the_final_outputs(
+    media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """batch_summary.json showed the temporary .incomplete.taproj name as the output."""
+    out = tmp_path / "out"
+    argv = ["batch", str(media / "clip_a.avi"), "--init-dir", str(tmp_path / "kf")]
+    assert main([*argv, "--out-dir", str(out), "--format", "taproj", "-q"]) == 0
+    text = (out / "batch_summary.json").read_text()
+    assert "incomplete" not in text
+    job = _summary(out)["clip_a"]
+    assert job["output"] == job["summary"]["out"] == str(out / "clip_a.taproj")  # type: ignore[index]

@@ -227,6 +227,151 @@ def test_export_summary_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["export", str(proj), str(tmp_path / "a.xml")]) == 0
     out = capsys.readouterr().out
     assert "1 tracks, 5 boxes, 1 flagged" in out and "note" not in out
-    data = json.dumps({"images": [], "annotations": [], "categories": []})
-    (tmp_path / "empty.json").write_text(data)
-    assert main(["import", str(tmp_path / "empty.json"), "--project", str(proj)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("empty.txt", "", "an empty MOT file said 'imported 0 tracks' and added a label"),
+        (
+            "empty.json",
+            '{"images": [], "annotations": [], "categories": [{"id": 1, "name": "zebra"}]}',
+            "a COCO file with a category but no annotation",
+        ),
+        ("ignored.txt", "1,1,10,10,5,5,0,1,1\n", "only conf-0 ignore rows"),
+    ],
+)
+def test_import_of_no_boxes_changes_nothing_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: str, reason: str
+) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    before = proj.read_bytes()
+    file = tmp_path / name
+    file.write_text(content)
+    assert main(["import", str(file), "--project", str(proj)]) == 2, reason
+    err = capsys.readouterr().err
+    assert "holds no boxes" in err and str(file) in err and err.count("\n") == 1, err
+    assert proj.read_bytes() == before, reason
+    new = tmp_path / "new.taproj"
+    assert main(["import", str(file), "--project", str(new)]) == 2, reason
+    assert not new.exists(), "no empty project is created either"
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "reason"),
+    [
+        ("1,900,700,100,40,80,1,1,1", "x,y,w,h", "entirely right of TUD-Campus's 640-px frame"),
+        ("1,900,10,100,1e300,80,1,1,1", "'w'", "w=1e300 imported with exit 0"),
+    ],
+)
+def test_import_refuses_impossible_boxes_and_changes_nothing(
+    tud_project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    row: str,
+    field: str,
+    reason: str,
+) -> None:
+    proj = tmp_path / "tud.taproj"
+    proj.write_bytes(tud_project.read_bytes())
+    before = proj.read_bytes()
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"1,901,10,10,40,80,1,1,1\n{row}\n")
+    assert main(["import", str(bad), "--project", str(proj)]) == 2, reason
+    err = capsys.readouterr().err
+    assert f"{bad}:2" in err and field in err and err.count("\n") == 1, err
+    assert proj.read_bytes() == before
+
+
+def test_export_of_a_damaged_row_is_refused_not_written(
+    tud_project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """8 garbage bytes in a coordinate were exported as a box 1.4e306 px wide, exit 0."""
+    import sqlite3
+    import struct
+
+    proj = tmp_path / "tud.taproj"
+    proj.write_bytes(tud_project.read_bytes())
+    con = sqlite3.connect(proj)
+    tid, frame = con.execute("SELECT track_id, frame FROM boxes LIMIT 1").fetchone()
+    con.execute("UPDATE boxes SET x2 = 321.0625 WHERE track_id = ? AND frame = ?", (tid, frame))
+    con.commit()
+    con.close()
+    data = proj.read_bytes()
+    proj.write_bytes(data.replace(struct.pack(">d", 321.0625), struct.pack(">d", 1.4e306)))
+    out = tmp_path / "out.txt"
+    assert main(["export", str(proj), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"track {tid} frame {frame} is damaged" in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_coco_file_names_are_the_real_images(tud: Path, tud_project: Path, tmp_path: Path) -> None:
+    """COCO file_name said TUD-Campus/frame_000000.jpg; the file is img1/000001.jpg."""
+    out = tmp_path / "a.json"
+    assert main(["export", str(tud_project), str(out)]) == 0
+    images = json.loads(out.read_text())["images"]
+    assert images[0]["file_name"] == "TUD-Campus/img1/000001.jpg"
+    for img in images:  # relative to the folder holding the sequence, every one exists
+        assert (tud.parent / img["file_name"]).is_file(), img
+        assert img["file_name"].endswith(f"{img['frame_id'] + 1:06d}.jpg")
+
+
+def test_yolo_export_of_a_sequence_lines_up_with_its_images(
+    tud: Path, tud_project: Path, tmp_path: Path
+) -> None:
+    """data.yaml said train: images but no images/ existed, and label names did not match
+    the sequence's image names: a training run found no labels."""
+    out = tmp_path / "yolo"
+    assert main(["export", str(tud_project), str(out), "--format", "yolo"]) == 0
+    labels = sorted(p.stem for p in (out / "labels").glob("*.txt"))
+    images = sorted((out / "images").iterdir())
+    assert labels == [p.stem for p in sorted((tud / "img1").glob("*.jpg"))]
+    assert [p.stem for p in images] == labels
+    assert images[0].resolve() == (tud / "img1" / "000001.jpg").resolve()
+    assert images[0].read_bytes()[:2] == b"\xff\xd8"  # a readable JPEG through the link
+    yaml = (out / "data.yaml").read_text()
+    path_line = next(line for line in yaml.splitlines() if line.startswith("path:"))
+    assert Path(json.loads(path_line.split(":", 1)[1])) == out.resolve()
+    assert "train: images" in yaml and "ffmpeg" not in yaml
+    # Ultralytics' rule: the label of .../images/X.jpg is .../labels/X.txt
+    for img in images[:5]:
+        assert (out / "labels" / f"{img.stem}.txt").is_file()
+
+
+def test_yolo_export_of_a_video_writes_frames_on_request_or_says_how(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    import cv2
+
+    video = shared_data / "videos" / "tree.avi"
+    gt = tmp_path / "g.txt"
+    gt.write_text("1,1,10,10,50,50,1,1,1\n3,1,12,10,50,50,1,1,1\n")
+    proj = tmp_path / "p.taproj"
+    assert main(["import", str(gt), "--project", str(proj), "--media", str(video)]) == 0
+    plain = tmp_path / "plain"
+    assert main(["export", str(proj), str(plain), "--format", "yolo"]) == 0
+    yaml = (plain / "data.yaml").read_text()
+    assert "ffmpeg -i" in yaml and "-start_number 0 images/frame_%06d.jpg" in yaml
+    assert not (plain / "images").exists()
+    full = tmp_path / "full"
+    assert main(["export", str(proj), str(full), "--format", "yolo", "--write-images"]) == 0
+    images = sorted((full / "images").glob("*.jpg"))
+    labels = sorted((full / "labels").glob("*.txt"))
+    assert [p.stem for p in images] == [p.stem for p in labels] and len(images) == 68
+    img = cv2.imread(str(images[2]))
+    assert img is not None and img.shape == (240, 320, 3)
+    assert "ffmpeg" not in (full / "data.yaml").read_text()
+
+
+def test_export_says_when_stretches_await_their_retrack(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    proj = tmp_path / "r.taproj"
+    _reviewed_project(proj)
+    with ProjectStore.open(proj) as store, store.project.edit("") as tx:
+        tx.set_box(1, FrameBox(1, BoxXYXY(2, 2, 12, 12)))
+        tx.mark_stale(1, 1)
+    assert main(["export", str(proj), str(tmp_path / "a.xml")]) == 0
+    assert "1 edited stretch was not re-tracked" in capsys.readouterr().out

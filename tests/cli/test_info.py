@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -98,3 +101,58 @@ def test_info_verify_lists_images_that_fail(
     (tmp_path / "003.png").unlink()
     assert main(["info", str(tmp_path), "--verify"]) == 0
     assert "frames:      4 images, 0 fail to decode" in capsys.readouterr().out
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh process: OpenCV and FFmpeg write to the process's own
+    stderr (file descriptor 2), which only a subprocess shows."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    return subprocess.run(
+        [sys.executable, "-m", "tracker_annotate", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("make", "command", "reason"),
+    [
+        (lambda p: p.write_bytes(np.random.default_rng(1).bytes(5000)), "info", "garbage.mp4"),
+        (lambda p: p.write_bytes(b""), "track", "an empty .mp4 given to track"),
+    ],
+)
+def test_a_broken_video_gets_one_line_without_native_noise(
+    tmp_path: Path, make: object, command: str, reason: str
+) -> None:
+    video = tmp_path / "broken.mp4"
+    make(video)  # type: ignore[operator]
+    args = [command, str(video)]
+    if command == "track":
+        args += ["--init", str(REPO / "sample_videos" / "keyframes.txt"), "--out"]
+        args += [str(tmp_path / "o.txt")]
+    done = _cli(*args)
+    assert done.returncode == 2, reason
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, (reason, done.stderr)  # no "moov atom", "[ WARN:0@", no bar
+    assert lines[0].startswith(f"tracker-annotate {command}: error: {video}")
+    assert "obj-frame" not in done.stderr
+
+
+def test_info_on_a_lying_header_prints_no_warning_log_line(shared_data: Path) -> None:
+    done = _cli("info", str(shared_data / "videos" / "tree.avi"))
+    assert done.returncode == 0
+    assert done.stderr == "", "the claim is in the output; no WARNING line besides"
+    assert "68 decodable (header claims 444)" in done.stdout
+
+
+def test_verbose_works_after_the_subcommand_too(tmp_path: Path) -> None:
+    done = _cli("info", str(tmp_path / "missing.mp4"), "--verbose")
+    assert done.returncode == 2 and "Traceback" in done.stderr
+    quiet = _cli("info", str(tmp_path / "missing.mp4"))
+    assert quiet.returncode == 2 and "Traceback" not in quiet.stderr

@@ -88,3 +88,108 @@ def test_track_bad_input_is_one_line_exit_2(
     assert code == 2
     err = capsys.readouterr().err
     assert "outside" in err and "Traceback" not in err
+
+
+def _reviewed_project(path: Path) -> bytes:
+    """A project with manual and verified boxes: hours of review, in miniature."""
+    from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+    from tracker_annotate.core.project import Project, TrackInfo
+    from tracker_annotate.io.media import probe_media
+
+    project = Project(probe_media(SAMPLE / "synthetic.mp4"))
+    with project.edit("review") as tx:
+        tx.set_track(TrackInfo(1))
+        for f in range(8):
+            tx.set_box(1, FrameBox(f, BoxXYXY(10 + f, 10, 40 + f, 40), BoxSource.MANUAL))
+        for f in range(8, 22):
+            box = FrameBox(f, BoxXYXY(10 + f, 10, 40 + f, 40), BoxSource.TRACKED, 0.4)
+            tx.set_box(1, box.with_(verified=True))
+    ProjectStore.create(path, project).close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("reviewed.taproj", "a reviewed project came back with 7 boxes, exit 0"),
+        ("result.txt", "same rule as batch: an existing output is never replaced silently"),
+    ],
+)
+def test_track_refuses_to_overwrite_an_existing_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, reason: str
+) -> None:
+    out = tmp_path / name
+    before = _reviewed_project(out) if name.endswith(".taproj") else b"1,1,0,0,5,5,1,1,1\n"
+    out.write_bytes(before)
+    args = ["track", str(SAMPLE / "synthetic.mp4"), "--init", str(SAMPLE / "keyframes.txt")]
+    assert main([*args, "--out", str(out), "--quiet"]) == 2, reason
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err and err.count("\n") == 1, err
+    assert out.read_bytes() == before, reason
+    assert main([*args, "--out", str(out), "--quiet", "--overwrite"]) == 0
+    assert out.read_bytes() != before
+
+
+def test_demo_refuses_to_replace_a_reviewed_demo_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    out.mkdir()
+    before = _reviewed_project(out / "demo.taproj")
+    assert main(["demo", "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "demo.taproj").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "must", "must_not", "reason"),
+    [
+        (
+            ["track", "{media}", "--init", "{kf}", "--out", "{tmp}/o6.csv"],
+            [".taproj", ".txt (mot)"],
+            ["pass a format", "--format"],
+            "track has no --format: the hint named an option that does not exist",
+        ),
+        (
+            ["track", "{media}", "--init", "{tmp}/kf.csv", "--out", "{tmp}/o.txt"],
+            [".json (coco)", ".taproj"],
+            ["pass a format", "--format", "yolo"],
+            "keyframes of an unknown kind",
+        ),
+        (
+            ["import", "{tmp}/x.mp4", "--project", "{tmp}/p.taproj"],
+            ["--format", ".xml (cvat)"],
+            ["yolo"],
+            "import cannot read yolo, so it must not offer it",
+        ),
+        (
+            ["import", "{tmp}/det.txt", "--project", "{tmp}/p.taproj"],
+            ["track --detections"],
+            ["read_detections", "(read_"],
+            "no internal function names in a message",
+        ),
+    ],
+)
+def test_error_hints_name_only_options_that_exist(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    must: list[str],
+    must_not: list[str],
+    reason: str,
+) -> None:
+    (tmp_path / "x.mp4").write_bytes(b"")
+    (tmp_path / "kf.csv").write_text("1,1,10,10,5,5\n")
+    (tmp_path / "det.txt").write_text("1,-1,10,10,5,5,0.9,-1,-1,-1\n")
+    args = [
+        a.format(media=SAMPLE / "synthetic.mp4", kf=SAMPLE / "keyframes.txt", tmp=tmp_path)
+        for a in argv
+    ]
+    assert main([*args, "--quiet"] if args[0] == "track" else args) == 2, reason
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    message = err.split("error: ", 1)[1]
+    for text in must:
+        assert text in message, (reason, err)
+    for text in must_not:
+        assert text not in message, (reason, err)

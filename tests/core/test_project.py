@@ -192,3 +192,93 @@ def test_import_tracks_adds_under_new_ids_or_replaces_as_one_undo_step() -> None
     assert dict(p.boxes(t)) == dict(other.boxes(t))
     p.history.undo()
     assert snapshot(p) == before
+
+
+def test_stale_marks_are_part_of_the_edit_and_undo_with_it() -> None:
+    p = make_project()
+    t = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10))
+    seen: list[ChangeSet] = []
+    p.changed.connect(seen.append)
+    with p.edit("") as tx:  # the command names the step
+        cmd.set_box_geometry(p, t, 0, BoxXYXY(5, 0, 15, 10))
+        tx.mark_stale(t, 0)
+    assert p.history.undo_text() == "Move box"
+    assert p.stale == {(t, 0)} and seen[-1].stale and seen[-1].boxes == {(t, 0)}
+    p.history.undo()
+    assert p.stale == frozenset() and seen[-1].stale
+    p.history.redo()
+    assert p.stale == {(t, 0)}
+    cmd.delete_track(p, t)
+    assert p.stale == frozenset(), "a deleted track needs no re-track"
+    p.history.undo()
+    assert p.stale == {(t, 0)}
+
+
+def test_a_fix_and_its_retrack_merge_into_one_undo_step() -> None:
+    p = make_project()
+    t = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10))
+    with p.edit("Track") as tx:
+        for f in range(1, 10):
+            tx.set_box(t, tracked(f, f))
+    before = snapshot(p)
+    with p.edit("") as tx:
+        cmd.set_box_geometry(p, t, 5, BoxXYXY(50, 0, 60, 10))
+        tx.mark_stale(t, 5)
+    edit = p.history.last
+    assert edit is not None
+    with p.edit("Re-track") as tx:
+        for f in range(6, 10):
+            tx.set_box(t, tracked(f, 50 + f))
+        tx.clear_stale(t, 5)
+    after = snapshot(p)
+    assert p.history.merge_last_two(edit, "Move box + re-track")
+    assert p.history.undo_text() == "Move box + re-track"
+    p.history.undo()  # one Ctrl+Z: the fix and its re-track
+    assert snapshot(p) == before and p.stale == frozenset()
+    assert p.history.undo_text() == "Track"
+    p.history.redo()
+    assert snapshot(p) == after and p.stale == frozenset()
+    # only the step directly below may be joined
+    assert not p.history.merge_last_two(edit, "x")
+
+
+def test_flag_stale_stretches_flags_the_span_of_each_mark() -> None:
+    p = make_project(30)
+    t = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10))
+    with p.edit("Track") as tx:
+        for f in range(1, 30):
+            tx.set_box(t, tracked(f, f))
+        tx.set_box(t, FrameBox(20, BoxXYXY(20, 0, 30, 10)))  # a keyframe ends the stretch
+    with p.edit("") as tx:
+        cmd.set_box_geometry(p, t, 10, BoxXYXY(50, 0, 60, 10))
+        tx.mark_stale(t, 10)
+    assert cmd.stale_span(p, t, 10) == (0, 20)
+    n = cmd.flag_stale_stretches(p)
+    flagged = {f for f, b in p.boxes(t).items() if b.flagged}
+    assert flagged == set(range(1, 10)) | set(range(11, 20)) and n == 18
+    assert all(p.box(t, f).flag_reason == cmd.STALE_REASON for f in flagged)  # type: ignore[union-attr]
+    assert p.stale == {(t, 10)}, "flagging is not re-tracking: the mark stays"
+
+
+def test_undoing_one_step_keeps_the_stale_marks_of_others() -> None:
+    """Undo restores a step's own marks as a delta: an edit whose re-track is still
+    running keeps its mark when an older step is undone."""
+    p = make_project()
+    a = cmd.add_track(p, 0, BoxXYXY(0, 0, 10, 10))
+    b = cmd.add_track(p, 0, BoxXYXY(50, 0, 60, 10))
+    with p.edit("") as tx:
+        cmd.set_box_geometry(p, a, 0, BoxXYXY(1, 0, 11, 10))
+        tx.mark_stale(a, 0)
+    with p.edit("Re-track a") as tx:
+        tx.clear_stale(a, 0)
+    with p.edit("") as tx:
+        cmd.set_box_geometry(p, b, 0, BoxXYXY(51, 0, 61, 10))
+        tx.mark_stale(b, 0)
+    # undo b's edit, then a's re-track: a's mark comes back, b's goes
+    p.history.undo()
+    assert p.stale == frozenset()
+    p.history.undo()
+    assert p.stale == {(a, 0)}
+    p.history.redo()
+    p.history.redo()
+    assert p.stale == {(b, 0)}

@@ -102,3 +102,84 @@ def test_first_time_hint_says_what_to_do_until_a_box_exists(
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not window.doc.project.tracks
     assert hint.isVisible()  # back to an empty project: the hint is back
+
+
+def test_a_box_cannot_be_dragged_past_the_image_edge(
+    qtbot: QtBot, window: MainWindow, video: Path
+) -> None:
+    from tests.gui.conftest import H, W
+    from tracker_annotate.core import commands
+    from tracker_annotate.core.boxes import BoxXYXY
+
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    p, s = doc.project, doc.session
+    tid = commands.add_track(p, 0, BoxXYXY(250, 100, 300, 150))
+    s.select(tid)
+    vp = window.canvas.viewport()
+    # the body, 200 px right and 200 px down: far past the 320x240 frame's corner
+    drag(qtbot, vp, view_point(window, 275, 125), view_point(window, 475, 325))
+    box = p.box(tid, 0)
+    assert box is not None
+    assert box.xyxy.x2 <= W + 1e-6 and box.xyxy.y2 <= H + 1e-6, box.xyxy
+    assert box.xyxy.width == pytest.approx(50, abs=0.5)  # slid along the edge, not squashed
+    # a resize handle stops at the edge too
+    drag(qtbot, vp, view_point(window, box.xyxy.x1, box.xyxy.y1), view_point(window, -80, -80))
+    box = p.box(tid, 0)
+    assert box is not None and box.xyxy.x1 >= -1e-6 and box.xyxy.y1 >= -1e-6, box.xyxy
+
+
+def test_labels_of_overlapping_boxes_do_not_overlap(window: MainWindow, video: Path) -> None:
+    from tracker_annotate.core import commands
+    from tracker_annotate.core.boxes import BoxXYXY
+
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    for dx in (0, 4, 8):  # three boxes whose top-left corners nearly coincide
+        commands.add_track(p, 0, BoxXYXY(100 + dx, 100 + dx, 180, 180))
+
+    def on_screen() -> list[object]:
+        vt = window.canvas.viewportTransform()
+        return [
+            item.tag.deviceTransform(vt).mapRect(item.tag.boundingRect())
+            for item in window.canvas.box_items()
+        ]
+
+    tags = on_screen()
+    assert len(tags) == 3
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not tags[i].intersects(tags[j]), (tags[i], tags[j])  # type: ignore[attr-defined]
+    window.canvas.set_zoom(window.canvas.zoom / 3)  # tags are screen-sized: re-laid out
+    tags = on_screen()
+    assert not any(
+        tags[i].intersects(tags[j])  # type: ignore[attr-defined]
+        for i in range(3)
+        for j in range(i + 1, 3)
+    )
+
+
+def test_status_messages_can_be_read_again(
+    qtbot: QtBot, window: MainWindow, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Status messages vanished after 10 s with no way to see them again."""
+    from tracker_annotate.gui import message_log
+
+    assert window.open_path(video)
+    window.controller.status.emit("Track 3: 40 boxes in 1.2 s")
+    window.controller.status.emit("Wrapped around to the first flagged box (2 left)")
+    sb = window.statusBar()
+    assert sb is not None
+    sb.clearMessage()  # what the timeout does
+    shown: list[str] = []
+    monkeypatch.setattr(
+        message_log.MessagesDialog,
+        "exec",
+        lambda self: shown.append(self.text.toPlainText()) or 0,
+    )
+    window.actions_by_name["messages"].trigger()
+    lines = shown[0].splitlines()
+    assert lines[0].endswith("Wrapped around to the first flagged box (2 left)")
+    assert lines[1].endswith("Track 3: 40 boxes in 1.2 s")
+    assert any("Opened" in line for line in lines)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDropEvent
-from PyQt6.QtWidgets import QFileDialog
+from PyQt6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import add_flagged_track, drag, object_xyxy, view_point, write_video
@@ -91,14 +91,18 @@ def test_moved_media_is_relinked(
     moved.parent.mkdir()
     shutil.move(video, moved)
     asked: list[str] = []
+    said: list[str] = []
 
     def choose(win: MainWindow, expected: str, message: str) -> str:
         asked.append(expected)
+        said.append(message)
         return str(moved)
 
     monkeypatch.setattr(file_flows, "_choose_media", choose)
     assert window.open_path(video.with_suffix(".taproj"))
     assert asked == [str(video)]
+    # plain words for an annotator, no Python API
+    assert "not where it was" in said[0] and "ProjectStore" not in said[0]
     doc = window.doc
     assert doc is not None and doc.project.media is not None
     assert doc.project.media.path == str(moved)
@@ -131,6 +135,24 @@ def test_export_then_import_round_trip(
     assert sorted(p.boxes(new)) == sorted(p.boxes(tid))
     window.actions_by_name["undo"].trigger()  # the whole import is one step
     assert list(p.tracks) == [tid]
+
+
+def test_importing_an_empty_file_changes_nothing_and_says_so(
+    window: MainWindow,
+    video: Path,
+    tmp_path: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    labels, undo = dict(p.labels), p.history.undo_text()
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "z"}]}')
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(empty), ""))
+    window.actions_by_name["import_annotations"].trigger()
+    assert dict(p.labels) == labels and not p.tracks and p.history.undo_text() == undo
+    assert len(shown_errors) == 1 and "holds no boxes" in shown_errors[0]
 
 
 def test_drop_a_video_on_the_window_opens_it(window: MainWindow, video: Path) -> None:
@@ -212,6 +234,39 @@ def test_killed_process_loses_no_committed_edit(video: Path) -> None:
     with ProjectStore.open(video.with_suffix(".taproj")) as store:
         boxes = store.project.boxes_at(4)
         assert len(boxes) == 1 and boxes[0][1].xyxy == BoxXYXY(10, 20, 60, 90)
+
+
+def test_killed_process_keeps_its_place_in_the_video(video: Path) -> None:
+    """Frame, zoom and selection were restored only after a clean quit."""
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from PyQt6.QtTest import QTest
+        from tracker_annotate.core.boxes import BoxXYXY
+        from tracker_annotate.gui.app import make_app
+        from tracker_annotate.gui.main_window import MainWindow
+        from tracker_annotate.gui.preferences import Preferences
+        app = make_app()
+        win = MainWindow(Preferences(auto_retrack=False))
+        win.show()
+        assert win.open_path({str(video)!r})
+        win.controller.draw_box(4, BoxXYXY(10, 20, 60, 90))
+        win.doc.session.seek(23)
+        win.canvas.set_zoom(win.canvas.zoom * 2)
+        QTest.qWait(1500)  # the debounced save (1 s), then the kill
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env["XDG_CONFIG_HOME"] = str(video.parent / "cfg")
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=False, env=env, capture_output=True, timeout=60
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    with ProjectStore.open(video.with_suffix(".taproj")) as store:
+        state = store.get_ui_state()
+    assert state["frame"] == 23 and state["selected"] == 1
+    assert state["zoom"] is not None
 
 
 def test_title_says_saved_and_undo_text(window: MainWindow, video: Path) -> None:
@@ -300,3 +355,54 @@ def test_read_only_media_folder_asks_once_then_finds_the_project(
     finally:
         data.chmod(0o755)
     assert shown_errors == []
+
+
+def _truncated_project_with_backup(window: MainWindow, video: Path) -> tuple[Path, int]:
+    assert window.open_path(video)
+    doc = window.doc
+    assert doc is not None
+    for f in range(30):
+        commands.add_track(doc.project, f, BoxXYXY(10 + f, 10, 50 + f, 50))
+    path, n = doc.path, doc.project.n_boxes()
+    window.close_document()  # the backup is refreshed on close
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path, n
+
+
+def test_a_truncated_project_is_called_damaged_and_restored_from_its_backup(
+    window: MainWindow,
+    video: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, n = _truncated_project_with_backup(window, video)
+    asked: list[str] = []
+
+    def yes(parent: object, title: str, text: str, *a: object) -> QMessageBox.StandardButton:
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(file_flows.QMessageBox, "question", yes)
+    assert window.open_path(path)
+    assert len(asked) == 1 and "damaged" in asked[0] and "seconds ago" in asked[0]
+    assert window.doc is not None and window.doc.project.n_boxes() == n
+    assert path.with_name(path.name + ".damaged").is_file(), "the damaged file is kept"
+    assert shown_errors == []
+
+
+def test_a_damaged_project_gets_no_advice_to_undo_or_reopen(
+    window: MainWindow,
+    video: Path,
+    shown_errors: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    path, _ = _truncated_project_with_backup(window, video)
+    monkeypatch.setattr(
+        file_flows.QMessageBox, "question", lambda *a: QMessageBox.StandardButton.No
+    )
+    assert not window.open_path(path)
+    assert len(shown_errors) == 1
+    shown = shown_errors[0]
+    assert "damaged" in shown and "backup" in shown
+    assert "every edit was saved" not in shown and "Undo the last step" not in shown

@@ -180,3 +180,38 @@ def test_flag_keys_wrap_around_so_every_flag_is_reached(
     qtbot.keyClick(window.canvas, K.Key_Return)
     assert not [b for b in p.boxes(tid).values() if b.flagged and not b.verified]
     assert "No flagged box left" in window.statusBar().currentMessage()  # type: ignore[union-attr]
+
+
+@pytest.mark.shared_data
+def test_a_corrected_length_shows_without_a_key_press(
+    qtbot: QtBot,
+    window: MainWindow,
+    shared_data: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tree.avi's header claims 444 frames; 68 decode. The scan's answer arrived, but the
+    window went on saying "Frame 0 / 443" until a key was pressed."""
+    import threading
+
+    from tracker_annotate.gui import document, file_flows
+
+    # the shared folder is read-only: the project goes where the user is asked to put it
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setattr(file_flows, "_choose_project_path", lambda w, s: tmp_path / "t.taproj")
+    release = threading.Event()
+    real_run = document.LengthScan.run
+
+    def late_run(self: document.LengthScan) -> None:
+        release.wait(30)  # the answer comes after the window shows the document
+        real_run(self)
+
+    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    assert window.open_path(str(shared_data / "videos" / "tree.avi"))
+    assert window.frame_label.text() == "Frame 0 / 443"
+    release.set()
+    doc = window.doc
+    assert doc is not None
+    qtbot.waitUntil(lambda: doc.session.n_frames == 68, timeout=30_000)
+    assert window.frame_label.text() == "Frame 0 / 67"
+    assert window.timeline.hbar.maximum() <= 68

@@ -41,7 +41,7 @@ def test_editing_a_tracked_box_retracks_the_segment(
     # the user drags the box on frame 20 sixty pixels down (a deliberate, wrong-ish edit)
     s.seek(20)
     s.select(tid)
-    b20 = p.box(tid, 20)
+    b20, b21 = p.box(tid, 20), p.box(tid, 21)
     assert b20 is not None
     cx, cy = b20.xyxy.center
     drag(
@@ -54,7 +54,14 @@ def test_editing_a_tracked_box_retracks_the_segment(
     assert after is not None and after.is_derived
     # the segment after the edit was recomputed from the new keyframe
     assert after.xyxy.center[1] > before.xyxy.center[1] + 20
-    assert p.history.undo_text().startswith("Re-track")
+    assert not p.stale, "the applied re-track cleared its stale mark"
+    # the fix and its re-track are one step: one Ctrl+Z undoes both (it took two)
+    assert p.history.undo_text() == "Move box + re-track"
+    window.actions_by_name["undo"].trigger()
+    assert p.box(tid, 20) == b20 and p.box(tid, 21) == b21
+    assert p.history.undo_text().startswith("Track")
+    window.actions_by_name["redo"].trigger()
+    assert p.box(tid, 20) == key and p.box(tid, 21) == after
     assert shown_errors == []
 
 
@@ -95,6 +102,27 @@ def test_detections_become_proposed_tracks(
     window.tracks.table.selectRow(window.tracks.row_of(tid))
     qtbot.mouseClick(window.tracks.btn["accept"], Qt.MouseButton.LeftButton)
     assert not p.tracks[tid].proposed
+
+
+def test_an_empty_detections_file_changes_nothing(
+    window: MainWindow,
+    video: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    """Same class as an empty annotation import: it ran a whole tracking run."""
+    det = tmp_path / "det.txt"
+    det.write_text("")
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    undo = p.history.undo_text()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(det), ""))
+    window.actions_by_name["import_detections"].trigger()
+    assert not window.controller.busy, "no tracking run for no detections"
+    assert p.history.undo_text() == undo and len(p.boxes(next(iter(p.tracks)))) == 1
+    assert len(shown_errors) == 1 and "holds no detections" in shown_errors[0]
 
 
 def test_partial_results_are_previewed_then_cleared(window: MainWindow, video: Path) -> None:
@@ -158,3 +186,54 @@ def test_each_proposed_track_is_added_once(
     assert sorted(p.boxes(proposed[0])) == [0, 1, 2]
     qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not p.tracks  # the import is one undo step
+
+
+def _project_left_stale(window: MainWindow, video: Path) -> tuple[Path, int]:
+    """What a kill -9 between a drag and its re-track leaves: the moved keyframe and its
+    stale mark saved (one commit), the old derived boxes around it."""
+    from tracker_annotate.io.store import ProjectStore
+
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    path = window.doc.path  # type: ignore[union-attr]
+    tid = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))
+    with p.edit("Track") as tx:
+        for f in range(1, 30):
+            tx.set_box(tid, FrameBox(f, BoxXYXY(*object_xyxy(f)), BoxSource.TRACKED, 0.9))
+    window.close_document()
+    with ProjectStore.open(path) as store, store.project.edit("") as tx:
+        commands.set_box_geometry(store.project, tid, 20, BoxXYXY(100, 150, 150, 210))
+        tx.mark_stale(tid, 20)
+    return path, tid
+
+
+def test_a_stale_stretch_is_flagged_and_retracked_on_open(
+    qtbot: QtBot, window: MainWindow, video: Path, shown_errors: list[str]
+) -> None:
+    path, tid = _project_left_stale(window, video)
+    assert window.open_path(path)
+    p = window.doc.project  # type: ignore[union-attr]
+    # flagged at once (the review queue shows it), then re-tracked from the new keyframe
+    qtbot.waitUntil(lambda: not window.controller.busy and not p.stale, timeout=60_000)
+    b21 = p.box(tid, 21)
+    assert b21 is not None and b21.is_derived and b21.xyxy.center[1] > 160
+    assert not any(b.flag_reason == commands.STALE_REASON for b in p.boxes(tid).values())
+    assert shown_errors == []
+
+
+def test_a_stale_stretch_stays_flagged_without_auto_retrack(
+    qtbot: QtBot, window: MainWindow, video: Path, shown_errors: list[str]
+) -> None:
+    path, tid = _project_left_stale(window, video)
+    window.actions_by_name["auto_retrack"].trigger()  # uncheck
+    assert window.open_path(path)
+    p = window.doc.project  # type: ignore[union-attr]
+    assert not window.controller.busy and p.stale == {(tid, 20)}
+    stale = {f for f, b in p.boxes(tid).items() if b.flag_reason == commands.STALE_REASON}
+    assert stale == set(range(1, 20)) | set(range(21, N)) & set(p.boxes(tid))
+    # tracking the track by hand answers the mark
+    window.doc.session.select(tid)  # type: ignore[union-attr]
+    window.controller.track(selected_only=True)
+    qtbot.waitUntil(lambda: not window.controller.busy, timeout=60_000)
+    assert p.stale == frozenset()
+    assert shown_errors == []

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from tracker_annotate.io.media import (
     MediaConfig,
     VideoSource,
     fingerprint,
+    fingerprint_matches,
     natural_key,
     open_media,
     probe_media,
@@ -470,6 +473,41 @@ def test_folder_fingerprint_tracks_names_sizes_and_content(tmp_path: Path) -> No
     assert fingerprint(root) not in (first, second)
     with pytest.raises(MediaError, match="nowhere"):
         fingerprint(tmp_path / "nowhere")
+
+
+def _fingerprint_in_subprocess(path: Path, seed: str) -> str:
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    code = (
+        "import sys; from tracker_annotate.io.media import fingerprint; "
+        "print(fingerprint(sys.argv[1]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def test_folder_fingerprint_does_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
+    """A set of (first, last) image paths was hashed in hash-seed order: about every second
+    reopen of a sequence project said "media moved". Same folder, same string, any seed."""
+    root = _write_mot(tmp_path / "SEQ", 5)
+    prints = {_fingerprint_in_subprocess(root, seed) for seed in ("0", "1", "2", "3", "7")}
+    assert prints == {fingerprint(root)}
+
+
+def test_a_fingerprint_in_the_old_order_still_matches(tmp_path: Path) -> None:
+    """Projects written before the fix hold one of the two orders: neither is "moved"."""
+    root = _write_mot(tmp_path / "SEQ", 5)
+    old = fingerprint(root, legacy_order=True)
+    assert old != fingerprint(root)
+    assert fingerprint_matches(root, old) and fingerprint_matches(root, fingerprint(root))
+    cv2.imwrite(str(root / "img1" / "000005.jpg"), stamped_frame(77))
+    assert not fingerprint_matches(root, old)
 
 
 @pytest.mark.parametrize(

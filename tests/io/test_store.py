@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -502,7 +503,29 @@ def _tamper(sql: str) -> object:
     return make
 
 
+def _garbage_in_a_coordinate(p: Path, project: Project) -> None:
+    """8 bytes of the file overwritten in place (a bad sector, a bit-rotted copy): the
+    bytes of one box's x2 become a valid but absurd double."""
+    import struct
+
+    _tamper("UPDATE boxes SET x2 = 321.0625 WHERE frame = 6 AND track_id = 1")(p, project)
+    data = p.read_bytes()
+    old = struct.pack(">d", 321.0625)
+    assert data.count(old) == 1
+    p.write_bytes(data.replace(old, struct.pack(">d", 1.4e306)))
+
+
 DAMAGED = [
+    pytest.param(
+        _garbage_in_a_coordinate,
+        "track 1 frame 6 is damaged",
+        id="garbage bytes: a box 1.4e306 px wide was exported",
+    ),
+    pytest.param(
+        _tamper("UPDATE boxes SET x1 = -1e300 WHERE frame = 3 AND track_id = 1"),
+        "track 1 frame 3",
+        id="an absurd coordinate read back",
+    ),
     pytest.param(
         _tamper("UPDATE boxes SET x2 = x1 - 1 WHERE frame = 3 AND track_id = 1"),
         "track 1 frame 3",
@@ -653,7 +676,8 @@ def test_moved_media_raises_then_relink(tmp_path: Path, project: Project, video:
     with pytest.raises(MediaMovedError) as info:
         ProjectStore.open(path)
     msg = str(info.value)
-    assert str(video) in msg and str(path) in msg and "relink" in msg.lower()
+    assert str(video) in msg and str(path) in msg and "choose the media" in msg
+    assert "ProjectStore" not in msg and "relink(" not in msg  # said to an annotator
     assert info.value.expected_path == str(video)
     with ProjectStore.open(path, check_media=False) as store:
         store.relink(moved)
@@ -669,6 +693,27 @@ def test_replaced_media_content_is_detected(tmp_path: Path, project: Project, vi
     write_video(video, seed=99)  # same path, other pixels
     with pytest.raises(MediaMovedError, match="not the file the project was annotated on"):
         ProjectStore.open(path)
+
+
+def test_sequence_project_written_with_the_old_fingerprint_order_opens(tmp_path: Path) -> None:
+    """An older release hashed a folder's first and last image in hash-seed order; its
+    projects open without a false "media moved", and the canonical fingerprint is saved."""
+    from tracker_annotate.io.media import fingerprint
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), np.full((24, 32, 3), 40 * i, np.uint8))
+    ref = probe_media(folder)
+    old = replace(ref, fingerprint=fingerprint(folder, legacy_order=True))
+    path = tmp_path / "p.taproj"
+    ProjectStore.create(path, Project(old)).close()
+    with ProjectStore.open(path) as store:
+        assert store.project.media is not None
+        assert store.project.media.fingerprint == ref.fingerprint
+    with ProjectStore.open(path) as store:
+        assert store.project.media is not None
+        assert store.project.media.fingerprint == ref.fingerprint
 
 
 def test_project_moved_together_with_its_media_finds_it(tmp_path: Path, project: Project) -> None:
@@ -800,3 +845,28 @@ def test_any_edit_sequence_round_trips(tmp_path: Path, steps: list[tuple]) -> No
     q = reopened(path)
     assert snapshot(q) == snapshot(p)  # label order included
     path.unlink()
+
+
+def test_stale_mark_is_saved_in_the_edits_own_transaction(tmp_path: Path, project: Project) -> None:
+    """The edit and the note that its stretch needs re-tracking are one SQLite commit:
+    killed right after the edit, the file holds both (or neither)."""
+    path = tmp_path / "p.taproj"
+    store = ProjectStore.create(path, project)
+    tid = next(iter(project.tracks))
+    frame = next(iter(project.boxes(tid)))
+    commits: list[int] = []
+    con = store._con
+    assert con is not None
+    con.set_trace_callback(lambda sql: commits.append(1) if sql == "COMMIT" else None)
+    with project.edit("") as tx:
+        commands.set_box_geometry(project, tid, frame, BoxXYXY(1, 1, 30, 30))
+        tx.mark_stale(tid, frame)
+    assert len(commits) == 1
+    # read by another connection while the store is still open (what a kill leaves)
+    shutil.copy(path, tmp_path / "copy.taproj")
+    shutil.copy(str(path) + "-wal", str(tmp_path / "copy.taproj") + "-wal")
+    store.close()
+    for p in (path, tmp_path / "copy.taproj"):
+        back = reopened(p)
+        assert back.stale == {(tid, frame)}
+        assert back.box(tid, frame) == project.box(tid, frame)

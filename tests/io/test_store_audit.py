@@ -105,6 +105,7 @@ def test_impossible_target_in_the_file_is_named(tmp_path: Path) -> None:
     con.commit()
     con.close()
     with pytest.raises(
-        ProjectError, match=r"p\.taproj: the audit record is damaged: quality target"
+        ProjectError,
+        match=r"p\.taproj: the project file is damaged \(the audit record is damaged: quality",
     ):
         ProjectStore.open(path, check_media=False)

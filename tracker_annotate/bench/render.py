@@ -185,7 +185,9 @@ def render_markdown(results: dict[str, Any], plots: list[str]) -> str:
         "",
     ]
     ka = results["known_answer"]
-    if ka.get("measured_keyframes"):
+    if ka.get("measured_keyframes") and not ka.get("applies", True):
+        out += [f"Known-answer check: not applicable ({ka.get('why_not', '')}).", ""]
+    elif ka.get("measured_keyframes"):
         out += [
             "## Known-answer check (interpolation keyframes, default costs, tau 0.7)",
             "",

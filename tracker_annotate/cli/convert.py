@@ -101,6 +101,12 @@ def register(subparsers: Any) -> None:
         "tracked boxes linearly on import)",
     )
     exp.add_argument("--label-map", metavar="ID=NAME,...", help="MOT: label names to class ids")
+    exp.add_argument(
+        "--write-images",
+        action="store_true",
+        help="YOLO from a video: decode the frames into OUT/images/ (an image folder or MOT "
+        "sequence is linked there anyway)",
+    )
     exp.set_defaults(func=run_export)
 
 
@@ -155,12 +161,12 @@ def _sequence_folder(file: Path) -> Path | None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    from tracker_annotate.io.formats import detect_format, read_annotations
+    from tracker_annotate.io.formats import detect_format, read_annotations, require_boxes
     from tracker_annotate.io.media import probe_media
     from tracker_annotate.io.store import ProjectStore
 
     file, proj = Path(args.file), Path(args.project)
-    fmt = detect_format(file, args.format)
+    fmt = detect_format(file, args.format, hint=", or pass --format")
     options = _reader_options(args, fmt)
     if proj.exists():
         with ProjectStore.open(proj, check_media=False) as store:
@@ -175,6 +181,7 @@ def run_import(args: argparse.Namespace) -> int:
                     )
             # Read everything first: a malformed file must leave the project untouched.
             imported = read_annotations(file, fmt, media=target_media, **options)
+            require_boxes(imported, file)
             if project.media is None and target_media is not None:
                 store.relink(target_media.path)
             n = len(import_tracks(project, imported, f"Import {file.name}", replace=args.replace))
@@ -195,6 +202,7 @@ def run_import(args: argparse.Namespace) -> int:
     if media_path is not None:
         media = probe_media(media_path)
     project = read_annotations(file, fmt, media=media, **options)
+    require_boxes(project, file)
     ProjectStore.create(proj, project).close()
     print(
         f"created {proj}: {len(project.tracks)} tracks, {project.n_boxes()} boxes, "
@@ -238,7 +246,7 @@ def run_export(args: argparse.Namespace) -> int:
     from tracker_annotate.io.formats import detect_format, quality_sidecar_path, write_annotations
     from tracker_annotate.io.store import ProjectStore
 
-    fmt = detect_format(args.out, args.format, writing=True)
+    fmt = detect_format(args.out, args.format, writing=True, hint=", or pass --format")
     options: dict[str, Any] = {}
     if args.decimals is not None:
         if fmt not in ("mot", "cvat"):
@@ -254,7 +262,12 @@ def run_export(args: argparse.Namespace) -> int:
         if fmt != "mot":
             raise ConfigError(f"--label-map applies to mot, not {fmt}")
         options["label_map"] = parse_label_map(args.label_map)
+    if args.write_images:
+        if fmt != "yolo":
+            raise ConfigError(f"--write-images applies to yolo, not {fmt}")
+        options["write_images"] = True
     with ProjectStore.open(args.project, check_media=False) as store:
+        stale = len(store.project.stale)
         project = export_copy(
             store.project,
             flag_threshold=args.flag_threshold,
@@ -273,6 +286,12 @@ def run_export(args: argparse.Namespace) -> int:
     print(f"quality figures (target, predicted and audited residual): {where}")
     for text in export_warnings(project):
         print(f"warning: {text} (tracker-annotate status {args.project})", file=sys.stderr)
+    if stale:
+        print(
+            f"note: {stale} edited stretch{'es were' if stale > 1 else ' was'} not re-tracked "
+            "(the app was interrupted); open the project in the app to re-track them, or "
+            "check those boxes"
+        )
     proposed = sum(info.proposed for info in project.tracks.values())
     if proposed:
         print(

@@ -44,6 +44,11 @@ def register(subparsers: Any) -> None:
         help="folder holding synthetic.mp4, keyframes.txt and synthetic/gt (generated if absent)",
     )
     parser.add_argument("--tracker", default=TrackerConfig().tracker, choices=TRACKER_NAMES)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing demo.taproj in the output folder (it may hold your review)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -103,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             project_path,
             config,
             progress=progress,
+            overwrite=args.overwrite,
         )
     written = [str(project_path)]
     with ProjectStore.open(project_path) as store:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -47,12 +48,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for sub_parser in sub.choices.values():
+        # after the subcommand too: `tracker-annotate track ... -v` is how people type it
+        sub_parser.add_argument(
+            "-v",
+            "--verbose",
+            dest="sub_verbose",
+            action="store_true",
+            help="show tracebacks and debug logging",
+        )
     return parser
+
+
+def quiet_native_logs() -> None:
+    """Silence OpenCV's and FFmpeg's own logging ("moov atom not found", "[ WARN:0@0.8]
+    global cap.cpp ..."): a broken video gets our one-line error, which says what is
+    wrong in words, not their noise before it. ``--verbose`` keeps them."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # read when cv2 is first imported
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET, read per open
+    if "cv2" in sys.modules:
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.verbose = args.verbose or getattr(args, "sub_verbose", False)
+    if not args.verbose:
+        quiet_native_logs()
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

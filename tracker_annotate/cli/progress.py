@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Never
 
 from tracker_annotate.tracking.api import ProgressCallback
 
@@ -13,15 +14,21 @@ from tracker_annotate.tracking.api import ProgressCallback
 def progress_bar(
     quiet: bool, desc: str, unit: str = "obj-frame", leave: bool = False
 ) -> Iterator[ProgressCallback | None]:
-    """Yield a callback that drives a bar on stderr, or ``None`` when ``quiet``."""
+    """Yield a callback that drives a bar on stderr, or ``None`` when ``quiet``.
+
+    The bar appears with the first report: a command that fails while opening its input
+    prints its one-line error, not an empty "0obj-frame" bar before it."""
     if quiet:
         yield None
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=0, unit=unit, desc=desc, file=sys.stderr, leave=leave)
+    bars: list[tqdm[Never]] = []
 
     def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, leave=leave))
+        bar = bars[0]
         if bar.total != total:
             bar.total = total
         bar.n = done
@@ -30,4 +37,5 @@ def progress_bar(
     try:
         yield progress
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()

@@ -4,7 +4,7 @@ MEDIA is a video, an image folder or a MOTChallenge sequence folder. KEYFRAMES i
 file (1-based frames, one row per keyframe box, id column = track), a CVAT video XML, a
 COCO-VID JSON or a project. RESULT's extension picks the output: ``.txt`` MOT results with
 the confidence in column 7, ``.xml`` CVAT video, ``.json`` COCO, ``.taproj``/``.sqlite`` a
-project for review in the GUI.
+project for review in the GUI. An existing RESULT is refused unless ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,12 @@ def register(subparsers: Any) -> None:
         metavar="T",
         help="flag boxes with confidence below T for review (default: %(default)s)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace RESULT if it exists (without it an existing file or project is refused, "
+        "so a reviewed project is never replaced by accident)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_init_from_detections_args(parser)
@@ -85,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             config,
             detections_path=args.detections,
             progress=progress,
+            overwrite=args.overwrite,
         )
     if args.json:
         print(json.dumps(summary))

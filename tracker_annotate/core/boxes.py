@@ -21,6 +21,14 @@ from tracker_annotate.core.errors import BoxError
 
 FloatArray = npt.NDArray[np.float64]
 
+#: Largest coordinate magnitude a box may have, in pixels. No image is ten million pixels
+#: across: a value beyond it is damage (garbage bytes in a file read back as 1.4e306) or a
+#: unit mix-up, never a box, and exporting it would hand garbage to a training job.
+MAX_COORD = 1e7
+#: A box may hang over the image edge (an object half in view), but one more than this many
+#: times the image's width or height is not an object in it.
+MAX_SPAN_IMAGES = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class BoxXYXY:
@@ -32,10 +40,24 @@ class BoxXYXY:
     y2: float
 
     def __post_init__(self) -> None:
-        vals = (self.x1, self.y1, self.x2, self.y2)
-        if not all(math.isfinite(v) for v in vals):
-            raise BoxError(f"box {vals} has a non-finite coordinate")
+        lim = MAX_COORD
+        # chained comparisons: false for NaN and inf as well, and cheaper than isfinite
+        # (a million boxes are built when a project loads)
+        if not (
+            -lim <= self.x1 <= lim
+            and -lim <= self.y1 <= lim
+            and -lim <= self.x2 <= lim
+            and -lim <= self.y2 <= lim
+        ):
+            vals = (self.x1, self.y1, self.x2, self.y2)
+            if not all(math.isfinite(v) for v in vals):
+                raise BoxError(f"box {vals} has a non-finite coordinate")
+            raise BoxError(
+                f"box xyxy={vals} has a coordinate beyond \u00b1{lim:.0e} px: no image is "
+                f"that large (a damaged value?)"
+            )
         if not (self.x2 > self.x1 and self.y2 > self.y1):
+            vals = (self.x1, self.y1, self.x2, self.y2)
             raise BoxError(
                 f"box xyxy={vals} has zero or negative size; expected x2 > x1 and y2 > y1"
             )
@@ -122,6 +144,22 @@ def validate_in_image(xyxy: BoxXYXY, width: int, height: int, *, what: str = "bo
         )
 
 
+def implausible_for_image(xyxy: BoxXYXY, width: int, height: int) -> str | None:
+    """Why a box cannot be an object on a ``width`` x ``height`` image, or ``None``: it
+    lies entirely outside it, or is more than :data:`MAX_SPAN_IMAGES` images wide or high."""
+    if xyxy.width > MAX_SPAN_IMAGES * width or xyxy.height > MAX_SPAN_IMAGES * height:
+        return (
+            f"box {xyxy.width:.6g}x{xyxy.height:.6g} px is absurd on a {width}x{height} image "
+            f"(more than {MAX_SPAN_IMAGES:g} times its size)"
+        )
+    if xyxy.clipped(width, height) is None:
+        return (
+            f"box xyxy=({xyxy.x1:.6g}, {xyxy.y1:.6g}, {xyxy.x2:.6g}, {xyxy.y2:.6g}) lies "
+            f"entirely outside the {width}x{height} image"
+        )
+    return None
+
+
 def as_xyxy_array(xyxy: npt.ArrayLike, *, what: str = "boxes") -> FloatArray:
     """Validate an ``(N, 4)`` array of xyxy boxes and return it as float64.
 
@@ -132,7 +170,11 @@ def as_xyxy_array(xyxy: npt.ArrayLike, *, what: str = "boxes") -> FloatArray:
         return np.zeros((0, 4), dtype=np.float64)
     if a.ndim != 2 or a.shape[1] != 4:
         raise BoxError(f"{what}: expected an (N, 4) xyxy array, got shape {a.shape}")
-    bad = ~np.isfinite(a).all(axis=1) | (a[:, 2] <= a[:, 0]) | (a[:, 3] <= a[:, 1])
+    bad = (
+        ~(np.abs(a) <= MAX_COORD).all(axis=1)  # NaN, inf and absurd magnitudes
+        | (a[:, 2] <= a[:, 0])
+        | (a[:, 3] <= a[:, 1])
+    )
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise BoxError(f"{what}: row {i} xyxy={a[i].tolist()} is not a valid box")

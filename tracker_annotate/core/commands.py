@@ -228,3 +228,38 @@ def replace_derived_boxes(
                 if cur is not None and cur.is_keyframe:
                     continue
                 tx.set_box(tid, box)
+
+
+#: Flag reason of a derived box whose stretch an edit left without its re-track.
+STALE_REASON = "not re-tracked after an edit (interrupted); re-track or check it"
+
+
+def stale_span(project: Project, track_id: int, frame: int) -> tuple[int, int]:
+    """The frames an edit on ``frame`` can change (inclusive): previous keyframe (or the
+    frame) to next keyframe (or the media's last frame), as the re-track after an edit
+    recomputes them."""
+    kfs = project.keyframes(track_id)
+    before = [k for k in kfs if k < frame]
+    after = [k for k in kfs if k > frame]
+    if project.media is not None:
+        end = project.media.n_frames - 1
+    else:
+        end = max(project.boxes(track_id), default=frame)
+    return (before[-1] if before else frame, after[0] if after else end)
+
+
+def flag_stale_stretches(project: Project) -> int:
+    """Flag every unverified derived box in the stretches of :attr:`Project.stale` (as one
+    undoable step), so the review queue shows them; the marks stay until a re-track is
+    applied. Returns how many boxes were newly flagged."""
+    n = 0
+    with project.edit("Flag stretches an interrupted re-track left outdated") as tx:
+        for tid, frame in sorted(project.stale):
+            if tid not in project.tracks:
+                continue
+            lo, hi = stale_span(project, tid, frame)
+            for f, b in list(project.boxes(tid).items()):
+                if lo <= f <= hi and b.is_derived and not b.flagged:
+                    tx.set_box(tid, b.with_(flagged=True, flag_reason=STALE_REASON))
+                    n += 1
+    return n

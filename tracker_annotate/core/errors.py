@@ -68,6 +68,19 @@ class ProjectError(TrackerAnnotateError):
     """A project file that cannot be opened, or an edit the model refuses."""
 
 
+class ProjectDamagedError(ProjectError):
+    """The project file is damaged (truncated, a bad sector, garbage in a row).
+
+    ``path`` is the damaged file; ``backup_path`` the rolling backup that can replace it,
+    if one exists (``None`` otherwise).
+    """
+
+    def __init__(self, message: str, *, path: str, backup_path: str | None = None) -> None:
+        self.path = path
+        self.backup_path = backup_path
+        super().__init__(message)
+
+
 class MediaMovedError(ProjectError):
     """The project's media is not where it was, or is not the same file any more.
 

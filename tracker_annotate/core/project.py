@@ -83,6 +83,7 @@ class ChangeSet:
     tracks: set[int] = field(default_factory=set)
     labels: set[str] = field(default_factory=set)
     kind: str = "do"  # "do", "undo" or "redo"
+    stale: bool = False  # the set of stale stretches changed (see Project.stale)
     quality: bool = False  # the quality state (target, threshold, audit) changed
 
     @property
@@ -90,7 +91,7 @@ class ChangeSet:
         return {f for _, f in self.boxes}
 
     def is_empty(self) -> bool:
-        return not (self.boxes or self.tracks or self.labels or self.quality)
+        return not (self.boxes or self.tracks or self.labels or self.stale or self.quality)
 
 
 class Transaction:
@@ -106,6 +107,9 @@ class Transaction:
         self._new_boxes: dict[tuple[int, int], FrameBox | None] = {}
         self._new_tracks: dict[int, TrackInfo | None] = {}
         self._new_labels: dict[str, Label | None] = {}
+        # the whole (small) set of stale stretches before/after, once touched
+        self._old_stale: frozenset[tuple[int, int]] | None = None
+        self._new_stale: frozenset[tuple[int, int]] | None = None
         self._old_quality: QualityState | None = None
         self._new_quality: QualityState | None = None
 
@@ -160,6 +164,9 @@ class Transaction:
             return
         for frame in list(p._boxes[track_id]):
             self.remove_box(track_id, frame)
+        if any(t == track_id for t, _ in p._stale):
+            self._touch_stale()
+            p._stale = {(t, f) for t, f in p._stale if t != track_id}
         if track_id not in self._old_tracks:
             self._old_tracks[track_id] = p._tracks[track_id]
         del p._tracks[track_id]
@@ -198,11 +205,39 @@ class Transaction:
     def new_track_id(self) -> int:
         return self._project._next_track_id
 
+    def mark_stale(self, track_id: int, frame: int) -> None:
+        """Record that the stretch around ``frame`` of ``track_id`` awaits a re-track: an
+        edit there changed a keyframe the derived boxes were computed from. Written in the
+        same file transaction as the edit, so a crash before the re-track leaves a mark
+        (see :attr:`Project.stale`), never a silently outdated stretch."""
+        self._touch_stale()
+        self._project._stale.add((int(track_id), int(frame)))
+
+    def clear_stale(self, track_id: int, frame: int) -> None:
+        """The stretch's re-track was applied (in this transaction)."""
+        if (track_id, frame) in self._project._stale:
+            self._touch_stale()
+            self._project._stale.discard((track_id, frame))
+
+    def _touch_stale(self) -> None:
+        if self._old_stale is None:
+            self._old_stale = frozenset(self._project._stale)
+
     # -- replay ---------------------------------------------------------------------
     def is_empty(self) -> bool:
         return not (
-            self._old_boxes or self._old_tracks or self._old_labels or self._old_quality is not None
+            self._old_boxes
+            or self._old_tracks
+            or self._old_labels
+            or self._old_quality is not None
+            or self._stale_changed()
         )
+
+    def _stale_changed(self) -> bool:
+        if self._old_stale is None:
+            return False
+        new = self._new_stale if self._new_stale is not None else self._project._stale
+        return set(self._old_stale) != set(new)
 
     def change_set(self, kind: str = "do") -> ChangeSet:
         return ChangeSet(
@@ -211,8 +246,25 @@ class Transaction:
             tracks=set(self._old_tracks),
             labels=set(self._old_labels),
             kind=kind,
+            stale=self._stale_changed(),
             quality=self._old_quality is not None,
         )
+
+    def merged_with(self, later: Transaction, description: str) -> Transaction:
+        """One step doing this transaction and then ``later`` (which must have directly
+        followed it): old values from the first touch, new values from the last."""
+        m = Transaction(self._project, description)
+        m._old_boxes = {**later._old_boxes, **self._old_boxes}
+        m._old_tracks = {**later._old_tracks, **self._old_tracks}
+        m._old_labels = {**later._old_labels, **self._old_labels}
+        m._new_boxes = {**self._new_boxes, **later._new_boxes}
+        m._new_tracks = {**self._new_tracks, **later._new_tracks}
+        m._new_labels = {**self._new_labels, **later._new_labels}
+        m._old_stale = self._old_stale if self._old_stale is not None else later._old_stale
+        m._new_stale = later._new_stale if later._new_stale is not None else self._new_stale
+        m._old_quality = self._old_quality if self._old_quality is not None else later._old_quality
+        m._new_quality = later._new_quality if later._old_quality is not None else self._new_quality
+        return m
 
     def _apply(self, use_old: bool) -> None:
         """Write the old (undo) or new (redo) values straight into the project."""
@@ -245,6 +297,13 @@ class Transaction:
         for name, lab in labels.items():
             if lab is None:
                 p._labels.pop(name, None)
+        if self._old_stale is not None and self._new_stale is not None:
+            # as a delta, not the whole set: marks other steps added since (an edit whose
+            # re-track is still running) must survive undoing this one
+            added, removed = self._new_stale - self._old_stale, self._old_stale - self._new_stale
+            if use_old:
+                added, removed = removed, added
+            p._stale = (p._stale - removed) | added
 
     def _snapshot_new(self) -> None:
         """Record final values for keys touched (a later touch may have changed them)."""
@@ -256,6 +315,8 @@ class Transaction:
             self._new_tracks[tid] = p._tracks.get(tid)
         for name in self._old_labels:
             self._new_labels[name] = p._labels.get(name)
+        if self._old_stale is not None:
+            self._new_stale = frozenset(p._stale)
         if self._old_quality is not None:
             self._new_quality = p._quality
 
@@ -275,6 +336,26 @@ class History:
         del self._undo[: max(0, len(self._undo) - self.limit)]
         self._redo.clear()
         self.changed.emit(None)
+
+    @property
+    def last(self) -> Transaction | None:
+        """The step Ctrl+Z would undo (to recognise it later), or ``None``."""
+        return self._undo[-1] if self._undo else None
+
+    def merge_last_two(self, first: Transaction, description: str) -> bool:
+        """Join the newest step into ``first`` when ``first`` is the step just below it,
+        so one undo reverts both (a fix and the re-track it caused). Nothing in the project
+        changes. Returns whether they were joined."""
+        if len(self._undo) < 2 or self._undo[-2] is not first:
+            return False
+        later = self._undo.pop()
+        self._undo[-1] = first.merged_with(later, description)
+        self.changed.emit(None)
+        return True
+
+    def is_done(self, tx: Transaction) -> bool:
+        """Whether ``tx`` is on the undo stack (done, not undone)."""
+        return any(t is tx for t in self._undo)
 
     def can_undo(self) -> bool:
         return bool(self._undo)
@@ -327,6 +408,7 @@ class Project:
         self._tracks: dict[int, TrackInfo] = {}
         self._boxes: dict[int, dict[int, FrameBox]] = {}
         self._next_track_id = 1
+        self._stale: set[tuple[int, int]] = set()
         self._quality = QualityState()
         self._tx: Transaction | None = None
         self.changed: Signal[ChangeSet] = Signal()
@@ -385,14 +467,25 @@ class Project:
         return sum(len(b) for b in self._boxes.values())
 
     @property
+    def stale(self) -> frozenset[tuple[int, int]]:
+        """``(track_id, frame)`` of edits whose re-track has not been applied yet: the
+        stretch around each (previous keyframe .. next keyframe) may be outdated. Saved
+        with the edit itself; the app flags and re-tracks them when the project opens."""
+        return frozenset(self._stale)
+
+    @property
     def next_track_id(self) -> int:
         return self._next_track_id
 
     # -- changing -----------------------------------------------------------------------
     @contextmanager
     def edit(self, description: str) -> Iterator[Transaction]:
-        """Open an undoable transaction; nested calls join the outermost one."""
+        """Open an undoable transaction; nested calls join the outermost one. An outermost
+        one opened with an empty description takes the first nested one's (a caller adding
+        to a command's step keeps the command's own name for it)."""
         if self._tx is not None:
+            if not self._tx.description:
+                self._tx.description = description
             yield self._tx
             return
         tx = Transaction(self, description)

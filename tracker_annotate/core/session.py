@@ -58,6 +58,8 @@ class Session:
         self.selection_changed: Signal[int | None] = Signal()
         self.view_changed: Signal[ViewState] = Signal()
         self.playing_changed: Signal[bool] = Signal()
+        #: the media's length changed (a header that overstated it was corrected)
+        self.length_changed: Signal[int] = Signal()
         project.changed.connect(self._on_project_changed)
 
     # -- reading -----------------------------------------------------------------------
@@ -218,12 +220,16 @@ class Session:
             log.warning("ignoring unusable saved view state %r: %s", state, exc)
 
     def set_n_frames(self, n_frames: int, fps: float | None = None) -> None:
-        """The media changed length (relinked, or a header that overstated it)."""
+        """The media changed length (relinked, or a header that overstated it); views
+        showing the length hear it through :attr:`length_changed`."""
+        old = self._n_frames
         self._n_frames = max(1, n_frames)
         if fps is not None and fps > 0:
             self.fps = fps
         if self._frame >= self._n_frames:
             self.seek(self._n_frames - 1)
+        if self._n_frames != old:
+            self.length_changed.emit(self._n_frames)
 
     def _on_project_changed(self, cs: ChangeSet) -> None:
         if self._selected is not None and self._selected not in self.project.tracks:

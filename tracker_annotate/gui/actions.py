@@ -184,6 +184,13 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     # Help
     ActionSpec("shortcuts", "&Keyboard shortcuts", ("F1", "?"), "Help", ""),
+    ActionSpec(
+        "messages",
+        "Recent &messages…",
+        ("Ctrl+Shift+M",),
+        "Help",
+        "The last status-bar messages again (they vanish after a few seconds)",
+    ),
 )
 
 LABEL_KEYS_HELP = ("1 … 9", "Set the selected track's label to the n-th label")

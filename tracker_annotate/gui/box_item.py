@@ -72,6 +72,11 @@ class _Tag(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self._rect
 
+    @property
+    def screen_size(self) -> tuple[float, float]:
+        """Width and height on screen (pixels, whatever the zoom)."""
+        return self._rect.width(), self._rect.height()
+
     def paint(
         self,
         painter: QPainter | None,
@@ -101,7 +106,9 @@ class BoxItem(QGraphicsRectItem):
         proposal: bool = False,
         on_press: Callable[[int], None] | None = None,
         on_commit: Callable[[int, BoxXYXY], None] | None = None,
+        bounds: QRectF | None = None,
     ) -> None:
+        """``bounds`` is the image: a drag or resize never takes the box past its edge."""
         x1, y1, x2, y2 = box.xyxy.as_tuple()
         super().__init__(QRectF(x1, y1, x2 - x1, y2 - y1))
         self.track_id = track_id
@@ -111,6 +118,7 @@ class BoxItem(QGraphicsRectItem):
         self._selected = selected
         self._on_press = on_press
         self._on_commit = on_commit
+        self._bounds = bounds if bounds is not None and not bounds.isEmpty() else None
         self._drag: tuple[Handle, QPointF, QRectF] | None = None
         warn = box.flagged and not box.verified and not proposal
         color = style.WARNING if warn else style.track_color(track_id)
@@ -135,6 +143,7 @@ class BoxItem(QGraphicsRectItem):
             self, text, style.PROPOSAL if proposal else style.track_color(track_id), warn
         )
         self.tag.setPos(x1, y1)
+        self.tag_offset = 0.0  # scene units below the box's top (set by the canvas layout)
         tip = f"Track {track_id} ({label}), frame {box.frame}: {style.status_text(box)}"
         if preview:
             tip += " (tracking in progress)"
@@ -188,6 +197,30 @@ class BoxItem(QGraphicsRectItem):
 
     def contains(self, point: QPointF) -> bool:
         return self.shape_rect().contains(point)
+
+    def _clamped(self, r: QRectF, handle: Handle, r0: QRectF) -> QRectF:
+        """``r`` kept inside the image: a moved box slides along the edge (a box already
+        hanging over it may stay as far out as it was), a dragged edge stops at it."""
+        b = self._bounds
+        if b is None:
+            return r
+        if handle is Handle.MOVE:
+            lo_x, hi_x = min(b.left(), r0.left()), max(b.right(), r0.right())
+            lo_y, hi_y = min(b.top(), r0.top()), max(b.bottom(), r0.bottom())
+            dx = max(0.0, lo_x - r.left()) - max(0.0, r.right() - hi_x)
+            dy = max(0.0, lo_y - r.top()) - max(0.0, r.bottom() - hi_y)
+            return r.translated(dx, dy)
+        out = QRectF(r)
+        name = handle.value
+        if "l" in name:
+            out.setLeft(max(r.left(), min(b.left(), r0.left())))
+        if "r" in name:
+            out.setRight(min(r.right(), max(b.right(), r0.right())))
+        if "t" in name:
+            out.setTop(max(r.top(), min(b.top(), r0.top())))
+        if "b" in name:
+            out.setBottom(min(r.bottom(), max(b.bottom(), r0.bottom())))
+        return out
 
     def xyxy(self) -> BoxXYXY:
         r = self.rect().normalized()
@@ -251,9 +284,10 @@ class BoxItem(QGraphicsRectItem):
                 r.setTop(min(r0.top() + d.y(), r0.bottom() - MIN_SIZE))
             if "b" in name:
                 r.setBottom(max(r0.bottom() + d.y(), r0.top() + MIN_SIZE))
+        r = self._clamped(r, handle, r0)
         self.prepareGeometryChange()
         self.setRect(r)
-        self.tag.setPos(r.left(), r.top())
+        self.tag.setPos(r.left(), r.top() + self.tag_offset)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent | None) -> None:
         if self._drag is None:

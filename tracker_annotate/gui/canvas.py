@@ -225,9 +225,30 @@ class Canvas(QGraphicsView):
                 proposal=info.proposed and not is_preview,
                 on_press=s.select,
                 on_commit=None if is_preview else self._commit,
+                bounds=self._image_rect,
             )
             self._scene.addItem(item)
             self._items.append(item)
+        self._layout_tags()
+
+    def _layout_tags(self) -> None:
+        """Move each "#id label" tag down until it overlaps no tag placed before it (in
+        top-to-bottom, left-to-right order): boxes that overlap had unreadable labels
+        drawn on top of each other. Tags are screen-sized, so this depends on the zoom."""
+        scale = max(self.zoom, 1e-6)
+        placed: list[QRectF] = []
+        for item in sorted(self._items, key=lambda i: (i.rect().top(), i.rect().left())):
+            w, h = item.tag.screen_size
+            w, h = w / scale, h / scale
+            r = item.rect()
+            offset = 0.0
+            tag = QRectF(r.left(), r.top() - h, w, h)
+            while any(tag.intersects(p) for p in placed) and offset < 20 * h:
+                offset += h
+                tag = QRectF(r.left(), r.top() - h + offset, w, h)
+            placed.append(tag)
+            item.tag_offset = offset
+            item.tag.setPos(r.left(), r.top() + offset)
 
     def box_items(self) -> list[BoxItem]:
         return list(self._items)
@@ -296,6 +317,7 @@ class Canvas(QGraphicsView):
     def _zoom_done(self) -> None:
         if abs(self.zoom - self._pixmap_zoom) > 1e-6:
             self._update_pixmap()
+            self._layout_tags()
         self._store_view()
 
     def _store_view(self) -> None:

@@ -18,8 +18,8 @@ from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
 from tracker_annotate.core import audit, commands
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
-from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
-from tracker_annotate.core.project import Project
+from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
+from tracker_annotate.core.project import Project, Transaction
 from tracker_annotate.core.review import flagged_positions
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui.audit_flow import AuditFlow
@@ -50,7 +50,12 @@ class Controller(QObject):
         self.doc: Document | None = None
         self.worker: TrackingWorker | None = None
         self.current_label: Callable[[], str | None] = lambda: None
-        self._pending_retrack: dict[int, int] = {}  # track_id -> earliest edited frame
+        # (track_id, edited frame) awaiting their re-track, oldest first; each is marked
+        # stale in the project, in the edit's own transaction, until its run is applied
+        self._pending_retrack: list[tuple[int, int]] = []
+        self._running_retrack: tuple[int, int] | None = None
+        # the edit step each re-track belongs to: the run joins it (one Ctrl+Z for both)
+        self._edit_steps: dict[tuple[int, int], Transaction | None] = {}
         self._preview: dict[int, dict[int, FrameBox]] = {}
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
@@ -98,8 +103,7 @@ class Controller(QObject):
             return
         if into_selected and s.selected is not None:
             tid = s.selected
-            self._do(lambda: commands.add_box(p, tid, frame, xyxy))
-            self._after_edit(tid, frame)
+            self._edit_then_retrack(tid, frame, lambda: commands.add_box(p, tid, frame, xyxy))
             return
         tid = self._do(lambda: commands.add_track(p, frame, xyxy, self.current_label()))
         if tid is not None:
@@ -111,10 +115,15 @@ class Controller(QObject):
         if p is None or self.detect.fix(track_id, frame, xyxy):
             return
         if self.audit.pending_at(track_id, frame):  # a corrected audit sample was wrong
-            self._do(lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy))
+            self._edit_then_retrack(
+                track_id,
+                frame,
+                lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy),
+            )
         else:
-            self._do(lambda: commands.set_box_geometry(p, track_id, frame, xyxy))
-        self._after_edit(track_id, frame)
+            self._edit_then_retrack(
+                track_id, frame, lambda: commands.set_box_geometry(p, track_id, frame, xyxy)
+            )
 
     def delete_selected_box(self) -> None:
         p, sel = self.project, self._selected_box()
@@ -306,23 +315,69 @@ class Controller(QObject):
         what = f"Track {tids[0]}" if tids else "Track all"
         self._start(job, what)
 
-    def _after_edit(self, track_id: int, frame: int) -> None:
-        if not self.prefs.auto_retrack or self.doc is None or self.doc.source is None:
-            return
+    def _will_retrack(self, track_id: int) -> bool:
         p = self.project
-        if p is None or track_id not in p.tracks:
+        return (
+            self.prefs.auto_retrack
+            and self.doc is not None
+            and self.doc.source is not None
+            and p is not None
+            and track_id in p.tracks
+        )
+
+    def _edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
+        """Do ``edit`` and, when a re-track will follow, mark its stretch stale *in the
+        same transaction*: a crash between the edit and its re-track then leaves a mark the
+        next open flags and re-tracks, never a stretch silently off its new keyframe."""
+        p = self.project
+        if p is None:
             return
-        prev = self._pending_retrack.get(track_id)
-        self._pending_retrack[track_id] = frame if prev is None else min(prev, frame)
+        retrack = self._will_retrack(track_id)
+
+        def run() -> bool:
+            with p.edit("") as tx:  # the command names the step
+                edit()
+                if retrack and not tx.is_empty() and track_id in p.tracks:
+                    tx.mark_stale(track_id, frame)
+            return True
+
+        if self._do(run) is None or not retrack or (track_id, frame) not in p.stale:
+            return
+        self._queue_retrack(track_id, frame, p.history.last)
+
+    def _queue_retrack(self, track_id: int, frame: int, step: Transaction | None) -> None:
+        key = (track_id, frame)
+        if key not in self._pending_retrack:
+            self._pending_retrack.append(key)
+        self._edit_steps[key] = step
         if not self.busy:
             self._run_pending_retrack()
+
+    def resume_stale(self) -> None:
+        """After opening: stretches an edit left without their re-track (the app was
+        killed in between) are flagged, then re-tracked when auto re-track is on."""
+        p = self.project
+        if p is None or not p.stale:
+            return
+        n = self._do(lambda: commands.flag_stale_stretches(p))
+        stale = sorted(p.stale)
+        self.status.emit(
+            f"{len(stale)} stretch{'es' if len(stale) > 1 else ''} left without its re-track "
+            f"by an interruption: {n or 0} boxes flagged"
+            + ("; re-tracking them" if self.prefs.auto_retrack else " (press T to re-track)")
+        )
+        for tid, frame in stale:
+            if self._will_retrack(tid):
+                self._queue_retrack(tid, frame, None)
 
     def _run_pending_retrack(self) -> None:
         p, doc = self.project, self.doc
         if not self._pending_retrack or p is None or doc is None or doc.source is None:
             return
-        track_id, frame = self._pending_retrack.popitem()
+        track_id, frame = self._pending_retrack.pop(0)
         if track_id not in p.tracks:
+            self._edit_steps.pop((track_id, frame), None)
+            self._run_pending_retrack()
             return
         config = self.prefs.tracker_config()
         src = doc.source
@@ -341,6 +396,7 @@ class Controller(QObject):
             finally:
                 own.close()
 
+        self._running_retrack = (track_id, frame)
         self._start(job, f"Re-track {track_id} after edit")
 
     def _start(self, job: Job, description: str) -> None:
@@ -362,7 +418,9 @@ class Controller(QObject):
     def cancel_tracking(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+            # their stale marks stay in the project: the next open flags and re-tracks them
             self._pending_retrack.clear()
+            self._edit_steps.clear()
             self.status.emit("Cancelling tracking…")
 
     def _on_partial(self, track_id: int, boxes: list[FrameBox]) -> None:
@@ -376,15 +434,28 @@ class Controller(QObject):
         p, w = self.project, self.worker
         if p is None or w is None:
             return
+        key, self._running_retrack = self._running_retrack, None
+        step = self._edit_steps.pop(key, None) if key is not None else None
+        if step is not None and not p.history.is_done(step):
+            # its edit was undone while the run went: the result fits a state that is gone
+            self.status.emit(f"{w.description}: dropped, its edit was undone")
+            return
         desc = w.description + (" (cancelled, kept what finished)" if run.cancelled else "")
         # the project may have lost a track while the run was going: skip those
         run.boxes = {t: b for t, b in run.boxes.items() if t in p.tracks}
         run.spans = {t: sp for t, sp in run.spans.items() if t in p.tracks}
+        clears: set[tuple[int, int]] = set()
+        if not run.cancelled:
+            if key is not None:
+                if key not in self._pending_retrack:  # not edited again meanwhile
+                    clears.add(key)
+            else:  # a whole-track run recomputed every stretch of its tracks
+                clears = {(t, f) for t, f in p.stale if t in run.spans}
         flags_before = len(flagged_positions(p))
         changes: list[object] = []
         p.changed.connect(changes.append)
         try:
-            if self._do(lambda: self._apply(p, run, desc)) is None:
+            if self._do(lambda: self._apply(p, run, desc, clears)) is None:
                 return
         finally:
             p.changed.disconnect(changes.append)
@@ -394,6 +465,9 @@ class Controller(QObject):
             # annotator's last edit instead (a run cancelled before its first frame)
             self.status.emit(f"{desc}: no box changed, nothing to undo")
             return
+        undoes = "Ctrl+Z undoes the whole run"
+        if step is not None and p.history.merge_last_two(step, f"{step.description} + re-track"):
+            undoes = "Ctrl+Z undoes the fix and its re-track"
         rate = run.object_frames / run.seconds if run.seconds > 0 else 0.0
         # a re-track replaces the stretch after an edit, flags included: say what that did
         # to the review counter, or a fix that raised it looks like a bug
@@ -405,19 +479,24 @@ class Controller(QObject):
             flags += " (F: next flag)"
         self.status.emit(
             f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}"
-            f"{self.detect.note}; Ctrl+Z undoes the whole run"
+            f"{self.detect.note}; {undoes}"
         )
 
-    def _apply(self, p: Project, run: TrackingRun, desc: str) -> bool:
+    def _apply(self, p: Project, run: TrackingRun, desc: str, clears: set[tuple[int, int]]) -> bool:
         # apply_run adds the run's proposed tracks itself (adding them here too made every
-        # detection-proposed track twice); the detector's finds join the same undo step
-        with p.edit(desc):
+        # detection-proposed track twice); the detector's finds and the stale marks the
+        # run answers join the same undo step
+        with p.edit(desc) as tx:
             apply_run(p, run, desc)
             self.detect.install_pending(p)
+            for track_id, frame in sorted(clears):
+                tx.clear_stale(track_id, frame)
         return True
 
     def _on_failed(self, message: str) -> None:
         self._pending_retrack.clear()
+        self._edit_steps.clear()
+        self._running_retrack = None
         self.error.emit(f"Tracking failed; the project is unchanged.\n\n{message}")
 
     def _on_finished(self) -> None:
@@ -426,6 +505,7 @@ class Controller(QObject):
             # last reference (and with it the QThread) goes away
             self.worker.wait()
         self.worker = None
+        self._running_retrack = None
         self._preview = {}
         self._preview_timer.stop()
         self.preview_changed.emit({})
@@ -435,8 +515,11 @@ class Controller(QObject):
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop tracking before closing: what was committed is already saved; a run that
-        did not finish is dropped (nothing half-applied)."""
+        did not finish is dropped (nothing half-applied); stretches it left stale keep
+        their marks for the next open."""
         self._pending_retrack.clear()
+        self._edit_steps.clear()
+        self._running_retrack = None
         w = self.worker
         if w is not None:
             w.done.disconnect(self._on_done)
@@ -455,6 +538,12 @@ class Controller(QObject):
             dets = read_detections(path)
         except (TrackerAnnotateError, OSError) as exc:
             self.error.emit(exc)
+            return
+        if len(dets) == 0:
+            # like an empty annotation import: change nothing (no tracking run) and say so
+            self.error.emit(
+                FormatError("the file holds no detections; nothing was changed", path=path)
+            )
             return
         config = self.prefs.tracker_config()
         src = doc.source

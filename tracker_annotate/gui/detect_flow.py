@@ -135,8 +135,10 @@ class DetectFlow:
         p = self.c.project
         box = p.box(track_id, frame) if p is not None and track_id in p.tracks else None
         if p is not None and box is not None and box.flag_reason == props.REASON_REFOUND:
-            self.c._do(lambda: commands.accept_box(p, track_id, frame))
-            self.c._after_edit(track_id, frame)
+            # the accept and the stale mark of the re-track it starts are one commit
+            self.c._edit_then_retrack(
+                track_id, frame, lambda: commands.accept_box(p, track_id, frame)
+            )
             self.c._advance_review()
             return True
         if p is None or not self._open(track_id):

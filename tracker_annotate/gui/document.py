@@ -1,5 +1,8 @@
 """One open project: its store (autosaving), its frame source and the session over it.
 
+A rolling backup ``<name>.taproj.bak`` is kept while the project is open (see
+:mod:`tracker_annotate.io.store_backup`).
+
 Opening media creates ``<name>.taproj`` beside it (or where the user chooses when that
 folder is read-only) and reopens it next time, restoring frame, zoom and selection. The
 first frame shows at once: a new video's real length is counted by a background scan
@@ -14,18 +17,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PyQt6.QtCore import QThread, pyqtSignal
+from PyQt6.QtCore import QThread, QTimer, pyqtSignal
 
 from tracker_annotate.core.errors import MediaError, MediaMovedError, TrackerAnnotateError
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.core.session import Session
+from tracker_annotate.io import store_backup
 from tracker_annotate.io.media import MediaConfig, MediaSource, fingerprint, open_media
 from tracker_annotate.io.store import ProjectStore, is_project_path
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ProjectStore.PROJECT_SUFFIX
+#: Milliseconds between a view change (frame, zoom, selection) and its save.
+VIEW_SAVE_MS = 1000
 
 #: ``choose_project_path(suggested) -> path or None`` when the media's folder is read-only.
 ChooseProjectPath = Callable[[Path], Path | None]
@@ -97,12 +103,27 @@ class Document:
     def __init__(self, store: ProjectStore, source: MediaSource | None) -> None:
         self.store = store
         self.source = source
+        # <name>.taproj.bak, refreshed every few minutes of editing and on close: what a
+        # damaged file (bad sector, truncated copy) is restored from
+        store.enable_backups(store_backup.BACKUP_EVERY_S)
         media = store.project.media
         n = media.n_frames if media is not None else 1
         fps = source.fps if source is not None else (media.fps if media is not None else 30.0)
         self.session = Session(store.project, n_frames=n, fps=fps)
         self.session.restore(store.get_ui_state())
         self.scan: LengthScan | None = None
+        # frame, zoom and selection are saved as they change (at most once per
+        # VIEW_SAVE_MS, one small meta write), so a crash does not lose the place either
+        self._view_timer = QTimer()
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(VIEW_SAVE_MS)
+        self._view_timer.timeout.connect(self._save_view_quietly)
+        for signal in (
+            self.session.frame_changed,
+            self.session.selection_changed,
+            self.session.view_changed,
+        ):
+            signal.connect(self._view_changed)
 
     @property
     def project(self) -> Project:
@@ -132,10 +153,24 @@ class Document:
             self.project.set_media(replace(media, n_frames=n))
             self.session.set_n_frames(n)
 
+    def _view_changed(self, _value: object) -> None:
+        # not restarted on every change: playing would postpone the save forever
+        if not self._view_timer.isActive():
+            self._view_timer.start()
+
+    def _save_view_quietly(self) -> None:
+        if self.store.closed:
+            return
+        try:
+            self.save_view()
+        except TrackerAnnotateError as exc:  # the view is a convenience, never an error box
+            log.warning("could not save the view: %s", exc)
+
     def save_view(self) -> None:
         self.store.set_ui_state(self.session.ui_state())
 
     def close(self) -> None:
+        self._view_timer.stop()
         if self.scan is not None:
             self.scan.wait(10_000)
         try:
@@ -217,6 +252,17 @@ def open_document(
     return doc
 
 
+def _moved_message(expected: str) -> str:
+    """What the relink question says: plain words for an annotator (the error's own text
+    also tells a CLI user to come here)."""
+    if not Path(expected).exists():
+        return f"This project's media is not where it was:\n{expected}"
+    return (
+        f"The media at\n{expected}\nis not the one this project was annotated on (its "
+        f"content changed). If it is the same video re-encoded or moved, choose it."
+    )
+
+
 def _open_project(
     path: Path,
     media_config: MediaConfig | None,
@@ -226,7 +272,7 @@ def _open_project(
     try:
         store = ProjectStore.open(path)
     except MediaMovedError as exc:
-        new = choose_media(exc.expected_path, str(exc))
+        new = choose_media(exc.expected_path, _moved_message(exc.expected_path))
         if new is None:
             return None
         store = ProjectStore.open(path, check_media=False)

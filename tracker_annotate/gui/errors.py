@@ -19,6 +19,7 @@ from tracker_annotate.core.errors import (
     FormatError,
     MediaError,
     MediaMovedError,
+    ProjectDamagedError,
     ProjectError,
     TrackerAnnotateError,
     TrackingError,
@@ -28,6 +29,11 @@ log = logging.getLogger(__name__)
 
 _NEXT_STEP: list[tuple[type[BaseException], str]] = [
     (MediaMovedError, "Choose the media's new location when asked, or move it back."),
+    (
+        ProjectDamagedError,
+        "The file itself is damaged: restore it from its backup (offered when a backup "
+        "exists), or from your own copy. Reopening it will not help.",
+    ),
     (MediaError, "Check that the file plays in a video player, or convert it to MP4/H.264."),
     (FormatError, "Fix the file at the line shown, or choose the matching format on import."),
     (BoxError, "Draw the box again inside the image."),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from tracker_annotate.core.commands import import_tracks
-from tracker_annotate.core.errors import TrackerAnnotateError
+from tracker_annotate.core.errors import ProjectDamagedError, TrackerAnnotateError
 from tracker_annotate.gui import errors, preferences
 from tracker_annotate.gui.document import SUFFIX, open_document
 from tracker_annotate.io.media import VIDEO_EXTS, MediaConfig
@@ -79,8 +79,36 @@ def _choose_media(win: MainWindow, expected: str, message: str) -> str | None:
     return path or None
 
 
-def open_path(win: MainWindow, path: str) -> bool:
-    """Open media or a project in ``win``; errors are shown. Returns whether it opened."""
+def _offer_restore(win: MainWindow, exc: ProjectDamagedError) -> bool:
+    """Ask whether to replace a damaged project with its backup; restore it if so.
+    Returns whether it was restored."""
+    from tracker_annotate.io import store_backup
+
+    if exc.backup_path is None:
+        return False
+    bak = Path(exc.backup_path)
+    answer = QMessageBox.question(
+        win,
+        "The project file is damaged",
+        f"{exc.path} is damaged and cannot be opened.\n\n"
+        f"A backup from {store_backup.age_text(bak)} exists. Restore the project from it?\n"
+        f"Edits made after the backup are not in it. The damaged file is kept beside it "
+        f"(as {Path(exc.path).name}{store_backup.DAMAGED_SUFFIX}), nothing is deleted.",
+    )
+    if answer != QMessageBox.StandardButton.Yes:
+        return False
+    try:
+        kept = store_backup.restore_backup(exc.path)
+    except TrackerAnnotateError as err:
+        errors.show_error(win, "Could not restore the backup", err)
+        return False
+    log.info("restored %s from its backup; damaged file kept as %s", exc.path, kept)
+    return True
+
+
+def open_path(win: MainWindow, path: str, *, _restored: bool = False) -> bool:
+    """Open media or a project in ``win``; errors are shown. Returns whether it opened.
+    A damaged project with a backup gets the offer to restore it."""
     win.close_document()
     app = QApplication.instance()
     if app is not None:
@@ -92,6 +120,14 @@ def open_path(win: MainWindow, path: str) -> bool:
             choose_project_path=lambda s: _choose_project_path(win, s),
             choose_media=lambda e, m: _choose_media(win, e, m),
         )
+    except ProjectDamagedError as exc:
+        if app is not None:
+            QApplication.restoreOverrideCursor()
+            app = None
+        if not _restored and _offer_restore(win, exc):
+            return open_path(win, path, _restored=True)
+        errors.show_error(win, f"Cannot open {Path(path).name}", exc)
+        return False
     except (TrackerAnnotateError, OSError) as exc:
         errors.show_error(win, f"Cannot open {Path(path).name}", exc)
         return False
@@ -134,9 +170,10 @@ def import_annotations(win: MainWindow) -> None:
         return
     fmt = next((n for n, _, f in filters if f == chosen), None)
     try:
-        from tracker_annotate.io.formats import read_annotations
+        from tracker_annotate.io.formats import read_annotations, require_boxes
 
         imported = read_annotations(path, fmt, media=win.doc.project.media)
+        require_boxes(imported, path)
         ids = import_tracks(win.doc.project, imported, f"Import {Path(path).name}")
     except (TrackerAnnotateError, OSError) as exc:
         errors.show_error(win, "Import failed; nothing was changed", exc)

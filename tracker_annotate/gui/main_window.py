@@ -30,6 +30,7 @@ from tracker_annotate.gui.canvas import Canvas
 from tracker_annotate.gui.controller import Controller
 from tracker_annotate.gui.document import Document
 from tracker_annotate.gui.labels_panel import LabelCombo, LabelsPanel
+from tracker_annotate.gui.message_log import MessageLog, MessagesDialog
 from tracker_annotate.gui.review_panel import ReviewPanel
 from tracker_annotate.gui.shortcuts_dialog import ShortcutsDialog
 from tracker_annotate.gui.timeline import Timeline
@@ -126,6 +127,9 @@ class MainWindow(QMainWindow):
         self.review.add_quality_buttons([a["apply_target"], a["start_audit"], a["audit_next"]])
         sb = self.statusBar()
         assert sb is not None
+        # every message the bar shows, kept: Help > Recent messages shows them again
+        self.messages = MessageLog()
+        sb.messageChanged.connect(self.messages.add)
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.cancel_button = QPushButton("Cancel")
@@ -181,6 +185,7 @@ class MainWindow(QMainWindow):
             "detect": c.detect.detect_here,
             "auto_retrack": self._toggle_auto_retrack,
             "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "messages": lambda: MessagesDialog(self.messages, self).exec(),
         }
         for name, fn in handlers.items():
             a[name].triggered.connect(lambda _checked=False, fn=fn: fn())
@@ -223,12 +228,16 @@ class MainWindow(QMainWindow):
         p.changed.connect(self._on_project_changed)
         p.history.changed.connect(self._on_history)
         s.frame_changed.connect(self._on_frame)
+        # the background length scan corrects a lying header: show it at once, not at the
+        # next key press ("Frame 0 / 443" on a 68-frame tree.avi)
+        s.length_changed.connect(lambda _n: self._on_frame(s.frame))
         s.playing_changed.connect(self._on_playing)
         self._on_frame(s.frame)
         self._update_title()
         self._update_enabled()
         self._refresh_recent()
         self.canvas.setFocus()
+        self.controller.resume_stale()  # stretches a crash left between edit and re-track
 
     def close_document(self) -> None:
         doc = self.doc
@@ -301,7 +310,14 @@ class MainWindow(QMainWindow):
     def _update_enabled(self) -> None:
         has = self.doc is not None
         for name, act in self.actions_by_name.items():
-            if name not in ("open", "quit", "preferences", "shortcuts", "auto_retrack"):
+            if name not in (
+                "open",
+                "quit",
+                "preferences",
+                "shortcuts",
+                "auto_retrack",
+                "messages",
+            ):
                 act.setEnabled(has)
         self.actions_by_name["cancel_tracking"].setEnabled(self.controller.busy)
         if has:

@@ -143,6 +143,7 @@ class Timeline(QWidget):
         project.changed.connect(self._on_changed)
         session.frame_changed.connect(self._on_frame)
         session.selection_changed.connect(self._on_selection)
+        session.length_changed.connect(self._on_length)
         self._cache.clear()
         self._version += 1
         self._update_bar()
@@ -154,6 +155,7 @@ class Timeline(QWidget):
         if self._session is not None:
             self._session.frame_changed.disconnect(self._on_frame)
             self._session.selection_changed.disconnect(self._on_selection)
+            self._session.length_changed.disconnect(self._on_length)
         self._project = self._session = None
         self._cache.clear()
         self._backdrop = self._backdrop_key = None
@@ -170,6 +172,12 @@ class Timeline(QWidget):
     def set_px_per_frame(self, value: float | None) -> None:
         """Timeline zoom: pixels per frame, ``None`` to fit the whole video."""
         self._px_per_frame = None if value is None else min(value, MAX_PX_PER_FRAME)
+        self._update_bar()
+        self.lanes.update()
+
+    def _on_length(self, n_frames: int) -> None:
+        self._cache.clear()
+        self._version += 1
         self._update_bar()
         self.lanes.update()
 

@@ -173,7 +173,8 @@ class ImageSequenceSource(MediaSource):
 
 
 def _read_seqinfo(ini: Path) -> dict[str, str]:
-    parser = configparser.ConfigParser()
+    # no interpolation: a "%" in a sequence name is text, not a template error
+    parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(ini, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:

@@ -51,6 +51,7 @@ __all__ = [
     "MediaSource",
     "VideoSource",
     "fingerprint",
+    "fingerprint_matches",
     "list_images",
     "natural_key",
     "open_media",
@@ -94,14 +95,24 @@ def _hash_file_ends(h: Any, file: Path, size: int) -> None:
         h.update(fh.read(_TAIL_BYTES))
 
 
-def fingerprint(path: str | os.PathLike[str]) -> str:
+def _ends(files: list[Path], *, reverse: bool) -> list[Path]:
+    ends = files[:1] + files[-1:] if len(files) > 1 else files[:1]
+    return ends[::-1] if reverse else ends
+
+
+def fingerprint(path: str | os.PathLike[str], *, legacy_order: bool = False) -> str:
     """A short string that changes when the media's content changes.
 
     Videos: size plus a hash of the first 2 MiB and last 256 KiB of bytes (which hold the
     first frames and the index). Folders: names and sizes of every image plus the bytes of
     the first and last one. Raw bytes rather than decoded pixels, so the same file gets the
     same fingerprint on machines with another OpenCV/FFmpeg build (decoders differ in the
-    last bit). Cheap: no decoding, a few MiB read.
+    last bit). Cheap: no decoding, a few MiB read. The same content gives the same string in
+    every process (no hash-seed dependence).
+
+    ``legacy_order`` hashes a folder's last image before its first: releases before 0.1.1
+    used a set there, so a project written by one of them holds either order; see
+    :func:`fingerprint_matches`.
     """
     p = Path(path)
     if p.name == "seqinfo.ini" and p.is_file():
@@ -118,7 +129,9 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
                 size = f.stat().st_size
                 total += size
                 h.update(f"{f.name}\0{size}\n".encode())
-            for f in {files[0], files[-1]}:
+            # first, then last: a list, not a set, whose order would follow the hash seed
+            # (a different fingerprint for the same folder in every other run)
+            for f in _ends(files, reverse=legacy_order):
                 _hash_file_ends(h, f, f.stat().st_size)
             return f"images:{len(files)}:{total}:{h.hexdigest()}"
         size = p.stat().st_size
@@ -128,6 +141,15 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
         raise MediaError(f"no such file or folder; {EXPECTED}", path=str(p)) from exc
     except OSError as exc:
         raise MediaError(f"cannot read: {exc}", path=str(p)) from exc
+
+
+def fingerprint_matches(path: str | os.PathLike[str], recorded: str) -> bool:
+    """Whether the media at ``path`` has the ``recorded`` fingerprint, accepting the
+    last-before-first order that older releases wrote for some folders (see
+    :func:`fingerprint`). Raises :class:`MediaError` when the media cannot be read."""
+    if fingerprint(path) == recorded:
+        return True
+    return recorded.startswith("images:") and fingerprint(path, legacy_order=True) == recorded
 
 
 def probe_media(path: str | os.PathLike[str]) -> MediaRef:

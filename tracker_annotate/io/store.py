@@ -33,7 +33,8 @@ rescues the edits.
 Media moved. :meth:`ProjectStore.open` raises :class:`MediaMovedError` when the media is
 missing or its fingerprint changed (unless it sits at the same place relative to the
 project, which is relinked silently). The caller asks the user for the new location, then
-``ProjectStore.open(path, check_media=False)`` and :meth:`ProjectStore.relink`.
+``ProjectStore.open(path, check_media=False)`` and :meth:`ProjectStore.relink`. The error's
+message is written for the annotator (it is shown in the app's dialog), not for a programmer.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -52,6 +54,7 @@ from typing import Any, Literal
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
 from tracker_annotate.io import store_audit
+from tracker_annotate.io import store_backup as bk
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
@@ -96,8 +99,12 @@ class ProjectStore:
         self._pending_boxes: set[tuple[int, int]] = set()
         self._pending_tracks: set[int] = set()
         self._pending_labels: set[str] = set()
+        self._pending_stale = False
         self._pending_quality = False
         self._identity = _file_identity(path)
+        self._backup_every: float | None = None  # seconds; None: no rolling backup
+        self._backup_at = 0.0  # monotonic time of the last backup
+        self._edited_since_backup = False
         project.changed.connect(self._on_changed)
         project.media_changed.connect(self._on_media_changed)
 
@@ -177,11 +184,20 @@ class ProjectStore:
         path = Path(path)
         sc.check_header(path)
         con = _connect(path, synchronous, check=True)
+        problem = bk.quick_check(con)
+        if problem is not None:
+            con.close()
+            raise bk.damaged(path, f"integrity check: {problem}")
         try:
             project, relpath = sc.load_project(con, path, progress)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:  # damaged text fails to decode
             con.close()
-            raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
+            raise bk.damaged(path, str(exc)) from exc
+        except ProjectError as exc:
+            con.close()
+            # damaged content (a row of impossible values, a dangling reference)
+            detail = str(exc).removeprefix(f"{path}: ")
+            raise bk.damaged(path, detail) from exc
         except BaseException:
             con.close()
             raise
@@ -228,11 +244,11 @@ class ProjectStore:
         media = self.project.media
         if media is None:
             return
-        from tracker_annotate.io.media import fingerprint
+        from tracker_annotate.io.media import fingerprint, fingerprint_matches
 
         how = (
-            f"Relink it to the media's new location (from Python: "
-            f"ProjectStore.open({str(self.path)!r}, check_media=False).relink(new_path))."
+            "Open the project in tracker-annotate and choose the media's new location "
+            "when asked, or move the media back."
         )
         if not Path(media.path).exists():
             moved = self._find_moved_media(media)
@@ -245,23 +261,28 @@ class ProjectStore:
                 expected_path=media.path,
             )
         if media.fingerprint and fingerprint(media.path) != media.fingerprint:
+            if fingerprint_matches(media.path, media.fingerprint):
+                # recorded by an older release in the other file order: same media
+                self.project.set_media(replace(media, fingerprint=fingerprint(media.path)))
+                return
             raise MediaMovedError(
                 f"{self.path}: the media {media.path} is not the file the project was "
-                f"annotated on (its content fingerprint changed). If it is the same video "
-                f"re-encoded or moved, {how[0].lower()}{how[1:]}",
+                f"annotated on (its content changed). If it is the same video re-encoded "
+                f"or moved, open the project in tracker-annotate and choose the media "
+                f"when asked.",
                 expected_path=media.path,
             )
 
     def _find_moved_media(self, media: MediaRef) -> Path | None:
         if not self._media_relpath:
             return None
-        from tracker_annotate.io.media import fingerprint
+        from tracker_annotate.io.media import fingerprint_matches
 
         candidate = (self.path.parent / self._media_relpath).resolve()
         if not candidate.exists():
             return None
         try:
-            same = not media.fingerprint or fingerprint(candidate) == media.fingerprint
+            same = not media.fingerprint or fingerprint_matches(candidate, media.fingerprint)
         except (TrackerAnnotateError, OSError):  # an unreadable candidate is not the media
             log.debug("candidate media %s unreadable", candidate, exc_info=True)
             return None
@@ -294,6 +315,34 @@ class ProjectStore:
         self.project.set_media(new)  # persisted by _on_media_changed
         log.info("relinked %s to %s", self.path, new.path)
 
+    # -- backup ---------------------------------------------------------------------------
+    def enable_backups(self, every_s: float = bk.BACKUP_EVERY_S) -> None:
+        """Keep ``<name>.taproj.bak`` (see :mod:`~tracker_annotate.io.store_backup`): written
+        now if there is none, then refreshed after an edit once ``every_s`` seconds passed
+        since the last one, and on close. For the app; the CLI's short runs do without."""
+        if every_s <= 0:
+            raise ProjectError(f"backup interval must be positive, got {every_s} s")
+        self._backup_every = every_s
+        self._backup_at = time.monotonic()
+        if not bk.backup_path(self.path).exists():
+            self.backup()
+
+    def backup(self) -> Path | None:
+        """Refresh the backup now; returns its path, or ``None`` if it failed (logged)."""
+        con = self._connection()
+        with self._lock:
+            done = bk.write_backup(con, self.path)
+        self._backup_at = time.monotonic()
+        if done is not None:
+            self._edited_since_backup = False
+        return done
+
+    def _maybe_backup(self) -> None:
+        self._edited_since_backup = True
+        every = self._backup_every
+        if every is not None and time.monotonic() - self._backup_at >= every:
+            self.backup()
+
     # -- UI state -------------------------------------------------------------------------
     def get_ui_state(self) -> dict[str, Any]:
         """What the GUI saved with :meth:`set_ui_state` (empty if nothing was)."""
@@ -325,6 +374,7 @@ class ProjectStore:
             self._pending_boxes |= cs.boxes
             self._pending_tracks |= cs.tracks
             self._pending_labels |= cs.labels
+            self._pending_stale |= cs.stale
             self._pending_quality |= cs.quality
             self.flush()
 
@@ -340,6 +390,7 @@ class ProjectStore:
             or self._pending_tracks
             or self._pending_labels
             or self._pending_quality
+            or self._pending_stale
         )
 
     def flush(self) -> None:
@@ -385,6 +436,10 @@ class ProjectStore:
                     con.executemany(sc.UPSERT_BOX, upserts)
                 if tracks:
                     con.execute(sc.SET_META, ("next_track_id", json.dumps(p.next_track_id)))
+                if self._pending_stale:
+                    # in the edit's own transaction: a crash cannot keep the edit and lose
+                    # the note that its stretch still needs re-tracking
+                    con.execute(sc.SET_META, (sc.STALE_KEY, sc.stale_to_json(p.stale)))
                 if self._pending_quality:
                     store_audit.write_quality(con, p.quality)
                 con.execute("COMMIT")
@@ -400,7 +455,9 @@ class ProjectStore:
             self._pending_boxes = set()
             self._pending_tracks = set()
             self._pending_labels = set()
+            self._pending_stale = False
             self._pending_quality = False
+        self._maybe_backup()
 
     def _check_file_still_there(self) -> None:
         """Refuse to keep saving into a file that was deleted, moved or replaced while
@@ -443,6 +500,8 @@ class ProjectStore:
             return
         try:
             self.flush()
+            if self._backup_every is not None and self._edited_since_backup:
+                self.backup()
         except ProjectError:
             log.exception("%s: closing with unsaved edits", self.path)
         finally:
@@ -505,9 +564,9 @@ def _connect(path: Path, synchronous: Synchronous, *, check: bool = False) -> sq
                 f"or another store in this one); close it there first"
             ) from exc
         raise ProjectError(f"{path}: cannot open the project: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # garbage text in page 1
         con.close()
-        raise ProjectError(f"{path}: the project file is damaged: {exc}") from exc
+        raise bk.damaged(path, str(exc)) from exc
     except BaseException:
         con.close()
         raise

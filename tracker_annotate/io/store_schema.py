@@ -6,7 +6,9 @@ A project is a SQLite database:
   SQLite file is refused instead of being written into;
 * ``PRAGMA user_version`` = :data:`SCHEMA_VERSION`; older files are migrated by
   :data:`MIGRATIONS`, newer ones refused with a message saying to upgrade;
-* ``meta`` (key -> JSON text): the media reference, the next track id, the UI state;
+* ``meta`` (key -> JSON text): the media reference, the next track id, the UI state, and
+  :data:`STALE_KEY`, the stretches an edit left awaiting their re-track (no schema change:
+  an older reader ignores the key);
 * ``labels``, ``tracks`` and ``boxes``: the model, one row per object.
 
 :func:`write_project` and :func:`load_project` move a whole project between the file and
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -32,7 +35,7 @@ from typing import Any
 
 from tracker_annotate import __version__
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
-from tracker_annotate.core.errors import ProjectError
+from tracker_annotate.core.errors import ProjectDamagedError, ProjectError
 from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.io.store_audit import (
@@ -41,6 +44,8 @@ from tracker_annotate.io.store_audit import (
     migrate_add_audit,
     write_quality,
 )
+
+log = logging.getLogger(__name__)
 
 #: ``PRAGMA application_id`` of a project: the ASCII bytes "TAPR" as a big-endian int32.
 APPLICATION_ID = int.from_bytes(b"TAPR", "big")
@@ -113,6 +118,26 @@ UPSERT_LABEL = (
 )
 DELETE_LABEL = "DELETE FROM labels WHERE name = ?"
 SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+#: ``meta`` key of :attr:`Project.stale`: a JSON list of ``[track_id, frame]``, sorted.
+STALE_KEY = "stale_retracks"
+
+
+def stale_to_json(stale: frozenset[tuple[int, int]]) -> str:
+    return json.dumps(sorted([int(t), int(f)] for t, f in stale))
+
+
+def stale_from_json(text: str | None, where: str) -> set[tuple[int, int]]:
+    """The stale marks. A damaged record is dropped with a warning: it holds no annotation,
+    and losing it costs only the flag on a stretch, never a box."""
+    if not text:
+        return set()
+    try:
+        items = json.loads(text)
+        return {(int(t), int(f)) for t, f in items if int(f) >= 0}
+    except (ValueError, TypeError):
+        log.warning("%s: ignoring damaged stale-stretch marks", where)
+        return set()
+
 
 # -- rows <-> model ---------------------------------------------------------------------
 
@@ -260,7 +285,7 @@ def build_boxes(
             )
     except (ValueError, TypeError, IndexError, KeyError) as exc:  # BoxError is a ValueError
         at = f"track {row[0]} frame {row[1]}" if row is not None else "a box row"
-        raise ProjectError(f"{where}: {at} is damaged: {exc!r}") from exc
+        raise ProjectDamagedError(f"{where}: {at} is damaged: {exc!r}", path=where) from exc
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -288,6 +313,7 @@ def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) 
             ("app_version", json.dumps(__version__)),
             ("media", media_to_json(project.media, project_dir)),
             ("next_track_id", json.dumps(project.next_track_id)),
+            (STALE_KEY, stale_to_json(project.stale)),
         ],
     )
     write_quality(con, project.quality)
@@ -347,6 +373,7 @@ def load_project(
         next_id = 1
     _fill_project_unchecked(project, tracks, boxes, next_id)
     project._quality = load_quality(con, where)  # loading is not an edit (see below)
+    project._stale = {(t, f) for t, f in stale_from_json(meta.get(STALE_KEY), where) if t in tracks}
     if progress is not None:
         progress(total, total)
     return project, relpath

@@ -212,7 +212,9 @@ class VideoSource(MediaSource):
         finally:
             cap.release()
         if self._claimed is not None and self._claimed != n:
-            log.warning(
+            # info, not a warning: it is corrected and reported where it matters
+            # (``claimed_frames``; ``info`` shows both), a log line on every open is noise
+            log.info(
                 "%s: header claims %d frames, %d decode; using %d", self.path, self._claimed, n, n
             )
         keys = tuple(k for k in keyframes if k < n) if keyframes else None

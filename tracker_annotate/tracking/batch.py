@@ -222,6 +222,8 @@ def run_one(
         if not partial.exists():
             raise TrackerAnnotateError(f"the tracker wrote no output to {partial}")
         os.replace(partial, job.out_path)
+        if summary and "out" in summary:
+            summary = {**summary, "out": job.out_path}  # not the scratch name it was written as
     except Exception as exc:
         job.discard_partial()
         log.debug("job %s failed", job.name, exc_info=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tracker_annotate.core.boxes import BoxSource
-from tracker_annotate.core.errors import TrackingError
+from tracker_annotate.core.errors import FormatError, ProjectError, TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply_run
@@ -54,17 +54,65 @@ def load_keyframes(init_path: str | os.PathLike[str], media: MediaRef) -> Projec
             project = store.project
         project.set_media(media)
         return project
+    from tracker_annotate.io.formats import detect_format, expected_formats
+
+    try:
+        detect_format(p)
+    except FormatError as exc:  # its hint may name options this command does not have
+        raise FormatError(
+            f"cannot tell the keyframes' format from {p.suffix or 'the name'!r}; expected "
+            f"{expected_formats(writing=False)} or {_PROJECT_KIND}",
+            path=str(p),
+        ) from exc
     return read_annotations(p, media=media)
 
 
-def write_result(project: Project, out_path: str | os.PathLike[str]) -> str:
-    """Write by extension; returns the format written (``project`` for .taproj/.sqlite)."""
+_PROJECT_KIND = ".taproj/.sqlite (project)"
+
+
+def check_output(out_path: str | os.PathLike[str], *, overwrite: bool) -> None:
+    """Refuse an output whose format the extension does not name, and an existing output
+    unless ``overwrite`` (a project there may hold hours of review the result would
+    replace). Checked before tracking starts, so the refusal comes at once, not after the
+    run."""
+    from tracker_annotate.io.formats import detect_format, expected_formats
+    from tracker_annotate.io.store import is_project_path
+
+    out = Path(out_path)
+    if not is_project_path(out):
+        try:
+            detect_format(out, writing=True)
+        except FormatError as exc:
+            raise FormatError(
+                f"cannot tell the output format from {out.suffix or 'the name'!r}; expected "
+                f"{expected_formats(writing=True)} or {_PROJECT_KIND}",
+                path=str(out),
+            ) from exc
+    if overwrite or not (out.exists() or out.is_symlink()):
+        return
+
+    what = (
+        "a project (its reviewed boxes would be replaced)"
+        if is_project_path(out)
+        else ("a folder" if out.is_dir() else "a file")
+    )
+    raise ProjectError(
+        f"{out}: already exists, {what}; choose another output, or pass --overwrite to replace it"
+    )
+
+
+def write_result(
+    project: Project, out_path: str | os.PathLike[str], *, overwrite: bool = False
+) -> str:
+    """Write by extension; returns the format written (``project`` for .taproj/.sqlite).
+    An existing output is refused unless ``overwrite`` (see :func:`check_output`)."""
     from tracker_annotate.io.formats import detect_format, write_annotations
     from tracker_annotate.io.store import ProjectStore, is_project_path
 
     out = Path(out_path)
+    check_output(out, overwrite=overwrite)
     if is_project_path(out):
-        ProjectStore.create(out, project, overwrite=True).close()
+        ProjectStore.create(out, project, overwrite=overwrite).close()
         return "project"
     fmt = detect_format(out, writing=True)
     options: dict[str, Any] = {"write_seqinfo": False} if fmt == "mot" else {}
@@ -79,8 +127,10 @@ def track_file(
     *,
     detections_path: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Track one media file from its keyframes and write the result.
+    """Track one media file from its keyframes and write the result. An existing
+    ``out_path`` is refused before anything runs unless ``overwrite``.
 
     Returns a JSON-able summary: ``frames``, ``tracks``, ``boxes`` (derived), ``flagged``,
     ``proposed``, ``object_frames``, ``seconds``, ``object_frames_per_s``, ``tracker``,
@@ -94,6 +144,7 @@ def track_file(
         raise TrackingError(
             f"{media_path}: no keyframes given (expected a MOT/CVAT/COCO file or project)"
         )
+    check_output(out_path, overwrite=overwrite)
     with open_media(media_path) as source:
         media = media_ref_for(source, media_path)
         project = load_keyframes(init_path, media)
@@ -105,7 +156,7 @@ def track_file(
             log.warning("%s: the detections file holds no detections", detections_path)
         run = track_project(project, source, config, progress=progress, detections=dets)
     apply_run(project, run, f"Track ({config.tracker})")
-    fmt = write_result(project, out_path)
+    fmt = write_result(project, out_path, overwrite=overwrite)
     derived = [
         b
         for t in project.tracks

@@ -23,10 +23,11 @@ TEXT = st.text(
 
 @st.composite
 def frame_boxes(draw: st.DrawFn, frame: int) -> FrameBox:
-    x1 = draw(st.floats(-50, 600, allow_nan=False))
-    y1 = draw(st.floats(-50, 450, allow_nan=False))
+    # boxes overlap the 640x480 image (readers refuse one entirely off it), edges may hang over
     w = draw(st.floats(1, 300, allow_nan=False))
     h = draw(st.floats(1, 300, allow_nan=False))
+    x1 = draw(st.floats(max(-50.0, 1.0 - w), 600, allow_nan=False))
+    y1 = draw(st.floats(max(-50.0, 1.0 - h), 450, allow_nan=False))
     flagged = draw(st.booleans())
     return FrameBox(
         frame,

@@ -225,6 +225,11 @@ MALFORMED = [
     ([GOOD, "", "# comment", GOOD], 4, "id", "duplicate (frame, id), line counts blanks"),
     ([GOOD, "2,1,10,10,5,5,1,3,1"], 2, "class", "a track changes class mid-way"),
     (["3,1,10,10,5,5,1,1,1"], 1, "frame", "frame 3 beyond a 2-frame media"),
+    ([GOOD, "2,1,700,10,5,5,1,1,1"], 2, "x,y,w,h", "entirely right of a 64-px frame"),
+    (["1,1,-30,-30,5,5,1,1,1"], 1, "x,y,w,h", "entirely above-left of the frame"),
+    (["1,1,0,0,1e300,5,1,1,1"], 1, "w", "w=1e300 overlaps, but is no box"),
+    (["1,1,-1e9,0,5,5,1,1,1"], 1, "x", "a coordinate no image has"),
+    (["1,1,0,0,5,900,1,1,1"], 1, "x,y,w,h", "900 px high on a 48-px frame"),
 ]
 
 
@@ -262,3 +267,16 @@ def test_unreadable_files(tmp_path: Path, content: bytes | None, reason: str) ->
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="not found"):
         read_mot(tmp_path / "nope.txt")
+
+
+def test_the_default_label_is_written_as_class_1(tmp_path: Path) -> None:
+    """MOT exports wrote class -1 for the default label: MOT evaluation (TrackEval) keeps
+    class 1 (pedestrian) only, so a single-class export scored nothing."""
+    p = Project(None)  # labels: the default "object" only
+    with p.edit("x") as tx:
+        tx.set_track(TrackInfo(1))
+        tx.set_box(1, FrameBox(0, BoxXYXY(1, 2, 11, 22)))
+    gt = tmp_path / "gt" / "gt.txt"
+    write_mot(p, gt)
+    assert gt.read_text().splitlines()[0].split(",")[7] == "1"
+    assert read_mot(gt).track(1).label == "object"  # labels.txt beside it names class 1

@@ -39,15 +39,29 @@ FORMATS: dict[str, tuple[str, bool, str]] = {
 _BY_SUFFIX = {ext: name for name, (_, _, ext) in FORMATS.items() if ext}
 
 
-def detect_format(path: PathLike, format: str | None = None, *, writing: bool = False) -> str:
+def expected_formats(*, writing: bool) -> str:
+    """``".txt (mot), .xml (cvat), .json (coco)"``: what a reader (or writer) accepts, for
+    messages (a reader's list leaves out export-only formats)."""
+    usable = [(n, ext) for n, (_, can_read, ext) in FORMATS.items() if writing or can_read]
+    items = [f"{ext} ({n})" for n, ext in usable if ext]
+    items += [f"a folder ({n})" for n, ext in usable if not ext]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def detect_format(
+    path: PathLike, format: str | None = None, *, writing: bool = False, hint: str = ""
+) -> str:
     """The format named by ``format``, else the one the path's extension implies.
 
-    A folder (or, when writing, a path without an extension) means YOLO.
+    A folder (or, when writing, a path without an extension) means YOLO. ``hint`` ends the
+    message of an unknown extension (a CLI with a ``--format`` option says so there; this
+    layer does not know which options its caller has).
     """
+    names = sorted(n for n, (_, can_read, _) in FORMATS.items() if writing or can_read)
     if format is not None:
         name = format.lower()
         if name not in FORMATS:
-            raise FormatError(f"unknown format {format!r}; choose from {sorted(FORMATS)}")
+            raise FormatError(f"unknown format {format!r}; choose from {names}")
     else:
         p = Path(path)
         suffix = p.suffix.lower()
@@ -58,11 +72,13 @@ def detect_format(path: PathLike, format: str | None = None, *, writing: bool = 
         else:
             raise FormatError(
                 f"cannot tell the format from {suffix or 'a name without extension'!r}; "
-                f"pass a format, one of {sorted(FORMATS)}",
+                f"expected {expected_formats(writing=writing)}{hint}",
                 path=str(path),
             )
     if not writing and not FORMATS[name][1]:
-        raise FormatError(f"{name} is an export-only format", path=str(path))
+        raise FormatError(
+            f"{name} is an export-only format; import reads {', '.join(names)}", path=str(path)
+        )
     return name
 
 
@@ -77,6 +93,17 @@ def read_annotations(path: PathLike, format: str | None = None, **options: Any) 
     (all accept ``media=``)."""
     project: Project = _function(detect_format(path, format), "read")(path, **options)
     return project
+
+
+def require_boxes(project: Project, path: PathLike) -> None:
+    """Refuse an import that would bring no box (an empty file, only ignore rows...):
+    it must change nothing and say so, not report "imported 0 tracks" and add labels."""
+    if project.n_boxes() == 0:
+        raise FormatError(
+            f"the file holds no boxes ({len(project.tracks)} tracks, 0 boxes); nothing was "
+            "imported. Expected at least one annotated box",
+            path=str(path),
+        )
 
 
 def write_annotations(
@@ -108,7 +135,9 @@ def quality_sidecar_path(path: PathLike, format: str) -> Path:
 __all__ = [
     "FORMATS",
     "detect_format",
+    "expected_formats",
     "quality_sidecar_path",
     "read_annotations",
+    "require_boxes",
     "write_annotations",
 ]

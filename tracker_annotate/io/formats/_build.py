@@ -14,12 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from tracker_annotate.core.boxes import BoxXYXY, FrameBox
+from tracker_annotate.core.boxes import MAX_COORD, BoxXYXY, FrameBox, implausible_for_image
 from tracker_annotate.core.errors import BoxError, FormatError, ProjectError
 from tracker_annotate.core.labels import DEFAULT_LABEL, Label, distinct_color
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 
 PathLike = str | os.PathLike[str]
+
+#: Largest integer a file may give for a frame, id or count: 2**53, beyond which a number
+#: read as a float is no longer exact (and no video has that many frames). Beyond it a
+#: value is damage, and would overflow the 64-bit integers of NumPy and SQLite.
+MAX_INT = 2**53
 
 
 class ProjectBuilder:
@@ -78,8 +83,12 @@ class ProjectBuilder:
         *,
         frame_shown: int | None = None,
         field: str | None = None,
+        box_field: str | None = None,
     ) -> None:
-        """Add one box. ``frame_shown`` is the frame as the file numbers it (for messages)."""
+        """Add one box. ``frame_shown`` is the frame as the file numbers it (for messages);
+        ``box_field`` names the box's fields in a message about its geometry (default
+        ``field``). With media, a visible box must overlap the image and be of a plausible
+        size."""
         shown = box.frame if frame_shown is None else frame_shown
         if self.media is not None and box.frame >= self.media.n_frames:
             raise self.error(
@@ -88,6 +97,11 @@ class ProjectBuilder:
                 line,
                 field or "frame",
             )
+        if self.media is not None and not box.outside:
+            # an outside marker keeps the last known place, which may be off the image
+            why = implausible_for_image(box.xyxy, self.media.width, self.media.height)
+            if why is not None:
+                raise self.error(why, line, box_field or field or "box")
         key = (track_id, box.frame)
         if key in self._where:
             first = self._where[key]
@@ -130,13 +144,39 @@ def parse_int(text: str, builder: ProjectBuilder, line: int | None, field: str) 
     value = parse_float(text, builder, line, field)
     if value != int(value):
         raise builder.error(f"expected an integer, got {text!r}", line, field)
+    if abs(value) > MAX_INT:
+        raise builder.error(f"{text!r} is out of range (at most 2**53)", line, field)
     return int(value)
 
 
+def check_coordinates(
+    values: Iterable[float],
+    names: Iterable[str],
+    builder: ProjectBuilder,
+    line: int | None,
+) -> None:
+    """A :class:`FormatError` naming the first field whose value is non-finite or beyond
+    :data:`~tracker_annotate.core.boxes.MAX_COORD` (``w=1e300`` is no box)."""
+    for value, name in zip(values, names, strict=True):
+        if not -MAX_COORD <= value <= MAX_COORD:
+            raise builder.error(
+                f"{value!r} is not a plausible pixel coordinate or size (expected at most "
+                f"{MAX_COORD:.0e} in magnitude)",
+                line,
+                name,
+            )
+
+
 def box_from_xywh(
-    xywh: tuple[float, float, float, float], builder: ProjectBuilder, line: int | None, field: str
+    xywh: tuple[float, float, float, float],
+    builder: ProjectBuilder,
+    line: int | None,
+    field: str,
+    names: tuple[str, str, str, str] | None = None,
 ) -> BoxXYXY:
+    """``names`` are the four values' field names for messages (default: ``field``)."""
     x, y, w, h = xywh
+    check_coordinates(xywh, names or (field,) * 4, builder, line)
     if not w > 0:
         raise builder.error(f"width must be positive, got {w}", line, field)
     if not h > 0:
@@ -148,9 +188,14 @@ def box_from_xywh(
 
 
 def box_from_xyxy(
-    coords: Iterable[float], builder: ProjectBuilder, line: int | None, field: str
+    coords: Iterable[float],
+    builder: ProjectBuilder,
+    line: int | None,
+    field: str,
+    names: tuple[str, str, str, str] | None = None,
 ) -> BoxXYXY:
     x1, y1, x2, y2 = coords
+    check_coordinates((x1, y1, x2, y2), names or (field,) * 4, builder, line)
     try:
         return BoxXYXY(x1, y1, x2, y2)
     except BoxError as exc:
@@ -163,6 +208,26 @@ def fmt_float(value: float, decimals: int | None) -> str:
         text = repr(float(value))
         return text[:-2] if text.endswith(".0") else text
     return f"{value:.{decimals}f}"
+
+
+def frame_files(media: MediaRef | None) -> list[Path] | None:
+    """The image file of each frame when the media is an image folder or a MOT sequence
+    (``img1/``) that is where the project says, else ``None`` (a video, or media moved):
+    exports name the real files instead of invented ``frame_000000.jpg`` names."""
+    if media is None:
+        return None
+    from tracker_annotate.core.errors import MediaError
+    from tracker_annotate.io.images import list_images
+
+    root = Path(media.path)
+    if not root.is_dir():
+        return None
+    folder = root / "img1" if (root / "img1").is_dir() else root
+    try:
+        files = list_images(folder)
+    except MediaError:
+        return None
+    return files[: media.n_frames] if len(files) >= media.n_frames else None
 
 
 def media_size(project: Project) -> int | None:

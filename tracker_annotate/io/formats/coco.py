@@ -40,9 +40,11 @@ from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.core.quality_report import quality_report
 from tracker_annotate.io.formats._build import (
+    MAX_INT,
     PathLike,
     ProjectBuilder,
     box_from_xywh,
+    frame_files,
     last_frame,
     open_atomic,
     read_text,
@@ -72,14 +74,19 @@ class _Json:
         v = self.get(obj, key, where, default)
         if isinstance(v, bool) or not isinstance(v, int):
             if isinstance(v, float) and v.is_integer():
-                return int(v)
-            raise self.b.error(f"expected an integer, got {v!r}", field=f"{where}.{key}")
+                v = int(v)
+            else:
+                raise self.b.error(f"expected an integer, got {v!r}", field=f"{where}.{key}")
+        if abs(v) > MAX_INT:
+            raise self.b.error(f"{v} is out of range (at most 2**53)", field=f"{where}.{key}")
         return v
 
     def num(self, obj: Any, key: str, where: str, default: Any = _MISSING) -> float:
         v = self.get(obj, key, where, default)
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise self.b.error(f"expected a number, got {v!r}", field=f"{where}.{key}")
+        if not -1e300 < v < 1e300:  # NaN, inf, or an integer too large for a float
+            raise self.b.error(f"expected a finite number, got {v!r}", field=f"{where}.{key}")
         return float(v)
 
     def bool_(self, obj: Any, key: str, where: str, default: bool = False) -> bool:
@@ -103,6 +110,8 @@ def _load(path: PathLike, builder: ProjectBuilder) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise builder.error(f"not valid JSON: {exc.msg}", exc.lineno) from exc
+    except RecursionError as exc:  # "[[[[..." thousands deep: no COCO file nests like that
+        raise builder.error("not a COCO file: JSON nested too deeply") from exc
 
 
 def _pick_video(data: Any, j: _Json, video: int | str | None) -> int | None:
@@ -220,6 +229,8 @@ def read_coco(
             raise builder.error(
                 f"expected [x, y, w, h] numbers, got {bbox!r}", field=f"{where}.bbox"
             )
+        if not all(-1e300 < v < 1e300 for v in bbox):
+            raise builder.error(f"expected finite numbers, got {bbox!r}", field=f"{where}.bbox")
         xywh = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
         xyxy = box_from_xywh(xywh, builder, None, f"{where}.bbox")
         label = category(ann, where)
@@ -274,14 +285,17 @@ def write_coco(project: Project, path: PathLike, *, indent: int | None = None) -
         {"id": cat_ids[lab.name], "name": lab.name, "supercategory": "", "color": lab.hex}
         for lab in project.labels.values()
     ]
+    # file_name is relative to the folder holding the media: the real image of each frame
+    # for an image folder or MOT sequence ("TUD-Campus/img1/000001.jpg"), the name
+    # extracted frames get for a video ("clip/frame_000000.jpg", ffmpeg -start_number 0)
+    files = frame_files(media)
+    if files is not None and media is not None:
+        base = Path(media.path).parent
+        names = [f.relative_to(base).as_posix() for f in files]
+    else:
+        names = [f"{name}/frame_{f:06d}.jpg" for f in range(n_frames)]
     images = [
-        {
-            "id": f + 1,
-            "video_id": 1,
-            "frame_id": f,
-            "file_name": f"{name}/frame_{f:06d}.jpg",
-            **size,
-        }
+        {"id": f + 1, "video_id": 1, "frame_id": f, "file_name": names[f], **size}
         for f in range(n_frames)
     ]
     tracks = []

@@ -205,7 +205,19 @@ def _read_meta(meta: _Node, builder: ProjectBuilder) -> int | None:
     size = task.child("size")
     if size is None or not size.text.strip():
         return None
-    return parse_int(size.text.strip(), builder, size.line, "size")
+    n = parse_int(size.text.strip(), builder, size.line, "size")
+    # a track's last shape is copied to the task's end: a huge size would be a hang
+    limit = builder.media.n_frames if builder.media is not None else MAX_TASK_FRAMES
+    if not 0 <= n <= limit:
+        what = f"the media's {limit} frames" if builder.media is not None else f"{limit} frames"
+        raise builder.error(
+            f"task size {n} is not a frame count (expected 0 to {what})", size.line, "size"
+        )
+    return n
+
+
+#: Largest task length (frames) believed without media: 9 hours at 30 fps.
+MAX_TASK_FRAMES = 1_000_000
 
 
 def _read_shape(node: _Node, builder: ProjectBuilder) -> _Shape:
@@ -232,7 +244,7 @@ def _read_shape(node: _Node, builder: ProjectBuilder) -> _Shape:
     attrs = node.values
     return _Shape(
         frame,
-        box_from_xyxy(coords, builder, node.line, "xtl"),
+        box_from_xyxy(coords, builder, node.line, "xtl", names=("xtl", "ytl", "xbr", "ybr")),
         _flag(node, "keyframe", builder, "1"),
         _flag(node, "outside", builder),
         _flag(node, "occluded", builder),
@@ -314,7 +326,7 @@ def _read_track(node: _Node, builder: ProjectBuilder, size: int | None) -> None:
     for i, s in enumerate(shapes):
         marker = s.attrs.get("ta_source", "").strip() == END_MARKER
         if not marker and (not s.outside or s.keyframe):
-            builder.add_box(tid, _frame_box(s, builder), s.line)
+            builder.add_box(tid, _frame_box(s, builder), s.line, box_field="xtl,ytl,xbr,ybr")
         if s.outside:
             continue
         nxt = shapes[i + 1] if i + 1 < len(shapes) else None
@@ -325,7 +337,7 @@ def _read_track(node: _Node, builder: ProjectBuilder, size: int | None) -> None:
             t = (f - s.frame) / (nxt.frame - s.frame) if nxt is not None else 0.0
             xyxy = _lerp(s.xyxy, nxt.xyxy, t) if nxt is not None else s.xyxy
             box = FrameBox(f, xyxy, BoxSource.INTERPOLATED, 1.0, occluded=s.occluded)
-            builder.add_box(tid, box, s.line)
+            builder.add_box(tid, box, s.line, box_field="xtl,ytl,xbr,ybr")
 
 
 def read_cvat(path: PathLike, *, media: MediaRef | None = None) -> Project:

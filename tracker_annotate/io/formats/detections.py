@@ -32,6 +32,7 @@ import numpy.typing as npt
 from tracker_annotate.core.boxes import as_xyxy_array
 from tracker_annotate.core.errors import BoxError, FormatError
 from tracker_annotate.io.formats._build import (
+    MAX_INT,
     PathLike,
     ProjectBuilder,
     fmt_float,
@@ -192,6 +193,8 @@ def _load_json(path: PathLike) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
+    except RecursionError as exc:  # "[[[[..." thousands deep
+        raise FormatError("not a detections file: JSON nested too deeply", path=str(path)) from exc
 
 
 def _image_frames(images: Any, path: PathLike) -> dict[int, int]:
@@ -203,7 +206,7 @@ def _image_frames(images: Any, path: PathLike) -> dict[int, int]:
         if not isinstance(img, dict) or "id" not in img:
             raise FormatError("expected an object with an 'id'", path=str(path), field=where)
         frame = img.get("frame_id", img.get("frame_index"))
-        if not isinstance(frame, int) or isinstance(frame, bool) or frame < 0:
+        if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame <= MAX_INT:
             raise FormatError(
                 f"expected a 0-based integer 'frame_id' (or 'frame_index'), got {frame!r}",
                 path=str(path),
@@ -263,6 +266,12 @@ def read_coco_detections(
                     path=str(path),
                     field=f"{where}.image_id",
                 )
+            if frame > MAX_INT:
+                raise FormatError(
+                    f"image_id {image_id} is out of range (at most 2**53)",
+                    path=str(path),
+                    field=f"{where}.image_id",
+                )
         else:
             raise FormatError(
                 f"image_id {image_id!r} is not an integer and no images map it to a frame",
@@ -280,7 +289,12 @@ def read_coco_detections(
                 path=str(path),
                 field=f"{where}.bbox",
             )
-        x, y, w, h = (float(v) for v in bbox)
+        try:
+            x, y, w, h = (float(v) for v in bbox)
+        except OverflowError:  # an integer too large for a float
+            raise FormatError(
+                f"bbox {bbox} is out of range", path=str(path), field=f"{where}.bbox"
+            ) from None
         if not (w > 0 and h > 0) or not np.isfinite([x, y, w, h]).all():
             raise FormatError(
                 f"bbox {bbox} has zero or negative size", path=str(path), field=f"{where}.bbox"
@@ -291,9 +305,15 @@ def read_coco_detections(
             raise FormatError(
                 f"expected a number, got {score!r}", path=str(path), field=f"{where}.score"
             )
-        if not isinstance(cat, int) or isinstance(cat, bool):
+        if not isinstance(cat, int) or isinstance(cat, bool) or abs(cat) > MAX_INT:
             raise FormatError(
-                f"expected an integer, got {cat!r}", path=str(path), field=f"{where}.category_id"
+                f"expected an integer (at most 2**53), got {cat!r}",
+                path=str(path),
+                field=f"{where}.category_id",
+            )
+        if not -1e300 < score < 1e300:  # also NaN; a huge integer has no float
+            raise FormatError(
+                f"expected a finite score, got {score!r}", path=str(path), field=f"{where}.score"
             )
         rows.append((frame, x, y, w, h, float(score), cat))
     return _detections(rows, class_names)

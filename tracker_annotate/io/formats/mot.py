@@ -22,9 +22,10 @@ Conventions chosen here (and what the writer does, so our own files read back th
   convention; the writer writes one), else :data:`MOT17_CLASSES` (class 1 is
   ``pedestrian``); an id missing from the map becomes
   ``class_<n>``; ``-1`` and files without the column give the default label ``object``.
-  The writer inverts the same map: ``object`` is written as ``-1``, ``class_<n>`` as
-  ``n``, and any other label gets the smallest free id (pass that id in ``label_map`` to
-  read the name back).
+  The writer inverts the same map: ``object`` is written as class ``1`` (the class MOT
+  evaluation scores; ``-1`` when another label is class 1), ``class_<n>`` as ``n``, and
+  any other label gets the smallest free id (pass that id in ``label_map`` to read the
+  name back; a ``gt.txt`` gets a ``labels.txt`` that does it).
 * **visibility.** A box is ``occluded`` when its visibility is below ``occluded_below``
   (default 0.5; ``-1`` means unknown, not occluded). We only know a boolean, so the
   writer writes visibility 0 for occluded boxes and 1 otherwise.
@@ -51,12 +52,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tracker_annotate.core.boxes import BoxSource, FrameBox
+from tracker_annotate.core.errors import FormatError
 from tracker_annotate.core.labels import DEFAULT_LABEL
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.io.formats._build import (
     PathLike,
     ProjectBuilder,
     box_from_xywh,
+    check_coordinates,
     fmt_float,
     parse_float,
     parse_int,
@@ -130,6 +133,7 @@ def iter_mot_rows(text: str, builder: ProjectBuilder) -> Iterator[MotRow]:
             )
         track_id = parse_int(parts[1], builder, line_no, "id")
         x, y, w, h = (parse_float(parts[i], builder, line_no, _FIELDS[i]) for i in range(2, 6))
+        check_coordinates((x, y, w, h), _FIELDS[2:6], builder, line_no)
         if not w > 0:
             raise builder.error(f"width must be positive, got {parts[4]}", line_no, "w")
         if not h > 0:
@@ -170,8 +174,8 @@ def read_mot(
         if row.track_id < 0:
             raise builder.error(
                 f"track id {row.track_id} is negative: this looks like a detections file "
-                "(det.txt, id -1); give it to 'track --detections' (read_detections), "
-                "not to import",
+                "(det.txt, id -1); load it as detections (the app's Import detections, or "
+                "'track --detections'), not as annotations",
                 row.line,
                 "id",
             )
@@ -181,10 +185,12 @@ def read_mot(
         unknown = row.conf is None or row.conf == -1
         confidence = 1.0 if unknown else min(max(row.conf or 0.0, 0.0), 1.0)
         occluded = row.visibility is not None and 0 <= row.visibility < occluded_below
-        xyxy = box_from_xywh((row.x, row.y, row.w, row.h), builder, row.line, "w")
+        xyxy = box_from_xywh(
+            (row.x, row.y, row.w, row.h), builder, row.line, "w", names=("x", "y", "w", "h")
+        )
         builder.ensure_track(row.track_id, label_for_class(row.class_id, classes), row.line)
         box = FrameBox(row.frame, xyxy, source, confidence, occluded=occluded)
-        builder.add_box(row.track_id, box, row.line, frame_shown=row.frame + 1)
+        builder.add_box(row.track_id, box, row.line, frame_shown=row.frame + 1, box_field="x,y,w,h")
     if ignored:
         log.info("%s: skipped %d rows with conf 0 (ignore regions)", path, ignored)
     return builder.build(f"Import {Path(path).name}")
@@ -225,11 +231,15 @@ def mot_class_ids(labels: list[str], label_map: Mapping[int, str] | None = None)
         if name in by_name:
             out[name] = by_name[name]
         elif name == DEFAULT_LABEL.name:
-            out[name] = -1
+            continue  # below, once the other labels have their ids
         elif m is not None and int(m.group(1)) not in classes:
             out[name] = int(m.group(1))
         else:
             pending.append(name)
+    if DEFAULT_LABEL.name in labels:
+        # class 1, what MOTChallenge evaluation (TrackEval) scores: -1 made it drop every
+        # row of a single-class export as a non-pedestrian; -1 only when 1 is taken
+        out[DEFAULT_LABEL.name] = 1 if 1 not in out.values() else -1
     used = set(classes) | set(out.values())
     next_id = 1
     for name in pending:
@@ -293,10 +303,18 @@ def seqinfo_path(annotation_path: PathLike) -> Path:
 
 
 def read_seqinfo(path: PathLike) -> dict[str, str]:
-    """The ``[Sequence]`` section of a ``seqinfo.ini`` (empty when the file is absent)."""
-    parser = configparser.ConfigParser()
+    """The ``[Sequence]`` section of a ``seqinfo.ini`` (empty when the file is absent).
+    A malformed file (duplicate keys, a line that is no ``key=value``, not UTF-8) is a
+    :class:`FormatError` naming it."""
+    parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
-    if not parser.read(path, encoding="utf-8") or not parser.has_section("Sequence"):
+    try:
+        found = parser.read(path, encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", None)
+        reason = str(exc).splitlines()[0]
+        raise FormatError(f"malformed seqinfo.ini: {reason}", path=str(path), line=line) from exc
+    if not found or not parser.has_section("Sequence"):
         return {}
     return dict(parser["Sequence"])
 
