@@ -1,10 +1,8 @@
 """Results stream while a run goes, and progress reaches its total (issue 11, defect 7).
 
 Engine v1 failed both (progress stopped at 1573 of 3176 steps on vtest.avi with 4 objects,
-then jumped to done); engine v2 reaches its total. Streaming still fails in the engine:
-``tracking/engine.py`` calls ``on_partial`` once per track after the whole run. The engine
-belongs to its owner; the exact change is in issue 11's resolve note. That test is a
-strict xfail: when the engine streams it passes, fails as XPASS, and the marker goes.
+then jumped to done, and ``on_partial`` came once per track after the whole run). Engine v2
+streams provisional boxes every ``STREAM_INTERVAL_S`` while the sweeps run.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.project import Project, TrackInfo
@@ -66,7 +63,6 @@ def _run(tmp_path: Path) -> tuple[list[tuple[float, int]], list[tuple[int, int]]
     return partials, progress, t0, t1
 
 
-@pytest.mark.xfail(strict=True, reason="engine.py calls on_partial only after the whole run")
 def test_partial_results_arrive_while_the_run_goes(tmp_path: Path) -> None:
     partials, _, t0, t1 = _run(tmp_path)
     early = [t for t, _ in partials if t < t0 + 0.6 * (t1 - t0)]

@@ -214,7 +214,7 @@ def _run(
                     lost_after=config.fusion.lost_after,
                 )
     total = sum(p.plan.n_steps for p in passes.values())
-    state = _Progress(total, progress, cancel)
+    state = _Progress(total, progress, cancel, on_partial, config)
     fwd = [p for p in passes.values() if p.plan.step > 0]
     bwd = [p for p in passes.values() if p.plan.step < 0]
     groups = _sweep_groups(fwd, bwd, config, info.self_contained)
@@ -327,12 +327,43 @@ def _run_sweeps(
         raise errors[0]
 
 
+#: Seconds between streamed previews of what the passes found (``on_partial``).
+STREAM_INTERVAL_S = 0.25
+
+
 class _Progress:
-    def __init__(self, total: int, cb: ProgressCallback | None, cancel: CancelToken | None) -> None:
+    def __init__(
+        self,
+        total: int,
+        cb: ProgressCallback | None,
+        cancel: CancelToken | None,
+        on_partial: PartialCallback | None = None,
+        config: TrackerConfig | None = None,
+    ) -> None:
         self.total, self.cb, self.cancel = total, cb, cancel
+        self.on_partial, self.config = on_partial, config
         self.done = 0
         self._last = 0.0
+        self._last_stream = time.perf_counter()
         self._lock = threading.Lock()
+        self._stream_lock = threading.Lock()
+
+    def stream(self, running: list[TrackPass]) -> None:
+        """Preview the passes' new boxes (provisional: the fusion between keyframes and the
+        cross-track checks come at the end of the run, whose boxes replace these)."""
+        if self.on_partial is None or self.config is None:
+            return
+        now = time.perf_counter()
+        if now - self._last_stream < STREAM_INTERVAL_S:
+            return
+        self._last_stream = now
+        for p in running:
+            new = p.out[p.streamed :]
+            p.streamed = len(p.out)
+            if new:
+                boxes = _preview_boxes(p, new, self.config)
+                with self._stream_lock:
+                    self.on_partial(p.plan.track_id, boxes)
 
     @property
     def cancelled(self) -> bool:
@@ -386,6 +417,7 @@ def _sweep(
             else:
                 _step_frame(fd, running, config, detections)
             state.add(len(running))
+            state.stream(running)
             for p in starting:
                 p.begin(fd)  # type: ignore[arg-type]  # fd is set when starting is non-empty
             active = [p for p in running if not p.done] + [p for p in starting if not p.done]
@@ -395,6 +427,20 @@ def _sweep(
             f = pending[i].plan.start
         else:
             f += step
+
+
+def _preview_boxes(p: TrackPass, sigs: list[StepSignals], config: TrackerConfig) -> list[FrameBox]:
+    if p.info.self_contained:
+        fused = extension_boxes(sigs)
+        conf = _calibrated(fused, config)
+        return [
+            _box(fb.frame, fb.xyxy, c, fb.reason, config) for fb, c in zip(fused, conf, strict=True)
+        ]
+    out = []
+    for s in sigs:
+        c, reason = cm.step_confidence(s)
+        out.append(_box(s.frame, s.xyxy, c, reason, config))
+    return out
 
 
 def _step_frame(

@@ -116,6 +116,8 @@ class TrackPass:
     #: Self-contained back-ends: frames of continuous committee collapse before "lost"
     #: (0: never on appearance; see FusionParams.lost_after).
     lost_after: int = 0
+    #: Steps already streamed to a preview (``engine._Progress.stream``).
+    streamed: int = 0
 
     def begin(self, frame: FrameData) -> None:
         box = np.array(self.plan.init_xyxy, dtype=np.float64)
