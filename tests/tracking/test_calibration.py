@@ -13,6 +13,7 @@ from tracker_annotate.tracking.calibration import (
     fit_isotonic,
     fit_model,
     load_model,
+    recalibrate,
 )
 
 
@@ -60,3 +61,15 @@ def test_shipped_model_loads_and_round_trips() -> None:
     again = ConfidenceModel.from_json(json.loads(json.dumps(m.to_json())))
     x = np.zeros((3, len(FEATURES)))
     np.testing.assert_allclose(m.predict(x), again.predict(x))
+
+
+def test_recalibrate_keeps_the_ranking_and_fits_the_new_rates() -> None:
+    x, y = _data(1)
+    m = fit_model(x, y)
+    x2, y2 = _data(3)
+    y2 = y2 & (np.random.default_rng(4).random(len(y2)) < 0.7)  # a harder domain: fewer right
+    r = recalibrate(m, x2, y2)
+    np.testing.assert_allclose(r.raw(x2), m.raw(x2))  # same ranking
+    assert expected_calibration_error(r.predict(x2), y2) < expected_calibration_error(
+        m.predict(x2), y2
+    )

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -212,6 +212,20 @@ def fit_model(
         tuple(float(v) for v in ys),
         meta,
         terms,
+    )
+
+
+def recalibrate(
+    model: ConfidenceModel,
+    x: FloatArray,
+    y: npt.NDArray[np.bool_],
+    meta: dict[str, Any] | None = None,
+) -> ConfidenceModel:
+    """The same ranking (logistic part), with its isotonic map fitted anew on ``x, y``: the
+    ranking can be learned where data is plentiful and the calibration where it is real."""
+    xs, ys = fit_isotonic(model.raw(x), y)
+    return replace(
+        model, iso_x=tuple(float(v) for v in xs), iso_y=tuple(float(v) for v in ys), meta=meta
     )
 
 
