@@ -199,6 +199,18 @@ def iou_matrix(a_xyxy: npt.ArrayLike, b_xyxy: npt.ArrayLike) -> FloatArray:
     return out
 
 
+def iou_xyxy(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+    """IoU of two xyxy boxes (scalar, no allocation of a matrix: for per-frame loops)."""
+    a0, a1, a2, a3 = (float(v) for v in np.asarray(a).reshape(4))
+    b0, b1, b2, b3 = (float(v) for v in np.asarray(b).reshape(4))
+    ix, iy = min(a2, b2) - max(a0, b0), min(a3, b3) - max(a1, b1)
+    if ix <= 0 or iy <= 0:
+        return 0.0
+    inter = ix * iy
+    union = (a2 - a0) * (a3 - a1) + (b2 - b0) * (b3 - b1) - inter
+    return inter / union if union > 0 else 0.0
+
+
 class BoxSource(StrEnum):
     """Where a box came from. Only ``MANUAL`` (and verified boxes) are truth for the tracker."""
 

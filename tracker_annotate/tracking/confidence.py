@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from tracker_annotate.core.boxes import iou_xyxy
 from tracker_annotate.tracking.passes import StepSignals
 
 REASON_DRIFT = "appearance drift"
@@ -101,7 +102,7 @@ def blend_pair(
     cb, rb = step_confidence(bwd)
     wf = (cf + 0.05) * (1.0 - t)
     wb = (cb + 0.05) * t
-    iou = _iou(fwd.xyxy, bwd.xyxy)
+    iou = iou_xyxy(fwd.xyxy, bwd.xyxy)
     if iou >= 0.5:
         box = (wf * fwd.xyxy + wb * bwd.xyxy) / (wf + wb)
         base = (wf * cf + wb * cb) / (wf + wb)
@@ -112,13 +113,3 @@ def blend_pair(
     if wf >= wb:
         return fwd.xyxy, min(cf, 0.35) * (0.5 + iou), REASON_DISAGREE, True
     return bwd.xyxy, min(cb, 0.35) * (0.5 + iou), REASON_DISAGREE, True
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ix = min(a[2], b[2]) - max(a[0], b[0])
-    iy = min(a[3], b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = float(ix * iy)
-    ua = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / ua if ua > 0 else 0.0

@@ -556,17 +556,7 @@ def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
     if b is None:
         if fp is None or not fp.out:
             return []
-        sigs = list(fp.out)
-        if fp.end_reason == "lost":
-            while len(sigs) > 1 and sigs[-1].coasted > 0 and not sigs[-1].conflict:
-                sigs.pop()
-        elif fp.end_reason == "left":
-            # Drop the boxes left parked on the border (or mostly outside) after it left.
-            parked = getattr(fp, "border_run", 0)
-            while len(sigs) > 1 and (sigs[-1].vis < LEFT_VIS or parked > 0):
-                sigs.pop()
-                parked -= 1
-        fused = extension_boxes(sigs)
+        fused = extension_boxes(_extension_steps(fp))
         confs = _calibrated(fused, config)
         out = []
         for fb, conf in zip(fused, confs, strict=True):
@@ -626,24 +616,34 @@ def _fill_gaps(out: dict[int, FrameBox], a: FrameBox, b: FrameBox, config: Track
             )
 
 
+def _extension_steps(fp: TrackPass) -> list[StepSignals]:
+    """The steps of a pass past the last keyframe that are kept, as it ended.
+
+    Lost: coasted guesses after the last real sighting are dropped, except boxes another
+    track claimed (they stay, flagged, so the annotator sees the collision); a track lost
+    right after its keyframe keeps its first guess, flagged as the end, or it would stop at
+    the keyframe with nothing shown to anyone. Left: boxes mostly outside, and those a
+    self-contained back-end left parked on the border after the object left, are dropped.
+    """
+    sigs = list(fp.out)
+    if fp.end_reason == "lost":
+        while len(sigs) > 1 and sigs[-1].coasted > 0 and not sigs[-1].conflict:
+            sigs.pop()
+    elif fp.end_reason == "left":
+        parked = fp.border_run
+        while len(sigs) > 1 and (sigs[-1].vis < LEFT_VIS or parked > 0):
+            sigs.pop()
+            parked -= 1
+    return sigs
+
+
 def _assemble_extension(
     seg: Segment, fp: TrackPass | None, config: TrackerConfig, cancelled: bool
 ) -> list[FrameBox]:
     if fp is None or not fp.out:
         return []
-    sigs = list(fp.out)
-    if fp.end_reason == "lost":
-        # Coasted guesses after the last real sighting are dropped, except boxes another
-        # track claimed: those stay, flagged, so the annotator sees the collision. A track
-        # lost right after its keyframe keeps its first guess, flagged as the end below:
-        # otherwise it would stop at the keyframe with nothing shown to anyone.
-        while len(sigs) > 1 and sigs[-1].coasted > 0 and not sigs[-1].conflict:
-            sigs.pop()
-    elif fp.end_reason == "left":
-        while len(sigs) > 1 and sigs[-1].vis < LEFT_VIS:
-            sigs.pop()
     out = []
-    for s in sigs:
+    for s in _extension_steps(fp):
         conf, reason = cm.step_confidence(s)
         out.append(_box(s.frame, s.xyxy, conf, reason, config))
     if out and not cancelled and fp.done:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.core.boxes import iou_xyxy as iou
 from tracker_annotate.tracking.calibration import feature_row, log_age
 from tracker_annotate.tracking.params import FusionParams
 from tracker_annotate.tracking.passes import StepSignals
@@ -56,16 +57,6 @@ class FusedBox:
     unreadable: bool = False
     #: The back-end was re-started on a search hit here (a re-acquisition: flag it).
     reacquired: bool = False
-
-
-def iou(a: FloatArray, b: FloatArray) -> float:
-    ix = min(a[2], b[2]) - max(a[0], b[0])
-    iy = min(a[3], b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = float(ix * iy)
-    ua = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / ua if ua > 0 else 0.0
 
 
 def _evidence(s: StepSignals) -> float:

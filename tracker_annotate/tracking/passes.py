@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.core.boxes import iou_xyxy
 from tracker_annotate.tracking.appearance import Template, ncc, score_box, search, warp_box
 from tracker_annotate.tracking.backends import backend as backend_info
 from tracker_annotate.tracking.kalman import BoxKalman
@@ -153,8 +154,8 @@ class TrackPass:
         if self.info.self_contained and cand.xyxy is not None:
             # A coarse LK step is enough for a vote (the box comes from the back-end).
             lk = lk_median_flow(self.prev, cur, self.prev_xyxy, pred, grid=5, max_object=48.0)
-            cand.lk_iou = 0.0 if lk.xyxy is None else _iou(lk.xyxy, cand.xyxy)
-            cand.pred_iou = _iou(pred, cand.xyxy)
+            cand.lk_iou = 0.0 if lk.xyxy is None else iou_xyxy(lk.xyxy, cand.xyxy)
+            cand.pred_iou = iou_xyxy(pred, cand.xyxy)
             cand.score_own = m.score
         research = self.params.research_after
         if self.info.self_contained and research > 0 and self.low_run >= research:
@@ -198,7 +199,7 @@ class TrackPass:
         if best is None:
             return cand
         hit, distinct = best
-        if cand.xyxy is not None and _iou(hit.xyxy, cand.xyxy) >= 0.5:
+        if cand.xyxy is not None and iou_xyxy(hit.xyxy, cand.xyxy) >= 0.5:
             return cand  # the keyframes are where the back-end already is
         app = score_box(cur.gray, hit.xyxy, self.key_templates)
         if (
@@ -220,7 +221,7 @@ class TrackPass:
                 0.0,
                 score_own=math.nan,
                 lk_iou=math.nan,
-                pred_iou=_iou(pred, hit.xyxy),
+                pred_iou=iou_xyxy(pred, hit.xyxy),
             )
         return cand
 
@@ -426,16 +427,6 @@ class TrackPass:
             self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
             if self.low_run > max(5, self.max_coast):
                 self.done, self.end_reason = True, "lost"
-
-
-def _iou(a: FloatArray, b: FloatArray) -> float:
-    ix = min(a[2], b[2]) - max(a[0], b[0])
-    iy = min(a[3], b[3]) - max(a[1], b[1])
-    if ix <= 0 or iy <= 0:
-        return 0.0
-    inter = float(ix * iy)
-    ua = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / ua if ua > 0 else 0.0
 
 
 def _motion(xyxy: FloatArray, ref: FloatArray) -> float:
