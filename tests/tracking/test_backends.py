@@ -13,7 +13,8 @@ from tracker_annotate.core.errors import ConfigError, ModelError
 from tracker_annotate.models import MODEL_FILES, MODELS_DIR, check_file, verified_path
 from tracker_annotate.tracking import backends
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
-from tracker_annotate.tracking.measure import FrameData, available_trackers
+from tracker_annotate.tracking.backends import available_trackers
+from tracker_annotate.tracking.measure import FrameData
 
 
 def test_registry_is_the_one_list_of_names() -> None:

@@ -9,8 +9,8 @@ from tracking_scenes import ArraySource, MovingObject
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.tracking.api import CancelToken, TrackerConfig, apply_run
+from tracker_annotate.tracking.backends import available_trackers
 from tracker_annotate.tracking.engine import retrack_after_edit, track_project
-from tracker_annotate.tracking.measure import available_trackers
 
 
 def _project(

@@ -113,3 +113,17 @@ def backend(name: str) -> BackendInfo:
 def make_measurer(name: str) -> Measurer:
     """A fresh back-end instance for one pass of one track."""
     return backend(name).create()
+
+
+def available_trackers() -> list[str]:
+    """Back-end names that work in this OpenCV build (and with the shipped models)."""
+    from tracker_annotate.core.errors import ModelError, TrackingError
+
+    out = []
+    for name in TRACKER_NAMES:
+        try:
+            make_measurer(name)
+        except (TrackingError, ModelError):
+            continue
+        out.append(name)
+    return out

@@ -272,21 +272,6 @@ class NoMeasurer:
         return Measurement(None, method=self.name)
 
 
-def available_trackers() -> list[str]:
-    """Back-end names that work in this OpenCV build (and with the shipped models)."""
-    from tracker_annotate.core.errors import ModelError
-    from tracker_annotate.tracking.backends import TRACKER_NAMES, make_measurer
-
-    out = []
-    for name in TRACKER_NAMES:
-        try:
-            make_measurer(name)
-        except (TrackingError, ModelError):
-            continue
-        out.append(name)
-    return out
-
-
 def clip_xywh(xyxy: FloatArray, width: int, height: int) -> tuple[int, int, int, int] | None:
     x1, y1 = max(0.0, float(xyxy[0])), max(0.0, float(xyxy[1]))
     x2, y2 = min(float(width), float(xyxy[2])), min(float(height), float(xyxy[3]))
