@@ -11,7 +11,7 @@ another track lowers it.
 Two events are flagged whatever the appearance says, because NCC to the keyframes cannot
 tell look-alikes apart: the frame a track is found again after an occlusion
 (:data:`REACQUIRE_GAP`), and the frames where its box starts to sit on another track's box
-and where the two part again (``engine._flag_overlaps``): that is where identities switch.
+and where the two part again (``assemble.flag_overlaps``): that is where identities switch.
 """
 
 from __future__ import annotations

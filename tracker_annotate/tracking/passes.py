@@ -117,7 +117,7 @@ class TrackPass:
     #: Self-contained back-ends: frames of continuous committee collapse before "lost"
     #: (0: never on appearance; see FusionParams.lost_after).
     lost_after: int = 0
-    #: Steps already streamed to a preview (``engine._Progress.stream``).
+    #: Steps already streamed to a preview (``sweep.Progress.stream``).
     streamed: int = 0
 
     def begin(self, frame: FrameData) -> None:
