@@ -98,3 +98,24 @@ def test_track_init_from_detections_starts_a_track_per_pedestrian(
     both = [*args, "--init", str(out)]
     assert main(both) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_init_from_detections_refuses_an_existing_output_before_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The detector path writes a project too: issue 11's rule holds there (it used to be
+    refused only after the whole run, and --overwrite could not reach it)."""
+    out = tmp_path / "result.txt"
+    before = b"1,1,0,0,5,5,1,1,1\n"
+    out.write_bytes(before)
+    video = Path(__file__).resolve().parents[2] / "sample_videos" / "synthetic.mp4"
+    args = ["track", str(video), "--init-from-detections", "--out", str(out), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err, err
+    assert out.read_bytes() == before
+    # with --overwrite the refusal is gone: whatever happens next is the detector's business
+    # (the synthetic sample has no COCO objects: "found nothing"), not the existing file's
+    assert main([*args, "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" not in err and "found nothing" in err, err

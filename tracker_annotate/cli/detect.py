@@ -130,6 +130,7 @@ def run_init_from_detections(args: argparse.Namespace, config: Any) -> int:
             min_score=min_score,
             detections_path=args.detections,
             progress=progress,
+            overwrite=args.overwrite,
         )
     if args.json:
         print(json.dumps(summary))

@@ -17,11 +17,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tracker_annotate.core.boxes import BoxSource
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import MediaRef, Project
-from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply_run
+from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, TrackingRun, apply_run
 from tracker_annotate.tracking.engine import track_project
 
 log = logging.getLogger(__name__)
@@ -157,20 +156,32 @@ def track_file(
         run = track_project(project, source, config, progress=progress, detections=dets)
     apply_run(project, run, f"Track ({config.tracker})")
     fmt = write_result(project, out_path, overwrite=overwrite)
-    derived = [
-        b
-        for t in project.tracks
-        for b in project.boxes(t).values()
-        if b.source is not BoxSource.MANUAL
-    ]
+    return run_summary(
+        project, run, media_path, out_path, fmt, config, n_frames=media.n_frames, n_keyframes=n_key
+    )
+
+
+def run_summary(  # noqa: PLR0917 - the parts of one finished run, in order
+    project: Project,
+    run: TrackingRun,
+    media_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    fmt: str,
+    config: TrackerConfig,
+    *,
+    n_frames: int,
+    n_keyframes: int,
+) -> dict[str, Any]:
+    """The JSON-able summary ``track`` (and ``track --init-from-detections``) print."""
+    derived = [b for t in project.tracks for b in project.boxes(t).values() if not b.is_keyframe]
     return {
         "media": os.fspath(media_path),
         "out": os.fspath(out_path),
         "format": fmt,
         "tracker": config.tracker,
-        "frames": media.n_frames,
+        "frames": n_frames,
         "tracks": len(project.tracks),
-        "keyframes": n_key,
+        "keyframes": n_keyframes,
         "boxes": len(derived),
         "flagged": sum(1 for b in derived if b.flagged),
         "proposed": len(run.proposed),

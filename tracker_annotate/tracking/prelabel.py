@@ -132,8 +132,10 @@ def prelabel_file(
     first_frame: int = 0,
     detections_path: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """``track --init-from-detections``: tracks started by the detector on ``first_frame``.
+    An existing ``out_path`` is refused before anything runs unless ``overwrite``.
 
     Returns ``track``'s summary (see :func:`tracker_annotate.tracking.pipeline.track_file`)
     plus ``detector_ms`` (the one detector call) and ``detected`` (tracks started).
@@ -141,8 +143,14 @@ def prelabel_file(
     from tracker_annotate.io.formats.detections import read_detections
     from tracker_annotate.io.media import open_media
     from tracker_annotate.tracking.engine import track_project
-    from tracker_annotate.tracking.pipeline import media_ref_for, write_result
+    from tracker_annotate.tracking.pipeline import (
+        check_output,
+        media_ref_for,
+        run_summary,
+        write_result,
+    )
 
+    check_output(out_path, overwrite=overwrite)
     with open_media(media_path) as source:
         media = media_ref_for(source, media_path)
         if not 0 <= first_frame < source.n_frames:
@@ -161,32 +169,19 @@ def prelabel_file(
         extra = read_detections(detections_path) if detections_path is not None else None
         run = track_project(project, source, config, progress=progress, detections=extra)
     apply_run(project, run, f"Track ({config.tracker})")
-    fmt = write_result(project, out_path)
-    derived = [
-        b
-        for t in project.tracks
-        for b in project.boxes(t).values()
-        if b.source is not BoxSource.MANUAL and not b.is_keyframe
-    ]
-    return {
-        "media": os.fspath(media_path),
-        "out": os.fspath(out_path),
-        "format": fmt,
-        "tracker": config.tracker,
-        "frames": media.n_frames,
-        "tracks": len(project.tracks),
-        "keyframes": len(ids),
-        "detected": len(ids),
-        "boxes": len(derived),
-        "flagged": sum(1 for b in derived if b.flagged),
-        "proposed": len(run.proposed),
-        "object_frames": run.object_frames,
-        "seconds": round(run.seconds, 3),
-        "object_frames_per_s": round(run.object_frames / run.seconds, 1)
-        if run.seconds > 0
-        else None,
-        "detector_ms": round(timing.mean_ms, 1),
-    }
+    fmt = write_result(project, out_path, overwrite=overwrite)
+    summary = run_summary(
+        project,
+        run,
+        media_path,
+        out_path,
+        fmt,
+        config,
+        n_frames=media.n_frames,
+        n_keyframes=len(ids),
+    )
+    summary.update(detected=len(ids), detector_ms=round(timing.mean_ms, 1))
+    return summary
 
 
 def _classes(detector: Detector) -> Sequence[str]:
