@@ -211,6 +211,22 @@ def iou_xyxy(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def shift_in_sizes(xyxy: npt.ArrayLike, ref_xyxy: npt.ArrayLike) -> float:
+    """How far ``xyxy`` is from ``ref_xyxy`` in units of the reference's size: the L2 norm
+    of the (cx, cy, w, h) difference over sqrt(ref area). 0 is the same box."""
+    a = np.asarray(xyxy, dtype=np.float64).reshape(4)
+    r = np.asarray(ref_xyxy, dtype=np.float64).reshape(4)
+    d = np.array(
+        [
+            (a[0] + a[2] - r[0] - r[2]) / 2.0,
+            (a[1] + a[3] - r[1] - r[3]) / 2.0,
+            (a[2] - a[0]) - (r[2] - r[0]),
+            (a[3] - a[1]) - (r[3] - r[1]),
+        ]
+    )
+    return float(np.linalg.norm(d) / np.sqrt(max(float((r[2] - r[0]) * (r[3] - r[1])), 1.0)))
+
+
 class BoxSource(StrEnum):
     """Where a box came from. Only ``MANUAL`` (and verified boxes) are truth for the tracker."""
 

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tracker_annotate.core.boxes import iou_xyxy as iou
+from tracker_annotate.core.boxes import shift_in_sizes
 from tracker_annotate.tracking.calibration import feature_row, log_age
 from tracker_annotate.tracking.params import FusionParams
 from tracker_annotate.tracking.passes import StepSignals
@@ -150,9 +151,11 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
     err_f = b_xyxy - f_end.xyxy if (f_end is not None and ok_f) else np.zeros(4)
     err_b = a_xyxy - b_end.xyxy if (b_end is not None and ok_b) else np.zeros(4)
     out: list[FusedBox] = []
+    lines: dict[int, FloatArray] = {}
+    pair_d2: list[float] = []  # how far the corrected passes disagree where both are used
     for f in range(a_frame + 1, b_frame):
         t = (f - a_frame) / n
-        lin = (1.0 - t) * a_xyxy + t * b_xyxy
+        lin = lines[f] = (1.0 - t) * a_xyxy + t * b_xyxy
         sf, sb = fwd.get(f), bwd.get(f)
         cf = sf.xyxy + t * err_f if sf is not None else None
         cb = sb.xyxy + (1.0 - t) * err_b if sb is not None else None
@@ -168,6 +171,8 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
             # the straight line, they may both have followed the same other object (an
             # occluder, a look-alike): that case falls through to the line below.
             chosen, src = avg, "both"
+            if cf is not None and cb is not None:  # always, when they agree
+                pair_d2.append(shift_in_sizes(cf, cb) ** 2)
         elif cf is not None and ok_f and (cb is None or not ok_b or wf >= wb):
             chosen, src = cf, "fwd"  # it followed the object all the way to b
         elif cb is not None and ok_b:
@@ -194,7 +199,7 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
             fb_iou=fb,
             lin_iou=lin_iou,
             reach=max(reach_f, reach_b),
-            motion=min(_ndist(chosen, a_xyxy), _ndist(chosen, b_xyxy)),
+            motion=min(shift_in_sizes(chosen, a_xyxy), shift_in_sizes(chosen, b_xyxy)),
             alarm=main.alarm if main is not None else 1.0,
             app_drop=main.app_drop if main is not None else 0.0,
         )
@@ -202,28 +207,12 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
         reason = _reason(main, fb, src == "line", age)
         reacq = main is not None and main.reacquired >= 3 and src != "line"
         out.append(FusedBox(f, chosen, feats, reason, src, unreadable, reacq))
-    out = _shrink_to_line(out, a_frame, a_xyxy, b_frame, b_xyxy, fwd, bwd, err_f, err_b, p)
+    out = _shrink_to_line(out, lines, pair_d2, p.line_noise_floor)
     return out
 
 
-def _ndist(x: FloatArray, y: FloatArray) -> float:
-    """Displacement between two boxes in units of their size (centre and size, L2)."""
-    cx, cy = _to_cxcywh(x), _to_cxcywh(y)
-    s = math.sqrt(max(cy[2] * cy[3], 1.0))
-    return float(np.linalg.norm((cx - cy) / s))
-
-
-def _shrink_to_line(  # noqa: PLR0917
-    out: list[FusedBox],
-    a_frame: int,
-    a_xyxy: FloatArray,
-    b_frame: int,
-    b_xyxy: FloatArray,
-    fwd: dict[int, StepSignals],
-    bwd: dict[int, StepSignals],
-    err_f: FloatArray,
-    err_b: FloatArray,
-    p: FusionParams,
+def _shrink_to_line(
+    out: list[FusedBox], lines: dict[int, FloatArray], pair_d2: list[float], floor: float
 ) -> list[FusedBox]:
     """Shrink the visual path towards the straight line as far as the evidence allows.
 
@@ -237,35 +226,15 @@ def _shrink_to_line(  # noqa: PLR0917
     shrinkage, per segment.)
     """
     vis = [b for b in out if b.source in ("both", "fwd", "bwd")]
-
-    if not vis or p.line_noise_floor < 0:
+    if not vis or floor < 0:
         return out
-    n = b_frame - a_frame
-    d2, e2 = [], []
-    lines = {}
-    for b in out:
-        t = (b.frame - a_frame) / n
-        lines[b.frame] = (1.0 - t) * a_xyxy + t * b_xyxy
-    for b in vis:
-        d2.append(_ndist(b.xyxy, lines[b.frame]) ** 2)
-        sf, sb = fwd.get(b.frame), bwd.get(b.frame)
-        if b.source == "both" and sf is not None and sb is not None:
-            t = (b.frame - a_frame) / n
-            e2.append(_ndist(sf.xyxy + t * err_f, sb.xyxy + (1.0 - t) * err_b) ** 2)
+    d2 = [shift_in_sizes(b.xyxy, lines[b.frame]) ** 2 for b in vis]
     mean_d2 = float(np.mean(d2))
-    var_v = (float(np.mean(e2)) / 2.0 if e2 else 0.0) + p.line_noise_floor**2
+    var_v = (float(np.mean(pair_d2)) / 2.0 if pair_d2 else 0.0) + floor**2
     lam = max(0.0, 1.0 - var_v / mean_d2) if mean_d2 > 0 else 0.0
     for b in vis:
         b.xyxy = lines[b.frame] + lam * (b.xyxy - lines[b.frame])
     return out
-
-
-def _to_cxcywh(a: FloatArray) -> FloatArray:
-    return np.array([(a[0] + a[2]) / 2, (a[1] + a[3]) / 2, a[2] - a[0], a[3] - a[1]])
-
-
-def _to_xyxy(c: FloatArray) -> FloatArray:
-    return np.array([c[0] - c[2] / 2, c[1] - c[3] / 2, c[0] + c[2] / 2, c[1] + c[3] / 2])
 
 
 def line_segment(
@@ -291,7 +260,9 @@ def line_segment(
             fb_iou=0.0,
             lin_iou=1.0,
             reach=0.0,
-            motion=min(_ndist(xyxy, np.asarray(a_xyxy)), _ndist(xyxy, np.asarray(b_xyxy))),
+            motion=min(
+                shift_in_sizes(xyxy, np.asarray(a_xyxy)), shift_in_sizes(xyxy, np.asarray(b_xyxy))
+            ),
             alarm=0.0,
             app_drop=0.0,
         )

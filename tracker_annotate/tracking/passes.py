@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from tracker_annotate.core.boxes import iou_xyxy
+from tracker_annotate.core.boxes import iou_xyxy, shift_in_sizes
 from tracker_annotate.tracking.appearance import Template, ncc, score_box, search, warp_box
 from tracker_annotate.tracking.backends import backend as backend_info
 from tracker_annotate.tracking.kalman import BoxKalman
@@ -371,7 +371,7 @@ class TrackPass:
             pred_iou=c.pred_iou,
             age=len(self.out) + 1,
             size_change=abs(math.log(area / self._seed_area)),
-            motion=_motion(box, self._seed),
+            motion=shift_in_sizes(box, self._seed),
             alarm=self._alarm,
             app_drop=max(0.0, float(np.mean(self._app0)) - app_now),
         )
@@ -427,20 +427,6 @@ class TrackPass:
             self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
             if self.low_run > max(5, self.max_coast):
                 self.done, self.end_reason = True, "lost"
-
-
-def _motion(xyxy: FloatArray, ref: FloatArray) -> float:
-    """Displacement of ``xyxy`` from ``ref`` in units of ``ref``'s size (cx, cy, w, h; L2)."""
-    s = math.sqrt(max(float((ref[2] - ref[0]) * (ref[3] - ref[1])), 1.0))
-    d = np.array(
-        [
-            (xyxy[0] + xyxy[2] - ref[0] - ref[2]) / 2.0,
-            (xyxy[1] + xyxy[3] - ref[1] - ref[3]) / 2.0,
-            (xyxy[2] - xyxy[0]) - (ref[2] - ref[0]),
-            (xyxy[3] - xyxy[1]) - (ref[3] - ref[1]),
-        ]
-    )
-    return float(np.linalg.norm(d) / s)
 
 
 def _touches_border(xyxy: FloatArray, width: int, height: int, tol: float = 1.5) -> bool:
