@@ -25,8 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker_annotate.tracking.api import TrackerConfig
-from tracker_annotate.tracking.batch import (
+from tracker_annotate.app.batch import (
     BatchJob,
     BatchOutcome,
     expand_inputs,
@@ -34,6 +33,7 @@ from tracker_annotate.tracking.batch import (
     run_dask,
     run_local,
 )
+from tracker_annotate.tracking.api import TrackerConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SEQUENCES = REPO.parent / "shared" / "data" / "sequences"

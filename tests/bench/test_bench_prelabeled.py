@@ -14,8 +14,8 @@ from tracker_annotate.bench.costs import ActionCounts, CostModel
 from tracker_annotate.bench.prelabeled import run_tracker_prelabeled
 from tracker_annotate.bench.sequences import load_mot_sequence
 from tracker_annotate.bench.strategies import run_tracker_flagged
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.project import Project
-from tracker_annotate.io.formats.detections import Detections
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun
 
 

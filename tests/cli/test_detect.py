@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tracker_annotate.app.prelabel import parse_frames
 from tracker_annotate.cli.main import main
 from tracker_annotate.core.boxes import BoxSource, iou_matrix
 from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.io.formats.detections import read_coco_detections, read_mot_detections
 from tracker_annotate.io.store import ProjectStore
-from tracker_annotate.tracking.prelabel import parse_frames
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos"
 

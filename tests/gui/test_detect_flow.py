@@ -12,11 +12,11 @@ from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import drag, object_xyxy, view_point
 from tracker_annotate.core.boxes import BoxSource
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.proposals import REASON_NEW, is_open_proposal, is_rejected
 from tracker_annotate.core.review import review_items
 from tracker_annotate.gui.main_window import MainWindow
 from tracker_annotate.gui.preferences import Preferences, PreferencesDialog
-from tracker_annotate.io.formats.detections import Detections
 
 pytestmark = pytest.mark.gui
 

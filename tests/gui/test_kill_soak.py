@@ -47,8 +47,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tracked two-object project on a real video (the state the loop starts from)."""
+    from tracker_annotate.app.pipeline import track_file
     from tracker_annotate.tracking.api import TrackerConfig
-    from tracker_annotate.tracking.pipeline import track_file
 
     d = tmp_path_factory.mktemp("soak")
     video = write_video(d / "clip.avi")

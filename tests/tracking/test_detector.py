@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from tracker_annotate.core.boxes import iou_matrix
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ConfigError, ModelError
-from tracker_annotate.io.formats.detections import Detections
 from tracker_annotate.models import MODEL_FILES, verified_path
 from tracker_annotate.tracking.detector import (
     COCO_CLASSES,

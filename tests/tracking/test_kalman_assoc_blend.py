@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker_annotate.io.formats.detections import Detections
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.tracking.assoc import (
     build_proposals,
     detections_at,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tracking_scenes import ArraySource, MovingObject
 
-from tests.tracking.tracking_scenes import ArraySource, MovingObject
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.commands import add_track
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.core.proposals import (
@@ -24,7 +25,6 @@ from tracker_annotate.core.proposals import (
     rejected_boxes,
 )
 from tracker_annotate.core.review import review_items
-from tracker_annotate.io.formats.detections import Detections
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
 from tracker_annotate.tracking.confidence import REASON_END
 from tracker_annotate.tracking.engine import track_project

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tracker_annotate.app.pipeline import track_file
 from tracker_annotate.core.boxes import iou_matrix
 from tracker_annotate.tracking.api import TrackerConfig
-from tracker_annotate.tracking.pipeline import track_file
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos"
 PINNED_MEAN_IOU = 0.75  # nano (cascade reached 0.73)

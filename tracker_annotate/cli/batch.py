@@ -1,6 +1,6 @@
 """``tracker-annotate batch``: pre-track many videos in parallel, survive bad inputs.
 
-The work itself lives in :mod:`tracker_annotate.tracking.batch`; this module parses
+The work itself lives in :mod:`tracker_annotate.app.batch`; this module parses
 arguments, shows progress and prints the summary table.
 """
 
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
-from tracker_annotate.tracking.batch import (
+from tracker_annotate.app.batch import (
     KEYFRAME_SUFFIXES,
     OUTPUT_FORMATS,
     SUMMARY_NAME,
@@ -28,6 +27,7 @@ from tracker_annotate.tracking.batch import (
     run_local,
     write_summary,
 )
+from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130

@@ -91,10 +91,10 @@ def score_against_gt(result: Project, gt: Project) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tracker_annotate.app.pipeline import track_file
     from tracker_annotate.cli.progress import progress_bar
     from tracker_annotate.io.formats import read_annotations, write_annotations
     from tracker_annotate.io.store import ProjectStore
-    from tracker_annotate.tracking.pipeline import track_file
 
     samples = _ensure_samples(Path(args.samples))
     out = Path(args.out)

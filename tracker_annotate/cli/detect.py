@@ -88,7 +88,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tracker_annotate.tracking.prelabel import detect_file
+    from tracker_annotate.app.prelabel import detect_file
 
     summary = detect_file(args.media, args.frames, args.out, detector_from_args(args, 0.25))
     if args.json:
@@ -115,8 +115,8 @@ def add_init_from_detections_args(parser: argparse.ArgumentParser) -> None:
 
 def run_init_from_detections(args: argparse.Namespace, config: Any) -> int:
     """``track --init-from-detections``: see :func:`.prelabel.prelabel_file`."""
+    from tracker_annotate.app.prelabel import prelabel_file
     from tracker_annotate.cli.progress import progress_bar
-    from tracker_annotate.tracking.prelabel import prelabel_file
 
     if args.init is not None:
         raise ConfigError("give either --init KEYFRAMES or --init-from-detections, not both")

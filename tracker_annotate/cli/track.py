@@ -13,11 +13,11 @@ import argparse
 import json
 from typing import Any
 
+from tracker_annotate.app.pipeline import track_file
 from tracker_annotate.cli.detect import add_init_from_detections_args, run_init_from_detections
 from tracker_annotate.cli.progress import progress_bar
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
 from tracker_annotate.tracking.backends import BACKENDS
-from tracker_annotate.tracking.pipeline import track_file
 
 
 def register(subparsers: Any) -> None:

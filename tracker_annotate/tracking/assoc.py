@@ -8,7 +8,7 @@
   become proposed tracks once they persist for ``min_hits`` frames.
 
 Detections are read through :func:`detections_at`, which accepts the columnar
-``Detections`` container of :mod:`tracker_annotate.io.formats.detections` (``at_frame(f)``
+``Detections`` container of :mod:`tracker_annotate.core.detections` (``at_frame(f)``
 returning an object with ``xyxy`` and ``scores``) or any object whose ``at_frame(f)``
 returns an ``(xyxy, scores)`` pair.
 """

@@ -1,7 +1,7 @@
 """Object detectors behind one small protocol: the shipped YOLOX-nano, or a user's own ONNX.
 
 A :class:`Detector` turns one BGR frame into the project's columnar
-:class:`~tracker_annotate.io.formats.detections.Detections` (the container imported
+:class:`~tracker_annotate.core.detections.Detections` (the container imported
 ``det.txt`` files use), so everything downstream (the engine's extra measurements, proposed
 tracks, the MOT writer) treats model output and imported detections alike.
 
@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ConfigError, MediaError, ModelError
 from tracker_annotate.core.frames import Frame, FrameSource
-from tracker_annotate.io.formats.detections import Detections
 from tracker_annotate.models import check_file, verified_path
 
 log = logging.getLogger(__name__)

@@ -28,6 +28,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project, TrackInfo
@@ -36,7 +37,6 @@ from tracker_annotate.core.proposals import (
     is_rejected,
     rejected_boxes,
 )
-from tracker_annotate.io.formats.detections import Detections
 from tracker_annotate.tracking.api import TrackerConfig
 from tracker_annotate.tracking.detector import Detector
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.proposals import REASON_REFOUND
-from tracker_annotate.io.formats.detections import Detections
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun
 from tracker_annotate.tracking.appearance import Gray, Template, score_box
 from tracker_annotate.tracking.confidence import REASON_END

@@ -12,7 +12,7 @@ Conventions:
 * Keyframes are found by name (``--init-dir``), by pattern (``--init-pattern``), or as a
   ``<name>.keyframes.{txt,xml,json}`` sidecar beside the input.
 
-Running the jobs is :mod:`tracker_annotate.tracking.batch`.
+Running the jobs is :mod:`tracker_annotate.app.batch`.
 """
 
 from __future__ import annotations

@@ -17,9 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker_annotate.core.errors import ConfigError, MediaError
-from tracker_annotate.tracking.api import CancelToken, TrackerConfig
-from tracker_annotate.tracking.batch import (
+from tracker_annotate.app.batch import (
     SUMMARY_NAME,
     BatchInput,
     BatchJob,
@@ -31,6 +29,8 @@ from tracker_annotate.tracking.batch import (
     run_one,
     write_summary,
 )
+from tracker_annotate.core.errors import ConfigError, MediaError
+from tracker_annotate.tracking.api import CancelToken, TrackerConfig
 
 W, H, N_FRAMES, SIDE = 160, 120, 24, 30
 

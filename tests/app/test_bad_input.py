@@ -9,9 +9,9 @@ import cv2
 import pytest
 from tracking_scenes import ArraySource, MovingObject
 
+from tracker_annotate.app.pipeline import track_file
 from tracker_annotate.core.errors import TrackerAnnotateError
 from tracker_annotate.tracking.api import TrackerConfig
-from tracker_annotate.tracking.pipeline import track_file
 
 N = 20
 

@@ -16,12 +16,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from tracker_annotate.app.pipeline import check_output, media_ref_for, run_summary, write_result
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, TrackingError
 from tracker_annotate.core.labels import Label, distinct_color
 from tracker_annotate.core.project import Project, TrackInfo
+from tracker_annotate.io.formats.detections import (
+    read_detections,
+    write_coco_detections,
+    write_mot_detections,
+)
+from tracker_annotate.io.media import open_media
 from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply_run
 from tracker_annotate.tracking.detector import Detector, detect_frames
+from tracker_annotate.tracking.engine import track_project
 
 
 def parse_frames(text: str, n_frames: int) -> list[int]:
@@ -61,11 +69,6 @@ def detect_file(
     """Detect on the frames of ``frames_spec`` (see :func:`parse_frames`) and write
     ``out_path`` (``.txt`` MOT det rows, ``.json`` COCO results). Returns a summary with
     ``ms_per_frame`` (detector only: letterbox, network and decoding)."""
-    from tracker_annotate.io.formats.detections import (
-        write_coco_detections,
-        write_mot_detections,
-    )
-    from tracker_annotate.io.media import open_media
 
     suffix = Path(out_path).suffix.lower()
     if suffix not in (".txt", ".json"):
@@ -137,18 +140,9 @@ def prelabel_file(
     """``track --init-from-detections``: tracks started by the detector on ``first_frame``.
     An existing ``out_path`` is refused before anything runs unless ``overwrite``.
 
-    Returns ``track``'s summary (see :func:`tracker_annotate.tracking.pipeline.track_file`)
+    Returns ``track``'s summary (see :func:`tracker_annotate.app.pipeline.track_file`)
     plus ``detector_ms`` (the one detector call) and ``detected`` (tracks started).
     """
-    from tracker_annotate.io.formats.detections import read_detections
-    from tracker_annotate.io.media import open_media
-    from tracker_annotate.tracking.engine import track_project
-    from tracker_annotate.tracking.pipeline import (
-        check_output,
-        media_ref_for,
-        run_summary,
-        write_result,
-    )
 
     check_output(out_path, overwrite=overwrite)
     with open_media(media_path) as source:

@@ -20,6 +20,15 @@ from typing import Any
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackingError
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import MediaRef, Project
+from tracker_annotate.io.formats import (
+    detect_format,
+    expected_formats,
+    read_annotations,
+    write_annotations,
+)
+from tracker_annotate.io.formats.detections import read_detections
+from tracker_annotate.io.media import fingerprint, open_media
+from tracker_annotate.io.store import ProjectStore, is_project_path
 from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, TrackingRun, apply_run
 from tracker_annotate.tracking.engine import track_project
 
@@ -28,7 +37,6 @@ log = logging.getLogger(__name__)
 
 def media_ref_for(source: FrameSource, path: str | os.PathLike[str]) -> MediaRef:
     """A project's reference to the media ``source`` was opened from."""
-    from tracker_annotate.io.media import fingerprint
 
     return MediaRef(
         path=os.path.abspath(os.fspath(path)),
@@ -42,8 +50,6 @@ def media_ref_for(source: FrameSource, path: str | os.PathLike[str]) -> MediaRef
 
 def load_keyframes(init_path: str | os.PathLike[str], media: MediaRef) -> Project:
     """Read a keyframe file or project; its human boxes are the keyframes."""
-    from tracker_annotate.io.formats import read_annotations
-    from tracker_annotate.io.store import ProjectStore, is_project_path
 
     p = Path(init_path)
     if not p.exists():
@@ -53,7 +59,6 @@ def load_keyframes(init_path: str | os.PathLike[str], media: MediaRef) -> Projec
             project = store.project
         project.set_media(media)
         return project
-    from tracker_annotate.io.formats import detect_format, expected_formats
 
     try:
         detect_format(p)
@@ -74,8 +79,6 @@ def check_output(out_path: str | os.PathLike[str], *, overwrite: bool) -> None:
     unless ``overwrite`` (a project there may hold hours of review the result would
     replace). Checked before tracking starts, so the refusal comes at once, not after the
     run."""
-    from tracker_annotate.io.formats import detect_format, expected_formats
-    from tracker_annotate.io.store import is_project_path
 
     out = Path(out_path)
     if not is_project_path(out):
@@ -105,8 +108,6 @@ def write_result(
 ) -> str:
     """Write by extension; returns the format written (``project`` for .taproj/.sqlite).
     An existing output is refused unless ``overwrite`` (see :func:`check_output`)."""
-    from tracker_annotate.io.formats import detect_format, write_annotations
-    from tracker_annotate.io.store import ProjectStore, is_project_path
 
     out = Path(out_path)
     check_output(out, overwrite=overwrite)
@@ -136,8 +137,6 @@ def track_file(
     ``format`` and ``out``. Raises :class:`~tracker_annotate.core.errors.TrackerAnnotateError`
     subclasses naming the file, line or frame at fault.
     """
-    from tracker_annotate.io.formats.detections import read_detections
-    from tracker_annotate.io.media import open_media
 
     if init_path is None:
         raise TrackingError(

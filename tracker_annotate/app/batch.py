@@ -6,7 +6,7 @@ up front: missing files, missing keyframes, name collisions, outputs that would 
 input) -> :func:`run_local` or :func:`run_dask` -> :func:`write_summary`.
 
 Planning (inputs, keyframe lookup, names, collisions) is
-:mod:`tracker_annotate.tracking.batch_plan`, re-exported here. Running:
+:mod:`tracker_annotate.app.batch_plan`, re-exported here. Running:
 
 * Each job writes into a hidden ``.incomplete-<name>.<format>/`` folder (a project file:
   ``.<name>.incomplete.taproj`` beside its final place) and the output is moved into place
@@ -39,9 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from tracker_annotate.core.errors import ConfigError, TrackerAnnotateError
-from tracker_annotate.tracking.api import CancelToken, ProgressCallback, TrackerConfig
-from tracker_annotate.tracking.batch_plan import (
+from tracker_annotate.app.batch_plan import (
     DEFAULT_INIT_PATTERN,
     KEYFRAME_SUFFIXES,
     OUTPUT_FORMATS,
@@ -55,6 +53,9 @@ from tracker_annotate.tracking.batch_plan import (
     plan_jobs,
     resolve_pattern,
 )
+from tracker_annotate.app.pipeline import track_file
+from tracker_annotate.core.errors import ConfigError, TrackerAnnotateError
+from tracker_annotate.tracking.api import CancelToken, ProgressCallback, TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ __all__ = [
 
 
 class JobFn(Protocol):
-    """The per-input work; :func:`tracker_annotate.tracking.pipeline.track_file` by default."""
+    """The per-input work; :func:`tracker_annotate.app.pipeline.track_file` by default."""
 
     def __call__(
         self,
@@ -152,7 +153,6 @@ class BatchOutcome:
 
 
 def _default_job_fn() -> JobFn:
-    from tracker_annotate.tracking.pipeline import track_file
 
     return track_file
 
@@ -286,7 +286,7 @@ def pool_context() -> multiprocessing.context.BaseContext:
     # The server imports the tracking stack once (about 1 s of OpenCV/SciPy/filterpy, more
     # on a loaded machine) and every worker, and every pool re-made after a crash, forks
     # from it with those modules loaded. Only effective before the server first starts.
-    ctx.set_forkserver_preload(["tracker_annotate.tracking.pipeline"])
+    ctx.set_forkserver_preload(["tracker_annotate.app.pipeline"])
     return ctx
 
 

@@ -1,0 +1,10 @@
+"""The use cases: what a user's request does, end to end, for both front ends.
+
+``cli`` and ``gui`` call this layer; it calls the engine (:mod:`tracker_annotate.tracking`)
+and the files (:mod:`tracker_annotate.io`), which are peers and never import it. No Qt.
+
+* :mod:`.pipeline`: track one file (keyframes + media -> annotations or a project);
+* :mod:`.batch_plan` and :mod:`.batch`: plan and run many (process pool or Dask, resume,
+  summary JSON);
+* :mod:`.prelabel`: detect to a file, and tracks started by detections.
+"""
