@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         from tracker_annotate.gui.app import run_gui
     except ImportError as exc:
         raise TrackerAnnotateError(
-            f"the GUI needs PyQt6 and its system libraries: {exc}; "
-            "install PyQt6 (pip install PyQt6) and libxcb-cursor0 / libegl1"
+            f"the GUI needs PyQt6 and its system libraries: {exc}; install the app's "
+            "extra (pip install 'tracker_annotate[gui]') and libxcb-cursor0 / libegl1"
         ) from exc
     return run_gui(args.path)
