@@ -117,8 +117,8 @@ class Canvas(QGraphicsView):
         self.hint.move(10, 10)
         self._items: list[BoxItem] = []
         self._project: Project | None = None
-        self._binding = Binding()
         self._session: Session | None = None
+        self._binding = Binding()
         self._provider: FrameProvider | None = None
         self._shown_frame = -1
         self._frame: Frame | None = None

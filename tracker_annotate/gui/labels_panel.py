@@ -45,8 +45,8 @@ class LabelCombo(QComboBox):
         self.setToolTip("Label for new boxes and the selected track (keys 1-9)")
         self.setMinimumContentsLength(10)
         self._project: Project | None = None
-        self._binding = Binding()
         self._session: Session | None = None
+        self._binding = Binding()
         self._filling = False
         self.currentTextChanged.connect(self._on_text)
         self.error: Callable[[BaseException], None] = lambda exc: None

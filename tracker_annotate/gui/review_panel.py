@@ -57,8 +57,8 @@ class ReviewPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project: Project | None = None
-        self._binding = Binding()
         self._session: Session | None = None
+        self._binding = Binding()
         self._items: list[ReviewItem] = []
         self._stretches: list[Stretch] = []
         self.counter = QLabel("No project")

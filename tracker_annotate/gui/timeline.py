@@ -120,8 +120,8 @@ class Timeline(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project: Project | None = None
-        self._binding = Binding()
         self._session: Session | None = None
+        self._binding = Binding()
         self._cache: dict[int, LaneSummary] = {}
         # the lanes without the cursor, drawn once per change and reused while stepping
         self._backdrop: QPixmap | None = None
