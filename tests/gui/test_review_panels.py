@@ -269,3 +269,58 @@ def test_typing_a_track_name_does_not_fire_one_key_shortcuts(
     qtbot.keyClick(win.canvas, K.Key_Return)  # on the canvas Enter accepts again
     accepted = p.box(tid, 5)
     assert accepted is not None and accepted.verified
+
+
+def test_tracks_panel_hides_and_ends_a_selection_as_one_step_each(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    win = opened
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    a = commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    b = commands.add_track(p, 2, BoxXYXY(80, 80, 120, 120))
+    _select_rows(win, [a, b])
+    qtbot.mouseClick(win.tracks.btn["hide"], Qt.MouseButton.LeftButton)
+    assert p.tracks[a].hidden and p.tracks[b].hidden
+    assert p.history.undo_text() == "Hide tracks"
+    s.seek(6)
+    _select_rows(win, [a, b])
+    qtbot.mouseClick(win.tracks.btn["end"], Qt.MouseButton.LeftButton)
+    assert all(p.box(t, 6).outside for t in (a, b))  # type: ignore[union-attr]
+    qtbot.keyClick(win.canvas, K.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert p.box(a, 6) is None and p.box(b, 6) is None  # one undo ends neither
+    assert p.tracks[a].hidden and p.tracks[b].hidden
+
+
+def test_tracks_panel_refuses_a_partial_end_and_changes_nothing(
+    qtbot: QtBot, opened: MainWindow, shown_errors: list[str]
+) -> None:
+    win = opened
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    a = commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    late = commands.add_track(p, 30, BoxXYXY(80, 80, 120, 120))
+    undo = p.history.undo_text()
+    s.seek(6)
+    _select_rows(win, [a, late])
+    qtbot.mouseClick(win.tracks.btn["end"], Qt.MouseButton.LeftButton)
+    assert len(shown_errors) == 1 and f"track {late} has no visible box" in shown_errors[0]
+    assert p.box(a, 6) is None and p.history.undo_text() == undo
+
+
+def test_labels_rename_relabels_tracks_and_a_taken_name_is_refused(
+    opened: MainWindow, monkeypatch: pytest.MonkeyPatch, shown_errors: list[str]
+) -> None:
+    win = opened
+    p = win.doc.project  # type: ignore[union-attr]
+    tid = commands.add_track(p, 0, BoxXYXY(10, 10, 50, 50))
+    commands.add_label(p, "car")
+    win.labels.list.setCurrentRow(0)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("person", True))
+    win.labels.rename_current()
+    assert p.tracks[tid].label == "person" and "object" not in p.labels
+    assert win.label_combo.findText("person") >= 0 and win.label_combo.findText("object") < 0
+    row = [win.labels.list.item(i).data(256) for i in range(win.labels.list.count())]  # type: ignore[union-attr]
+    win.labels.list.setCurrentRow(row.index("person"))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("car", True))
+    win.labels.rename_current()
+    assert len(shown_errors) == 1 and "'car' already exists" in shown_errors[0]
+    assert p.tracks[tid].label == "person" and sorted(p.labels) == ["car", "person"]

@@ -1,16 +1,18 @@
 """User-level edits. Each is one undoable transaction on the project.
 
 The GUI and the CLI call these; none of them touches Qt or files. A box a human draws or
-edits becomes a ``MANUAL`` keyframe with confidence 1.
+edits becomes a ``MANUAL`` keyframe with confidence 1. An edit the model refuses raises a
+:class:`~tracker_annotate.core.errors.ProjectError` and leaves the project as it was.
+Edits of several tracks at once (merge, delete, hide/show, end, accept) are one step too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError
-from tracker_annotate.core.labels import Label
+from tracker_annotate.core.labels import Label, distinct_color
 from tracker_annotate.core.project import Project, TrackInfo
 
 
@@ -202,6 +204,123 @@ def set_label(project: Project, label: Label) -> None:
 def remove_label(project: Project, name: str) -> None:
     with project.edit(f"Remove label {name}") as tx:
         tx.remove_label(name)
+
+
+def _new_label_name(project: Project, name: str, what: str) -> str:
+    clean = name.strip()
+    if not clean:
+        raise ProjectError(f"{what}: a label needs a non-empty name")
+    if clean in project.labels:
+        raise ProjectError(f"{what}: label {clean!r} already exists")
+    return clean
+
+
+def add_label(project: Project, name: str) -> Label:
+    """Add a label named ``name`` (surrounding spaces dropped) with a new distinct colour.
+
+    Raises :class:`ProjectError` for an empty name or one the project already has.
+    """
+    label = Label(
+        _new_label_name(project, name, "new label"), distinct_color(len(project.labels) + 3)
+    )
+    set_label(project, label)
+    return label
+
+
+def rename_label(project: Project, old: str, new: str) -> None:
+    """Rename label ``old`` to ``new`` and relabel every track using it, as one step.
+
+    The colour stays. Renaming to the same name does nothing; an unknown ``old``, an empty
+    ``new`` or one the project already has raise :class:`ProjectError`.
+    """
+    if old not in project.labels:
+        raise ProjectError(f"no label {old!r} to rename; known: {sorted(project.labels)}")
+    if new.strip() == old:
+        return
+    new = _new_label_name(project, new, f"renaming label {old!r}")
+    color = project.labels[old].color
+    with project.edit(f"Rename label {old} to {new}") as tx:
+        tx.set_label(Label(new, color))
+        for info in list(project.tracks.values()):
+            if info.label == old:
+                tx.set_track(project.copy_info(info, label=new))
+        tx.remove_label(old)
+
+
+# -- several tracks at once ----------------------------------------------------------------
+def _track_ids(project: Project, track_ids: Iterable[int]) -> list[int]:
+    """The ids in ascending order (the order the edits run in), each an existing track."""
+    ids = sorted(set(track_ids))
+    if not ids:
+        raise ProjectError("no track given: select one or more tracks")
+    unknown = [t for t in ids if t not in project.tracks]
+    if unknown:
+        raise ProjectError(f"no track {', '.join(map(str, unknown))} in the project")
+    return ids
+
+
+def _each_track(
+    project: Project, track_ids: Iterable[int], description: str, edit: Callable[[int], None]
+) -> list[int]:
+    """Run ``edit`` on each track as one undo step named ``description`` (an empty one
+    takes the single edit's own name); one failure undoes them all."""
+    ids = _track_ids(project, track_ids)
+    with project.edit(description):
+        for tid in ids:
+            edit(tid)
+    return ids
+
+
+def merge_tracks_into(project: Project, track_ids: Iterable[int]) -> int:
+    """Merge all of ``track_ids`` into the lowest of them (see :func:`merge_tracks`), as
+    one step; returns the id that remains. Needs two or more tracks."""
+    ids = _track_ids(project, track_ids)
+    if len(ids) < 2:
+        raise ProjectError(f"merging needs two or more tracks; got track {ids[0]} only")
+    keep = ids[0]
+    _each_track(
+        project, ids[1:], f"Merge tracks into {keep}", lambda t: merge_tracks(project, keep, t)
+    )
+    return keep
+
+
+def delete_tracks(project: Project, track_ids: Iterable[int]) -> None:
+    """Delete the tracks and all their boxes, as one step."""
+    ids = _track_ids(project, track_ids)
+    _each_track(project, ids, f"Delete {len(ids)} track(s)", lambda t: delete_track(project, t))
+
+
+def set_tracks_hidden(project: Project, track_ids: Iterable[int], hidden: bool) -> None:
+    """Hide (or show) the tracks, as one step."""
+    _each_track(
+        project,
+        track_ids,
+        "Hide tracks" if hidden else "Show tracks",
+        lambda t: set_track_hidden(project, t, hidden),
+    )
+
+
+def toggle_tracks_hidden(project: Project, track_ids: Iterable[int]) -> bool:
+    """Show the tracks if all are hidden, else hide them all; returns whether they are now
+    hidden."""
+    ids = _track_ids(project, track_ids)
+    hide = not all(project.tracks[t].hidden for t in ids)
+    set_tracks_hidden(project, ids, hide)
+    return hide
+
+
+def mark_tracks_outside(project: Project, track_ids: Iterable[int], frame: int) -> None:
+    """End each track at ``frame`` (see :func:`mark_outside`), as one step."""
+    ids = list(track_ids)
+    name = f"Mark {len(ids)} tracks outside at frame {frame}" if len(set(ids)) > 1 else ""
+    _each_track(project, ids, name, lambda t: mark_outside(project, t, frame))
+
+
+def accept_proposed_tracks(project: Project, track_ids: Iterable[int]) -> None:
+    """Keep the tracks proposed from detections, as one step."""
+    ids = list(track_ids)
+    name = f"Accept {len(ids)} proposed tracks" if len(set(ids)) > 1 else ""
+    _each_track(project, ids, name, lambda t: accept_proposed_track(project, t))
 
 
 def replace_derived_boxes(

@@ -44,6 +44,7 @@ from tracker_annotate.core.errors import MediaError
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.session import Session
+from tracker_annotate.gui.bind import Binding
 from tracker_annotate.gui.box_item import BoxItem
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class Canvas(QGraphicsView):
         self._items: list[BoxItem] = []
         self._project: Project | None = None
         self._session: Session | None = None
+        self._binding = Binding()
         self._provider: FrameProvider | None = None
         self._shown_frame = -1
         self._frame: Frame | None = None
@@ -140,9 +142,16 @@ class Canvas(QGraphicsView):
         """Show ``project`` through ``session``; frames come from ``provider(index)``."""
         self.unbind()
         self._project, self._session, self._provider = project, session, provider
-        project.changed.connect(self._on_project_changed)
-        session.frame_changed.connect(self._on_frame_changed)
-        session.selection_changed.connect(self._on_selection_changed)
+        self._binding.rebind(
+            (project, {"changed": self._on_project_changed}),
+            (
+                session,
+                {
+                    "frame_changed": self._on_frame_changed,
+                    "selection_changed": self._on_selection_changed,
+                },
+            ),
+        )
         self._shown_frame = -1
         self._fit = session.view.zoom is None
         self.show_frame(session.frame)
@@ -150,11 +159,7 @@ class Canvas(QGraphicsView):
         self._update_hint()
 
     def unbind(self) -> None:
-        if self._project is not None:
-            self._project.changed.disconnect(self._on_project_changed)
-        if self._session is not None:
-            self._session.frame_changed.disconnect(self._on_frame_changed)
-            self._session.selection_changed.disconnect(self._on_selection_changed)
+        self._binding.unbind()
         self._project = self._session = None
         self._provider = None
         self._clear_items()

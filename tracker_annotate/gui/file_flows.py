@@ -3,15 +3,20 @@
 Each flow asks its questions with standard dialogs, calls the io layer and reports
 failures in the window (what went wrong, what to do next). Opening never loses work: the
 previous project's edits are already on disk when it is closed.
+
+A flow takes only what it needs, never the main window: the ``parent`` widget its dialogs
+belong to, the open document, and callables for the rest (``status`` shows a line in the
+status bar, ``close_current``/``install`` swap the document the window shows).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
 from tracker_annotate.core.commands import import_tracks
 from tracker_annotate.core.errors import ProjectDamagedError, TrackerAnnotateError
@@ -20,7 +25,7 @@ from tracker_annotate.gui.document import SUFFIX, open_document
 from tracker_annotate.io.media import VIDEO_EXTS, MediaConfig
 
 if TYPE_CHECKING:
-    from tracker_annotate.gui.main_window import MainWindow
+    from tracker_annotate.gui.document import Document
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +35,13 @@ MEDIA_FILTER = (
 )
 
 
-def open_dialog(win: MainWindow) -> None:
-    """File > Open: a video or project file; a folder via the dialog's second button."""
-    start = str(win.doc.path.parent) if win.doc else str(Path.home())
-    box = QMessageBox(win)
+def open_dialog(
+    parent: QWidget, current: Document | None, open_path: Callable[[str], object]
+) -> None:
+    """File > Open: a video or project file; a folder via the dialog's second button.
+    The dialogs start in ``current``'s folder; the chosen path goes to ``open_path``."""
+    start = str(current.path.parent) if current else str(Path.home())
+    box = QMessageBox(parent)
     box.setWindowTitle("Open")
     box.setText("Open a video or project file, or a folder of images / a MOT sequence?")
     file_btn = box.addButton("File…", QMessageBox.ButtonRole.AcceptRole)
@@ -41,31 +49,31 @@ def open_dialog(win: MainWindow) -> None:
     box.addButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     if box.clickedButton() is file_btn:
-        path, _ = QFileDialog.getOpenFileName(win, "Open video or project", start, MEDIA_FILTER)
+        path, _ = QFileDialog.getOpenFileName(parent, "Open video or project", start, MEDIA_FILTER)
     elif box.clickedButton() is dir_btn:
-        path = QFileDialog.getExistingDirectory(win, "Open image folder or MOT sequence", start)
+        path = QFileDialog.getExistingDirectory(parent, "Open image folder or MOT sequence", start)
     else:
         return
     if path:
-        open_path(win, path)
+        open_path(path)
 
 
-def _choose_project_path(win: MainWindow, suggested: Path) -> Path | None:
+def _choose_project_path(parent: QWidget, suggested: Path) -> Path | None:
     QMessageBox.information(
-        win,
+        parent,
         "Where to keep the project?",
         "The media's folder is read-only, so the project file cannot go beside it.\n"
         "Choose where to save it.",
     )
     path, _ = QFileDialog.getSaveFileName(
-        win, "Save project as", str(suggested), f"Projects (*{SUFFIX})"
+        parent, "Save project as", str(suggested), f"Projects (*{SUFFIX})"
     )
     return Path(path) if path else None
 
 
-def _choose_media(win: MainWindow, expected: str, message: str) -> str | None:
+def _choose_media(parent: QWidget, expected: str, message: str) -> str | None:
     answer = QMessageBox.question(
-        win,
+        parent,
         "Media moved",
         f"{message}\n\nLocate the media now?",
     )
@@ -73,13 +81,13 @@ def _choose_media(win: MainWindow, expected: str, message: str) -> str | None:
         return None
     start = str(Path(expected).parent) if Path(expected).parent.is_dir() else str(Path.home())
     if Path(expected).suffix.lower() in VIDEO_EXTS:
-        path, _ = QFileDialog.getOpenFileName(win, f"Locate {Path(expected).name}", start)
+        path, _ = QFileDialog.getOpenFileName(parent, f"Locate {Path(expected).name}", start)
     else:
-        path = QFileDialog.getExistingDirectory(win, f"Locate {Path(expected).name}", start)
+        path = QFileDialog.getExistingDirectory(parent, f"Locate {Path(expected).name}", start)
     return path or None
 
 
-def _offer_restore(win: MainWindow, exc: ProjectDamagedError) -> bool:
+def _offer_restore(parent: QWidget, exc: ProjectDamagedError) -> bool:
     """Ask whether to replace a damaged project with its backup; restore it if so.
     Returns whether it was restored."""
     from tracker_annotate.io import store_backup
@@ -88,7 +96,7 @@ def _offer_restore(win: MainWindow, exc: ProjectDamagedError) -> bool:
         return False
     bak = Path(exc.backup_path)
     answer = QMessageBox.question(
-        win,
+        parent,
         "The project file is damaged",
         f"{exc.path} is damaged and cannot be opened.\n\n"
         f"A backup from {store_backup.age_text(bak)} exists. Restore the project from it?\n"
@@ -100,36 +108,57 @@ def _offer_restore(win: MainWindow, exc: ProjectDamagedError) -> bool:
     try:
         kept = store_backup.restore_backup(exc.path)
     except TrackerAnnotateError as err:
-        errors.show_error(win, "Could not restore the backup", err)
+        errors.show_error(parent, "Could not restore the backup", err)
         return False
     log.info("restored %s from its backup; damaged file kept as %s", exc.path, kept)
     return True
 
 
-def open_path(win: MainWindow, path: str, *, _restored: bool = False) -> bool:
-    """Open media or a project in ``win``; errors are shown. Returns whether it opened.
-    A damaged project with a backup gets the offer to restore it."""
-    win.close_document()
+def open_path(
+    parent: QWidget,
+    path: str,
+    *,
+    media_config: MediaConfig,
+    close_current: Callable[[], None],
+    install: Callable[[Document], None],
+    status: Callable[[str], None],
+    _restored: bool = False,
+) -> bool:
+    """Open media or a project; errors are shown over ``parent``. Returns whether it opened.
+
+    ``close_current`` runs first (the old project's store is closed before a new one
+    opens, maybe on the same file); the opened document goes to ``install``. A damaged
+    project with a backup gets the offer to restore it.
+    """
+    close_current()
     app = QApplication.instance()
     if app is not None:
-        QApplication.setOverrideCursor(win.cursor())
+        QApplication.setOverrideCursor(parent.cursor())
     try:
         doc = open_document(
             path,
-            media_config=MediaConfig(cache_bytes=win.prefs.cache_bytes),
-            choose_project_path=lambda s: _choose_project_path(win, s),
-            choose_media=lambda e, m: _choose_media(win, e, m),
+            media_config=media_config,
+            choose_project_path=lambda s: _choose_project_path(parent, s),
+            choose_media=lambda e, m: _choose_media(parent, e, m),
         )
     except ProjectDamagedError as exc:
         if app is not None:
             QApplication.restoreOverrideCursor()
             app = None
-        if not _restored and _offer_restore(win, exc):
-            return open_path(win, path, _restored=True)
-        errors.show_error(win, f"Cannot open {Path(path).name}", exc)
+        if not _restored and _offer_restore(parent, exc):
+            return open_path(
+                parent,
+                path,
+                media_config=media_config,
+                close_current=close_current,
+                install=install,
+                status=status,
+                _restored=True,
+            )
+        errors.show_error(parent, f"Cannot open {Path(path).name}", exc)
         return False
     except (TrackerAnnotateError, OSError) as exc:
-        errors.show_error(win, f"Cannot open {Path(path).name}", exc)
+        errors.show_error(parent, f"Cannot open {Path(path).name}", exc)
         return False
     finally:
         if app is not None:
@@ -137,8 +166,8 @@ def open_path(win: MainWindow, path: str, *, _restored: bool = False) -> bool:
     if doc is None:
         return False
     preferences.add_recent(str(Path(path).resolve()))
-    win.set_document(doc)
-    win.statusBar().showMessage(f"Opened {doc.path} (every edit is saved as you go)", 8000)  # type: ignore[union-attr]
+    install(doc)
+    status(f"Opened {doc.path} (every edit is saved as you go)")
     return True
 
 
@@ -156,14 +185,17 @@ def _filters(*, reading: bool) -> list[tuple[str, str, str]]:
     return out
 
 
-def import_annotations(win: MainWindow) -> None:
-    if win.doc is None:
+def import_annotations(
+    parent: QWidget, doc: Document | None, status: Callable[[str], None]
+) -> None:
+    """File > Import annotations: a file's tracks join ``doc``'s project as one step."""
+    if doc is None:
         return
     filters = _filters(reading=True)
     path, chosen = QFileDialog.getOpenFileName(
-        win,
+        parent,
         "Import annotations (added as new tracks)",
-        str(win.doc.path.parent),
+        str(doc.path.parent),
         ";;".join(f for _, _, f in filters) + ";;All files (*)",
     )
     if not path:
@@ -172,34 +204,38 @@ def import_annotations(win: MainWindow) -> None:
     try:
         from tracker_annotate.io.formats import read_annotations, require_boxes
 
-        imported = read_annotations(path, fmt, media=win.doc.project.media)
+        imported = read_annotations(path, fmt, media=doc.project.media)
         require_boxes(imported, path)
-        ids = import_tracks(win.doc.project, imported, f"Import {Path(path).name}")
+        ids = import_tracks(doc.project, imported, f"Import {Path(path).name}")
     except (TrackerAnnotateError, OSError) as exc:
-        errors.show_error(win, "Import failed; nothing was changed", exc)
+        errors.show_error(parent, "Import failed; nothing was changed", exc)
         return
-    win.statusBar().showMessage(f"Imported {len(ids)} tracks from {path}", 8000)  # type: ignore[union-attr]
+    status(f"Imported {len(ids)} tracks from {path}")
 
 
-def import_detections(win: MainWindow) -> None:
-    """Detections (MOT det.txt or COCO results) become proposed tracks via the engine."""
-    if win.doc is None:
+def import_detections(
+    parent: QWidget, doc: Document | None, import_detections: Callable[[str], object]
+) -> None:
+    """Detections (MOT det.txt or COCO results) become proposed tracks via the engine:
+    the chosen file goes to ``import_detections`` (the controller's)."""
+    if doc is None:
         return
     path, _ = QFileDialog.getOpenFileName(
-        win, "Import detections", str(win.doc.path.parent), "Detections (*.txt *.json)"
+        parent, "Import detections", str(doc.path.parent), "Detections (*.txt *.json)"
     )
     if path:
-        win.controller.import_detections(path)
+        import_detections(path)
 
 
-def export(win: MainWindow) -> None:
-    if win.doc is None:
+def export(parent: QWidget, doc: Document | None, status: Callable[[str], None]) -> None:
+    """File > Export: ``doc``'s project in a chosen format; warnings are shown after."""
+    if doc is None:
         return
     filters = _filters(reading=False)
     path, chosen = QFileDialog.getSaveFileName(
-        win,
+        parent,
         "Export annotations",
-        str(win.doc.path.with_suffix("")),
+        str(doc.path.with_suffix("")),
         ";;".join(f for _, _, f in filters),
     )
     if not path:
@@ -210,18 +246,18 @@ def export(win: MainWindow) -> None:
     try:
         from tracker_annotate.io.formats import write_annotations
 
-        write_annotations(win.doc.project, path, format=fmt)
+        write_annotations(doc.project, path, format=fmt)
     except (TrackerAnnotateError, OSError) as exc:
-        errors.show_error(win, "Export failed", exc)
+        errors.show_error(parent, "Export failed", exc)
         return
     from tracker_annotate.core.quality_report import export_warnings
 
-    warnings = export_warnings(win.doc.project)
+    warnings = export_warnings(doc.project)
     done = f"Exported {fmt or 'annotations'} to {path} (with its quality figures)"
-    win.statusBar().showMessage(done, 8000)  # type: ignore[union-attr]
+    status(done)
     if warnings:
         errors.show_error(
-            win,
+            parent,
             "Exported with warnings",
             done + ", but:\n\n" + "\n".join(f"\u2022 {w}" for w in warnings),
         )

@@ -24,41 +24,17 @@ from PyQt6.QtWidgets import (
 )
 
 from tracker_annotate.core import commands
-from tracker_annotate.core.errors import ProjectError, TrackerAnnotateError
-from tracker_annotate.core.labels import Label, distinct_color
+from tracker_annotate.core.errors import TrackerAnnotateError
+from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.session import Session
+from tracker_annotate.gui.bind import Binding
 
 
 def swatch(label: Label) -> QIcon:
     pm = QPixmap(14, 14)
     pm.fill(QColor(*label.color))
     return QIcon(pm)
-
-
-def add_label(project: Project, name: str) -> Label:
-    name = name.strip()
-    if name in project.labels:
-        raise ProjectError(f"label {name!r} already exists")
-    label = Label(name, distinct_color(len(project.labels) + 3))
-    commands.set_label(project, label)
-    return label
-
-
-def rename_label(project: Project, old: str, new: str) -> None:
-    """Rename a label and every track using it, as one undo step."""
-    new = new.strip()
-    if new == old:
-        return
-    if new in project.labels:
-        raise ProjectError(f"label {new!r} already exists")
-    label = project.labels[old]
-    with project.edit(f"Rename label {old} to {new}") as tx:
-        tx.set_label(Label(new, label.color))
-        for info in list(project.tracks.values()):
-            if info.label == old:
-                tx.set_track(project.copy_info(info, label=new))
-        tx.remove_label(old)
 
 
 class LabelCombo(QComboBox):
@@ -70,21 +46,21 @@ class LabelCombo(QComboBox):
         self.setMinimumContentsLength(10)
         self._project: Project | None = None
         self._session: Session | None = None
+        self._binding = Binding()
         self._filling = False
         self.currentTextChanged.connect(self._on_text)
         self.error: Callable[[BaseException], None] = lambda exc: None
 
     def bind(self, project: Project, session: Session) -> None:
         self._project, self._session = project, session
-        project.changed.connect(self._on_changed)
-        session.selection_changed.connect(self._on_selection)
+        self._binding.rebind(
+            (project, {"changed": self._on_changed}),
+            (session, {"selection_changed": self._on_selection}),
+        )
         self.refill()
 
     def unbind(self) -> None:
-        if self._project is not None:
-            self._project.changed.disconnect(self._on_changed)
-        if self._session is not None:
-            self._session.selection_changed.disconnect(self._on_selection)
+        self._binding.unbind()
         self._project = self._session = None
 
     def refill(self) -> None:
@@ -139,6 +115,7 @@ class LabelsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._project: Project | None = None
+        self._binding = Binding()
         self.list = QListWidget()
         self.list.itemDoubleClicked.connect(lambda _i: self.rename_current())
         row = QHBoxLayout()
@@ -159,12 +136,11 @@ class LabelsPanel(QWidget):
     def bind(self, project: Project) -> None:
         self.unbind()
         self._project = project
-        project.changed.connect(self._on_changed)
+        self._binding.rebind((project, {"changed": self._on_changed}))
         self.refresh()
 
     def unbind(self) -> None:
-        if self._project is not None:
-            self._project.changed.disconnect(self._on_changed)
+        self._binding.unbind()
         self._project = None
         self.list.clear()
 
@@ -194,7 +170,7 @@ class LabelsPanel(QWidget):
     def add_interactive(self) -> None:
         name, ok = QInputDialog.getText(self, "New label", "Label name:")
         if ok and name.strip() and self._project is not None:
-            self._do(lambda: add_label(self._project, name))  # type: ignore[arg-type]
+            self._do(lambda: commands.add_label(self._project, name))  # type: ignore[arg-type]
 
     def rename_current(self) -> None:
         old = self.current()
@@ -202,7 +178,7 @@ class LabelsPanel(QWidget):
             return
         new, ok = QInputDialog.getText(self, "Rename label", f"New name for {old!r}:", text=old)
         if ok and new.strip():
-            self._do(lambda: rename_label(self._project, old, new))  # type: ignore[arg-type]
+            self._do(lambda: commands.rename_label(self._project, old, new))  # type: ignore[arg-type]
 
     def recolor_current(self) -> None:
         name = self.current()

@@ -26,6 +26,7 @@ from tracker_annotate.core.errors import TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet
 from tracker_annotate.gui import errors, file_flows, preferences
 from tracker_annotate.gui.actions import SPECS, build_actions
+from tracker_annotate.gui.bind import Binding
 from tracker_annotate.gui.canvas import Canvas
 from tracker_annotate.gui.controller import Controller
 from tracker_annotate.gui.document import Document
@@ -36,6 +37,7 @@ from tracker_annotate.gui.shortcuts_dialog import ShortcutsDialog
 from tracker_annotate.gui.timeline import Timeline
 from tracker_annotate.gui.tracks_panel import TracksPanel
 from tracker_annotate.gui.typing_guard import TypingGuard
+from tracker_annotate.io.media import MediaConfig
 
 log = logging.getLogger(__name__)
 APP_TITLE = "tracker-annotate"
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.prefs = prefs if prefs is not None else preferences.load()
         self.doc: Document | None = None
+        self._binding = Binding()
         self.controller = Controller(self.prefs, self)
         self.canvas = Canvas(self)
         self.timeline = Timeline(self)
@@ -148,10 +151,14 @@ class MainWindow(QMainWindow):
         a, c = self.actions_by_name, self.controller
         s = lambda: self.doc.session if self.doc else None  # noqa: E731
         handlers = {
-            "open": lambda: file_flows.open_dialog(self),
-            "import_annotations": lambda: file_flows.import_annotations(self),
-            "import_detections": lambda: file_flows.import_detections(self),
-            "export": lambda: file_flows.export(self),
+            "open": lambda: file_flows.open_dialog(self, self.doc, self.open_path),
+            "import_annotations": lambda: file_flows.import_annotations(
+                self, self.doc, self._status
+            ),
+            "import_detections": lambda: file_flows.import_detections(
+                self, self.doc, c.import_detections
+            ),
+            "export": lambda: file_flows.export(self, self.doc, self._status),
             "preferences": self.edit_preferences,
             "quit": self.close,
             "undo": c.undo,
@@ -225,13 +232,20 @@ class MainWindow(QMainWindow):
         self.tracks.bind(p, s)
         self.labels.bind(p)
         self.label_combo.bind(p, s)
-        p.changed.connect(self._on_project_changed)
-        p.history.changed.connect(self._on_history)
-        s.frame_changed.connect(self._on_frame)
-        # the background length scan corrects a lying header: show it at once, not at the
-        # next key press ("Frame 0 / 443" on a 68-frame tree.avi)
-        s.length_changed.connect(lambda _n: self._on_frame(s.frame))
-        s.playing_changed.connect(self._on_playing)
+        self._binding.rebind(
+            (p, {"changed": self._on_project_changed}),
+            (p.history, {"changed": self._on_history}),
+            (
+                s,
+                {
+                    "frame_changed": self._on_frame,
+                    # the background length scan corrects a lying header: show it at once,
+                    # not at the next key press ("Frame 0 / 443" on a 68-frame tree.avi)
+                    "length_changed": lambda _n: self._on_frame(s.frame),
+                    "playing_changed": self._on_playing,
+                },
+            ),
+        )
         self._on_frame(s.frame)
         self._update_title()
         self._update_enabled()
@@ -254,6 +268,7 @@ class MainWindow(QMainWindow):
             self.label_combo,
         ):
             w.unbind()
+        self._binding.unbind()
         self.doc = None
         self.controller.doc = None
         try:
@@ -262,7 +277,15 @@ class MainWindow(QMainWindow):
             errors.show_error(self, "Closing the project", exc)
 
     def open_path(self, path: str | Path) -> bool:
-        return file_flows.open_path(self, str(path))
+        """Open media or a project (closing the current one); errors are shown."""
+        return file_flows.open_path(
+            self,
+            str(path),
+            media_config=MediaConfig(cache_bytes=self.prefs.cache_bytes),
+            close_current=self.close_document,
+            install=self.set_document,
+            status=self._status,
+        )
 
     # -- slots -----------------------------------------------------------------------------
     def _status(self, text: str) -> None:

@@ -35,6 +35,7 @@ from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.review import FlagSegment, ReviewItem, flag_segments, review_items
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui import style
+from tracker_annotate.gui.bind import Binding
 
 MAX_ROWS = 2000  # a list this long is already a to-do for the tracker settings
 
@@ -57,6 +58,7 @@ class ReviewPanel(QWidget):
         super().__init__(parent)
         self._project: Project | None = None
         self._session: Session | None = None
+        self._binding = Binding()
         self._items: list[ReviewItem] = []
         self._stretches: list[Stretch] = []
         self.counter = QLabel("No project")
@@ -128,17 +130,14 @@ class ReviewPanel(QWidget):
     def bind(self, project: Project, session: Session) -> None:
         self.unbind()
         self._project, self._session = project, session
-        project.changed.connect(self._on_changed)
-        session.frame_changed.connect(self._on_position)
-        session.selection_changed.connect(self._on_position)
+        self._binding.rebind(
+            (project, {"changed": self._on_changed}),
+            (session, {"frame_changed": self._on_position, "selection_changed": self._on_position}),
+        )
         self.refresh()
 
     def unbind(self) -> None:
-        if self._project is not None:
-            self._project.changed.disconnect(self._on_changed)
-        if self._session is not None:
-            self._session.frame_changed.disconnect(self._on_position)
-            self._session.selection_changed.disconnect(self._on_position)
+        self._binding.unbind()
         self._project = self._session = None
         self._items = []
         self._stretches = []

@@ -29,6 +29,7 @@ from PyQt6.QtWidgets import QScrollBar, QSizePolicy, QVBoxLayout, QWidget
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui import style
+from tracker_annotate.gui.bind import Binding
 
 LANE_H = 16
 HEADER_W = 96
@@ -120,6 +121,7 @@ class Timeline(QWidget):
         super().__init__(parent)
         self._project: Project | None = None
         self._session: Session | None = None
+        self._binding = Binding()
         self._cache: dict[int, LaneSummary] = {}
         # the lanes without the cursor, drawn once per change and reused while stepping
         self._backdrop: QPixmap | None = None
@@ -140,22 +142,24 @@ class Timeline(QWidget):
     def bind(self, project: Project, session: Session) -> None:
         self.unbind()
         self._project, self._session = project, session
-        project.changed.connect(self._on_changed)
-        session.frame_changed.connect(self._on_frame)
-        session.selection_changed.connect(self._on_selection)
-        session.length_changed.connect(self._on_length)
+        self._binding.rebind(
+            (project, {"changed": self._on_changed}),
+            (
+                session,
+                {
+                    "frame_changed": self._on_frame,
+                    "selection_changed": self._on_selection,
+                    "length_changed": self._on_length,
+                },
+            ),
+        )
         self._cache.clear()
         self._version += 1
         self._update_bar()
         self.lanes.update()
 
     def unbind(self) -> None:
-        if self._project is not None:
-            self._project.changed.disconnect(self._on_changed)
-        if self._session is not None:
-            self._session.frame_changed.disconnect(self._on_frame)
-            self._session.selection_changed.disconnect(self._on_selection)
-            self._session.length_changed.disconnect(self._on_length)
+        self._binding.unbind()
         self._project = self._session = None
         self._cache.clear()
         self._backdrop = self._backdrop_key = None

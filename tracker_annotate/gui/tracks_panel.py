@@ -25,6 +25,7 @@ from tracker_annotate.core.errors import TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui import style
+from tracker_annotate.gui.bind import Binding
 
 COLUMNS = ("Show", "Track", "Name", "Label", "Frames", "Keys", "Flags")
 COL_SHOW, COL_ID, COL_NAME = 0, 1, 2
@@ -38,6 +39,7 @@ class TracksPanel(QWidget):
         super().__init__(parent)
         self._project: Project | None = None
         self._session: Session | None = None
+        self._binding = Binding()
         self._filling = False
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -102,15 +104,14 @@ class TracksPanel(QWidget):
     def bind(self, project: Project, session: Session) -> None:
         self.unbind()
         self._project, self._session = project, session
-        project.changed.connect(self._on_changed)
-        session.selection_changed.connect(self._on_session_selection)
+        self._binding.rebind(
+            (project, {"changed": self._on_changed}),
+            (session, {"selection_changed": self._on_session_selection}),
+        )
         self.refresh()
 
     def unbind(self) -> None:
-        if self._project is not None:
-            self._project.changed.disconnect(self._on_changed)
-        if self._session is not None:
-            self._session.selection_changed.disconnect(self._on_session_selection)
+        self._binding.unbind()
         self._project = self._session = None
         self.table.setRowCount(0)
 
@@ -193,17 +194,9 @@ class TracksPanel(QWidget):
         if p is None or len(sel) < 2:
             self.status.emit("Select two or more tracks in the list to merge them")
             return
-        keep = min(sel)
-
-        def merge() -> None:
-            with p.edit(f"Merge tracks into {keep}"):
-                for other in sel:
-                    if other != keep:
-                        commands.merge_tracks(p, keep, other)
-
-        self._do(merge)
+        self._do(lambda: commands.merge_tracks_into(p, sel))
         if self._session is not None:
-            self._session.select(keep)
+            self._session.select(min(sel))
 
     def split_here(self) -> None:
         p, s = self._project, self._session
@@ -219,43 +212,24 @@ class TracksPanel(QWidget):
         self.status.emit(f"Track {tid} split at frame {s.frame}: the rest is track {new}")
 
     def end_here(self) -> None:
-        p, s = self._project, self._session
-        if p is not None and s is not None:
-            for tid in self._targets():
-                self._do(lambda tid=tid: commands.mark_outside(p, tid, s.frame))  # type: ignore[misc]
+        p, s, sel = self._project, self._session, self._targets()
+        if p is not None and s is not None and sel:
+            self._do(lambda: commands.mark_tracks_outside(p, sel, s.frame))
 
     def toggle_hidden(self) -> None:
-        p = self._project
-        if p is None:
-            return
-        sel = self._targets()
-        hide = not all(p.tracks[t].hidden for t in sel)
-
-        def run() -> None:
-            with p.edit("Hide tracks" if hide else "Show tracks"):
-                for t in sel:
-                    commands.set_track_hidden(p, t, hide)
-
-        self._do(run)
+        p, sel = self._project, self._targets()
+        if p is not None and sel:
+            self._do(lambda: commands.toggle_tracks_hidden(p, sel))
 
     def accept_proposed(self) -> None:
-        p = self._project
-        if p is not None:
-            for tid in self._targets():
-                self._do(lambda tid=tid: commands.accept_proposed_track(p, tid))  # type: ignore[misc]
+        p, sel = self._project, self._targets()
+        if p is not None and sel:
+            self._do(lambda: commands.accept_proposed_tracks(p, sel))
 
     def delete_selected(self) -> None:
-        p = self._project
-        if p is None:
-            return
-        sel = self._targets()
-
-        def run() -> None:
-            with p.edit(f"Delete {len(sel)} track(s)"):
-                for t in sel:
-                    commands.delete_track(p, t)
-
-        self._do(run)
+        p, sel = self._project, self._targets()
+        if p is not None and sel:
+            self._do(lambda: commands.delete_tracks(p, sel))
 
     # -- events ----------------------------------------------------------------------------
     def _on_changed(self, cs: ChangeSet) -> None:
