@@ -11,7 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -155,41 +155,43 @@ def test_a_moved_video_is_relinked_through_choose_media(tmp_path: Path) -> None:
         doc.close()
 
 
-def test_read_only_media_keeps_its_project_where_the_user_chose(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    video = write_video(shared / "clip.avi")
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    shared.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
-    try:
-        suggested: list[Path] = []
+@pytest.fixture
+def read_only_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A video in a folder without write bits (``r-x``: "add no files here", even for
+    root), with HOME at ``tmp_path / "home"``."""
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "shared").mkdir()
+    video = write_video(tmp_path / "shared" / "clip.avi")
+    video.parent.chmod(stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP)
+    yield video
+    video.parent.chmod(stat.S_IRWXU)
 
-        def cancel(s: Path) -> Path | None:
-            suggested.append(s)
-            return None
 
-        assert open_document(video, choose_project_path=cancel, choose_media=never) is None
-        assert suggested == [home / "clip.taproj"]
+def test_read_only_media_keeps_its_project_where_the_user_chose(read_only_video: Path) -> None:
+    home = Path.home()
+    suggested: list[Path] = []
 
-        def keep_at_home(s: Path) -> Path | None:
-            return home / "clip"  # the suffix is added
+    def cancel(s: Path) -> Path | None:
+        suggested.append(s)
+        return None
 
-        doc = open_document(video, choose_project_path=keep_at_home, choose_media=never)
-        assert doc is not None and doc.path == home / "clip.taproj"
-        tid = commands.add_track(doc.project, 0, BoxXYXY(40, 60, 90, 120))
-        doc.close()
-        assert sorted(os.listdir(shared)) == ["clip.avi"]  # nothing written beside it
+    assert open_document(read_only_video, choose_project_path=cancel, choose_media=never) is None
+    assert suggested == [home / "clip.taproj"]
 
-        # next visit: the project kept at home is found without a question
-        doc = open_quietly(video)
-        assert doc.path == home / "clip.taproj" and tid in doc.project.tracks
-        doc.close()
-    finally:
-        shared.chmod(stat.S_IRWXU)
+    def keep_at_home(s: Path) -> Path | None:
+        return home / "clip"  # the suffix is added
+
+    doc = open_document(read_only_video, choose_project_path=keep_at_home, choose_media=never)
+    assert doc is not None and doc.path == home / "clip.taproj"
+    tid = commands.add_track(doc.project, 0, BoxXYXY(40, 60, 90, 120))
+    doc.close()
+    assert sorted(os.listdir(read_only_video.parent)) == ["clip.avi"]  # nothing beside it
+
+    # next visit: the project kept at home is found without a question
+    doc = open_quietly(read_only_video)
+    assert doc.path == home / "clip.taproj" and tid in doc.project.tracks
+    doc.close()
 
 
 def test_a_length_the_header_overstates_is_counted_on_request(tmp_path: Path) -> None:
