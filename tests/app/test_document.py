@@ -145,14 +145,15 @@ def test_a_moved_video_is_relinked_through_choose_media(tmp_path: Path) -> None:
     def locate(expected: str, message: str) -> str | None:
         return str(moved)
 
-    doc = open_document(project, choose_project_path=never, choose_media=locate)
-    assert doc is not None
+    relinked = open_document(project, choose_project_path=never, choose_media=locate)
+    assert relinked is not None
     try:
-        assert doc.project.media is not None and doc.project.media.path == str(moved)
-        assert tid in doc.project.tracks and doc.source is not None
-        assert doc.source.path == str(moved) and doc.read(0).shape == (240, 320, 3)
+        media = relinked.project.media
+        assert media is not None and media.path == str(moved)
+        assert tid in relinked.project.tracks and relinked.source is not None
+        assert relinked.source.path == str(moved) and relinked.read(0).shape == (240, 320, 3)
     finally:
-        doc.close()
+        relinked.close()
 
 
 @pytest.fixture
@@ -256,7 +257,7 @@ def test_an_image_folder_needs_no_length_scan(tmp_path: Path) -> None:
     from scene_files import write_images
 
     folder = write_images(tmp_path / "seq", scene(n=12))
-    doc = open_quietly(folder, length_scan=never)  # type: ignore[arg-type]
+    doc = open_quietly(folder, length_scan=never)
     assert doc.path == tmp_path / "seq.taproj" and doc.session.n_frames == 12
     assert not doc.length_provisional
     doc.close()

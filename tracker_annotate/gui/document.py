@@ -36,6 +36,7 @@ __all__ = [
     "ViewSaveTimer",
     "open_document",
     "project_path_for",
+    "start_length_scan",
 ]
 
 
