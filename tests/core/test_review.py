@@ -6,10 +6,15 @@ import pytest
 
 from tracker_annotate.core import commands as cmd
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.core.review import (
+    FlagHop,
+    accept_stretch,
+    flag_hop,
     flag_segments,
     flagged_positions,
+    flagged_stretch,
     next_flag,
     review_items,
     suggest_keyframe,
@@ -110,3 +115,105 @@ def test_segments_group_consecutive_flags() -> None:
     segs = [s for s in flag_segments(p) if s.track_id == a]
     assert sorted((s.start, s.end) for s in segs) == [(3, 5), (12, 12)]
     assert all(s.reasons == ("low confidence",) for s in segs)
+
+
+# -- Shift+Enter: accept a stretch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (4, (3, 5)),  # the middle of a run: both ends found
+        (3, (3, 5)),  # its first frame
+        (5, (3, 5)),  # its last frame
+        (12, (12, 12)),  # a run of one
+        (6, None),  # right after the run: tracked, not flagged
+        (0, None),  # the manual keyframe
+        (25, None),  # no box at all
+    ],
+)
+def test_flagged_stretch_is_the_run_around_a_frame(
+    frame: int, expected: tuple[int, int] | None
+) -> None:
+    p, a, _ = flagged_project()
+    assert flagged_stretch(p, a, frame) == expected
+
+
+def test_accept_stretch_verifies_the_run_in_one_undo_step() -> None:
+    p, a, b = flagged_project()
+    before = {f: x for f, x in p.boxes(a).items()}
+    done = accept_stretch(p, a, 4)
+    assert done is not None
+    assert (done.track_id, done.first, done.last, done.count) == (a, 3, 5, 3)
+    assert done.description == f"Accept frames 3\u20135 of track {a}"
+    for f in (3, 4, 5):
+        box = p.box(a, f)
+        assert box is not None and box.verified and not box.flagged and box.flag_reason == ""
+    assert p.box(a, 12).flagged and p.box(b, 4).flagged  # type: ignore[union-attr]
+    assert p.history.undo_text() == done.description
+    p.history.undo()
+    assert dict(p.boxes(a)) == before
+
+
+def test_accept_stretch_of_one_box_names_one_frame() -> None:
+    p, a, _ = flagged_project()
+    done = accept_stretch(p, a, 12)
+    assert done is not None and done.description == f"Accept frame 12 of track {a}"
+
+
+def test_accept_stretch_off_a_flag_changes_nothing() -> None:
+    p, a, _ = flagged_project()
+    text = p.history.undo_text()
+    assert accept_stretch(p, a, 7) is None
+    assert p.history.undo_text() == text
+    with pytest.raises(ProjectError, match="no track 99"):
+        accept_stretch(p, 99, 4)
+
+
+def test_an_accepted_run_is_not_flagged_again() -> None:
+    p, a, _ = flagged_project()
+    assert accept_stretch(p, a, 3) is not None
+    assert accept_stretch(p, a, 3) is None  # verified now: Enter would be a no-op too
+
+
+# -- F / Shift+F with wrap-around ---------------------------------------------------------
+
+
+def test_flag_hop_steps_in_review_order_then_wraps() -> None:
+    p, _, _ = flagged_project()
+    order = flagged_positions(p)
+    frame, tid = order[0]
+    seen = [(frame, tid)]
+    for _ in range(len(order) - 1):
+        hop = flag_hop(p, frame, tid)
+        assert hop is not None and hop.moved and not hop.wrapped
+        frame, tid = hop.frame, hop.track_id
+        seen.append((frame, tid))
+    assert seen == order
+    last = flag_hop(p, frame, tid)
+    assert last == FlagHop(*order[0], wrapped=True, moved=True, left=len(order))
+    back = flag_hop(p, *order[0], backward=True)
+    assert back == FlagHop(*order[-1], wrapped=True, moved=True, left=len(order))
+
+
+def test_flag_hop_from_an_unflagged_position_goes_to_the_first_or_last() -> None:
+    p, a, _ = flagged_project()
+    order = flagged_positions(p)
+    hop = flag_hop(p, 30, None)
+    assert hop is not None and (hop.frame, hop.track_id) == order[0] and not hop.wrapped
+    back = flag_hop(p, 30, None, backward=True)
+    assert back is not None and (back.frame, back.track_id) == order[-1]
+    # a selected track without a box on the frame counts as no selection
+    assert flag_hop(p, 30, a) == hop
+
+
+def test_flag_hop_on_the_only_flag_left_does_not_move() -> None:
+    p, a, b = flagged_project()
+    for tid, f in [(a, 3), (a, 12), (b, 4)]:
+        assert accept_stretch(p, tid, f) is not None
+    assert flagged_positions(p) == [(18, b)]
+    hop = flag_hop(p, 18, b)
+    assert hop == FlagHop(18, b, wrapped=True, moved=False, left=1)
+    assert flag_hop(p, 2, a) == FlagHop(18, b, wrapped=False, moved=True, left=1)
+    cmd.accept_box(p, b, 18)
+    assert flag_hop(p, 18, b) is None and flag_hop(p, 0, None, backward=True) is None

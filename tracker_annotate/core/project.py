@@ -517,3 +517,17 @@ class Project:
 
     def copy_info(self, info: TrackInfo, **changes: object) -> TrackInfo:
         return replace(info, **changes)  # type: ignore[arg-type]
+
+
+def snapshot_project(project: Project) -> Project:
+    """An independent copy of labels, tracks and boxes (no history), for a worker to read
+    while the annotator goes on editing the live project (quality state and stale marks
+    are not copied: a run reads neither)."""
+    copy = Project(project.media, list(project.labels.values()))
+    with copy.edit("snapshot") as tx:
+        for tid, info in project.tracks.items():
+            tx.set_track(info)
+            for box in project.boxes(tid).values():
+                tx.set_box(tid, box)
+    copy.history.clear()
+    return copy

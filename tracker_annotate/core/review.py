@@ -12,9 +12,10 @@ visit fixes per second of review (active-learning prioritisation):
 * seconds ``= watch_s * length + (1 - P) * verify_s + P * correct_s``;
 * ``value = (E + P * E_span) / seconds``.
 
-F / Shift+F (:func:`next_flag`), the review list and the controller's wrap-around all use
-:func:`flagged_positions`, the boxes in that order (stretch by stretch, frame by frame), so
-F starts where the list starts.
+F / Shift+F (:func:`next_flag`, and :func:`flag_hop`, which wraps around past the last
+flag), and the review list all use :func:`flagged_positions`, the boxes in that order
+(stretch by stretch, frame by frame), so F starts where the list starts. Shift+Enter is
+:func:`accept_stretch`: the run of flagged frames around the current one, accepted at once.
 
 :func:`suggest_keyframe` is the frame-selection guidance (after Kuznetsova et al., WACV
 2021): the frame whose manual box is expected to remove the most error.
@@ -26,6 +27,7 @@ import bisect
 import math
 from dataclasses import dataclass
 
+from tracker_annotate.core import commands
 from tracker_annotate.core.audit import ReviewCosts
 from tracker_annotate.core.boxes import BoxSource, FrameBox
 from tracker_annotate.core.project import Project
@@ -213,7 +215,12 @@ def next_flag(
     that is not a flag: the next (previous) frame of the same track if that is flagged
     (the rest of a stretch after accepting a box), else the first (last) flag.
     """
-    positions = flagged_positions(project)
+    return _step(flagged_positions(project), frame, track_id, backward)
+
+
+def _step(
+    positions: list[tuple[int, int]], frame: int, track_id: int | None, backward: bool
+) -> tuple[int, int] | None:
     if not positions:
         return None
     cur = (frame, track_id if track_id is not None else -1)
@@ -225,6 +232,91 @@ def next_flag(
         if step in positions:
             return step
     return positions[-1] if backward else positions[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FlagHop:
+    """Where F (Shift+F) goes from a position: see :func:`flag_hop`."""
+
+    frame: int
+    track_id: int
+    wrapped: bool  # past the last (first) flag, back to the first (last)
+    moved: bool  # False: the position is already the only flag left
+    left: int  # flagged boxes in the queue
+
+
+def flag_hop(
+    project: Project, frame: int, track_id: int | None = None, *, backward: bool = False
+) -> FlagHop | None:
+    """The next (previous) flag in review order from ``(frame, track_id)``, wrapping around
+    to the first (last) one past the end, so a walk that started mid-video, or a re-track
+    that flagged earlier frames, still reaches every flag. ``None`` when no flag is left.
+
+    A ``track_id`` with no box on ``frame`` counts as no selection (as in the session).
+    """
+    if track_id is not None and project.box(track_id, frame) is None:
+        track_id = None
+    positions = flagged_positions(project)
+    if not positions:
+        return None
+    hit = _step(positions, frame, track_id, backward)
+    if hit is not None:
+        return FlagHop(hit[0], hit[1], wrapped=False, moved=True, left=len(positions))
+    f, tid = positions[-1] if backward else positions[0]
+    moved = (f, tid) != (frame, track_id)
+    return FlagHop(f, tid, wrapped=True, moved=moved, left=len(positions))
+
+
+def _needs_look(box: FrameBox | None) -> bool:
+    return box is not None and box.flagged and not box.verified
+
+
+def flagged_stretch(project: Project, track_id: int, frame: int) -> tuple[int, int] | None:
+    """The run ``(first, last)`` (inclusive) of consecutive frames around ``frame`` where
+    the track's box is flagged and not verified; ``None`` when ``frame`` itself is not."""
+    boxes = project.boxes(track_id)
+    if not _needs_look(boxes.get(frame)):
+        return None
+    first, last = frame, frame
+    while _needs_look(boxes.get(first - 1)):
+        first -= 1
+    while _needs_look(boxes.get(last + 1)):
+        last += 1
+    return first, last
+
+
+@dataclass(frozen=True, slots=True)
+class StretchAccepted:
+    """What :func:`accept_stretch` did: frames ``first..last`` of a track, one undo step
+    named ``description``."""
+
+    track_id: int
+    first: int
+    last: int
+    description: str
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+
+def accept_stretch(project: Project, track_id: int, frame: int) -> StretchAccepted | None:
+    """Accept the track's whole run of flagged frames around ``frame`` (one undo step): a
+    stretch the annotator played through and found right, without Enter on every frame.
+
+    Returns what it accepted, or ``None`` (and changes nothing) when the box on ``frame``
+    is not flagged-and-unverified. Raises :class:`ProjectError` for an unknown track.
+    """
+    run = flagged_stretch(project, track_id, frame)
+    if run is None:
+        return None
+    first, last = run
+    frames = f"frame {first}" if first == last else f"frames {first}\u2013{last}"
+    desc = f"Accept {frames} of track {track_id}"
+    with project.edit(desc):
+        for f in range(first, last + 1):
+            commands.accept_box(project, track_id, f)
+    return StretchAccepted(track_id, first, last, desc)
 
 
 def suggest_keyframe(project: Project) -> tuple[int, int, str] | None:

@@ -2,10 +2,14 @@
 and tracking runs started, streamed and applied.
 
 The controller owns no state a view shows: the project, the session and the history are
-the model's. It holds only the running worker, the queued re-tracks and the streaming
-preview. Everything it does to the project is one :mod:`~tracker_annotate.core.commands`
-call (one undo step); every failure becomes ``error`` (shown by the window), never a
-traceback.
+the model's. What a gesture does is a core command or query
+(:mod:`~tracker_annotate.core.commands`, :mod:`~tracker_annotate.core.review`: one undo
+step each); what a tracking run does, from its snapshot to its undo step and the re-track
+queue, is the Qt-free :class:`~tracker_annotate.app.jobs.TrackingJobs`. The controller
+holds only the running worker thread and the streaming preview, and turns results into
+status text; every failure becomes ``error`` (shown by the window), never a traceback.
+The audit and detector flows get it as their host: they declare what they use of it
+(:class:`~.audit_flow.AuditHost`, :class:`~.detect_flow.DetectHost`), never import it.
 """
 
 from __future__ import annotations
@@ -16,23 +20,25 @@ from typing import Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
 
-from tracker_annotate.core import audit, commands
+from tracker_annotate.app.document import Document
+from tracker_annotate.app.jobs import (
+    ImportRequest,
+    JobRequest,
+    TrackingJob,
+    TrackingJobs,
+    TrackRequest,
+    prepare_job,
+)
+from tracker_annotate.core import audit, commands, review
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
-from tracker_annotate.core.project import Project, Transaction
-from tracker_annotate.core.review import flagged_positions
+from tracker_annotate.core.project import Project
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui.audit_flow import AuditFlow
-from tracker_annotate.gui.document import Document
+from tracker_annotate.gui.detect_flow import DetectFlow
 from tracker_annotate.gui.preferences import Preferences
-from tracker_annotate.gui.tracking_worker import Job, TrackingWorker, snapshot_project
-from tracker_annotate.tracking.api import (
-    CancelToken,
-    PartialCallback,
-    ProgressCallback,
-    TrackingRun,
-    apply_run,
-)
+from tracker_annotate.gui.tracking_worker import TrackingWorker
+from tracker_annotate.tracking.api import TrackingRun
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +55,16 @@ class Controller(QObject):
         self.prefs = prefs
         self.doc: Document | None = None
         self.worker: TrackingWorker | None = None
+        self._job: TrackingJob | None = None  # the worker's
         self.current_label: Callable[[], str | None] = lambda: None
-        # (track_id, edited frame) awaiting their re-track, oldest first; each is marked
-        # stale in the project, in the edit's own transaction, until its run is applied
-        self._pending_retrack: list[tuple[int, int]] = []
-        self._running_retrack: tuple[int, int] | None = None
-        # the edit step each re-track belongs to: the run joins it (one Ctrl+Z for both)
-        self._edit_steps: dict[tuple[int, int], Transaction | None] = {}
+        # the re-track queue and what a finished run does to the project
+        self.jobs = TrackingJobs()
         self._preview: dict[int, dict[int, FrameBox]] = {}
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(100)  # stream results at 10 Hz, not per frame
         self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
         self.audit = AuditFlow(self)
-        from tracker_annotate.gui.detect_flow import DetectFlow
-
         self.detect = DetectFlow(self)
 
     # -- helpers -------------------------------------------------------------------------
@@ -75,7 +76,12 @@ class Controller(QObject):
     def session(self) -> Session | None:
         return self.doc.session if self.doc is not None else None
 
-    def _do(self, fn: Callable[[], Any]) -> Any:
+    def say(self, text: str) -> None:
+        """Show ``text`` in the status bar."""
+        self.status.emit(text)
+
+    def do(self, fn: Callable[[], Any]) -> Any:
+        """``fn()``, or ``None`` with the failure shown (the library's errors, OSError)."""
         try:
             return fn()
         except TrackerAnnotateError as exc:
@@ -103,9 +109,9 @@ class Controller(QObject):
             return
         if into_selected and s.selected is not None:
             tid = s.selected
-            self._edit_then_retrack(tid, frame, lambda: commands.add_box(p, tid, frame, xyxy))
+            self.edit_then_retrack(tid, frame, lambda: commands.add_box(p, tid, frame, xyxy))
             return
-        tid = self._do(lambda: commands.add_track(p, frame, xyxy, self.current_label()))
+        tid = self.do(lambda: commands.add_track(p, frame, xyxy, self.current_label()))
         if tid is not None:
             s.select(tid)
             self.status.emit(f"New track {tid} on frame {frame}; press T to track it")
@@ -115,13 +121,13 @@ class Controller(QObject):
         if p is None or self.detect.fix(track_id, frame, xyxy):
             return
         if self.audit.pending_at(track_id, frame):  # a corrected audit sample was wrong
-            self._edit_then_retrack(
+            self.edit_then_retrack(
                 track_id,
                 frame,
                 lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy),
             )
         else:
-            self._edit_then_retrack(
+            self.edit_then_retrack(
                 track_id, frame, lambda: commands.set_box_geometry(p, track_id, frame, xyxy)
             )
 
@@ -136,65 +142,45 @@ class Controller(QObject):
                     audit.record_outcome(p, sel[0], sel[1], "wrong")
                     commands.delete_box(p, *sel)
 
-            self._do(reject)
+            self.do(reject)
         else:
-            self._do(lambda: commands.delete_box(p, *sel))
-        self._advance_review()
+            self.do(lambda: commands.delete_box(p, *sel))
+        self.advance_review()
 
     def mark_outside(self) -> None:
         p, sel = self.project, self._selected_box()
         if p is None or sel is None:
             return
-        self._do(lambda: commands.mark_outside(p, *sel))
+        self.do(lambda: commands.mark_outside(p, *sel))
         self.status.emit(f"Track {sel[0]} marked outside from frame {sel[1]}")
-        self._advance_review()
+        self.advance_review()
 
     def accept_selected(self) -> None:
         p, sel = self.project, self._selected_box()
         if p is None or sel is None or self.detect.accept(*sel):
             return
         if self.audit.pending_at(*sel):
-            self._do(lambda: audit.check_sample(p, sel[0], sel[1], "ok"))
+            self.do(lambda: audit.check_sample(p, sel[0], sel[1], "ok"))
         else:
-            self._do(lambda: commands.accept_box(p, *sel))
-        self._advance_review()
+            self.do(lambda: commands.accept_box(p, *sel))
+        self.advance_review()
 
     def accept_stretch(self) -> None:
         """Accept the selected track's whole run of consecutive flagged frames around the
-        current one (one undo step): a stretch the annotator has played through and found
-        right, without pressing Enter on every frame of it."""
+        current one (one undo step; :func:`~tracker_annotate.core.review.accept_stretch`)."""
         p, sel = self.project, self._selected_box()
         if p is None or sel is None:
             return
         tid, frame = sel
-        boxes = p.boxes(tid)
-
-        def needs_look(f: int) -> bool:
-            b = boxes.get(f)
-            return b is not None and b.flagged and not b.verified
-
-        if not needs_look(frame):
+        if review.flagged_stretch(p, tid, frame) is None:
             self.status.emit(f"Track {tid} is not flagged on frame {frame}: Enter verifies it")
             return
-        first, last = frame, frame
-        while needs_look(first - 1):
-            first -= 1
-        while needs_look(last + 1):
-            last += 1
-        n = last - first + 1
-        frames = f"frame {first}" if n == 1 else f"frames {first}\u2013{last}"
-        desc = f"Accept {frames} of track {tid}"
-
-        def accept_all() -> bool:
-            with p.edit(desc):
-                for f in range(first, last + 1):
-                    commands.accept_box(p, tid, f)
-            return True
-
-        if self._do(accept_all) is None:
+        done = self.do(lambda: review.accept_stretch(p, tid, frame))
+        if done is None:
             return
-        self.status.emit(f"{desc} ({n} box{'es' if n > 1 else ''}); Ctrl+Z undoes it")
-        self._advance_review()
+        n = done.count
+        self.status.emit(f"{done.description} ({n} box{'es' if n > 1 else ''}); Ctrl+Z undoes it")
+        self.advance_review()
 
     def copy_to_next(self) -> None:
         p, s, sel = self.project, self.session, self._selected_box()
@@ -203,7 +189,7 @@ class Controller(QObject):
         if sel[1] + 1 >= s.n_frames:
             self.status.emit("Already on the last frame")
             return
-        self._do(lambda: commands.copy_box_to_frame(p, sel[0], sel[1], sel[1] + 1))
+        self.do(lambda: commands.copy_box_to_frame(p, sel[0], sel[1], sel[1] + 1))
         s.step(1)
 
     def set_label(self, name: str) -> None:
@@ -211,7 +197,7 @@ class Controller(QObject):
         if p is None or s is None or s.selected is None:
             return
         tid = s.selected
-        self._do(lambda: commands.relabel(p, tid, name))
+        self.do(lambda: commands.relabel(p, tid, name))
 
     def select_next_on_frame(self) -> None:
         p, s = self.project, self.session
@@ -224,47 +210,44 @@ class Controller(QObject):
 
     advance_after_review = True
 
-    def _advance_review(self) -> None:
+    def advance_review(self) -> None:
         if self.advance_after_review:
             self.go_to_flag()
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
-        """Go to the next (previous) flagged box in review order (the list's) and select it; past
-        the last one, wrap around to the first (last), so a walk that started mid-video, or
-        a re-track that flagged earlier frames, still reaches every flag. Returns whether it
-        moved."""
+        """Go to the next (previous) flagged box in review order (the list's) and select it,
+        wrapping around past the last (first) one (:func:`~tracker_annotate.core.review.
+        flag_hop`); with no flag left, walk the audit's samples. Returns whether it moved."""
         p, s = self.project, self.session
         if p is None or s is None:
             return False
-        if s.next_flag(backward=backward) is not None:
-            return True
-        left = flagged_positions(p)
-        if not left:
+        hop = review.flag_hop(p, s.frame, s.selected, backward=backward)
+        if hop is None:
             if self.audit.walk(backward=backward):
                 return True
             self.status.emit("No flagged box left \u2713")
             return False
-        frame, tid = left[-1] if backward else left[0]
-        if (frame, tid) == (s.frame, s.selected):
+        if not hop.moved:
             self.status.emit("This is the only flagged box left")
             return False
-        s.go_to(frame, tid)
-        where = "last" if backward else "first"
-        self.status.emit(f"Wrapped around to the {where} flagged box ({len(left)} left)")
+        s.go_to(hop.frame, hop.track_id)
+        if hop.wrapped:
+            where = "last" if backward else "first"
+            self.status.emit(f"Wrapped around to the {where} flagged box ({hop.left} left)")
         return True
 
     def undo(self) -> None:
         p = self.project
         if p is not None:
             text = p.history.undo_text()
-            if self._do(p.history.undo) is not None:
+            if self.do(p.history.undo) is not None:
                 self.status.emit(f"Undid: {text}")
 
     def redo(self) -> None:
         p = self.project
         if p is not None:
             text = p.history.redo_text()
-            if self._do(p.history.redo) is not None:
+            if self.do(p.history.redo) is not None:
                 self.status.emit(f"Redid: {text}")
 
     # -- tracking ------------------------------------------------------------------------
@@ -282,38 +265,14 @@ class Controller(QObject):
         if selected_only and s.selected is None:
             self.status.emit("Select a track to track it (or press T to track all)")
             return
-        tids = [s.selected] if selected_only and s.selected is not None else None
-        if tids is None and not p.tracks:
+        if not selected_only and not p.tracks:
             self.status.emit("Draw a box first: drag on the image")
             return
-        config = self.prefs.tracker_config()
-        src = doc.source
-
-        def job(
-            progress: ProgressCallback, cancel: CancelToken, partial: PartialCallback
-        ) -> TrackingRun:
-            from tracker_annotate.tracking.engine import track_project
-
-            own = src.reopen()
-            try:
-                run = track_project(
-                    snap,
-                    own,
-                    config,
-                    track_ids=tids,
-                    progress=progress,
-                    cancel=cancel,
-                    on_partial=partial,
-                )
-                if tids is None:  # Track all: new objects and lost tracks, by the detector
-                    self.detect.after_run(snap, own, run, config)
-                return run
-            finally:
-                own.close()
-
-        snap = snapshot_project(p)
-        what = f"Track {tids[0]}" if tids else "Track all"
-        self._start(job, what)
+        if selected_only and s.selected is not None:
+            request = TrackRequest((s.selected,))
+        else:  # Track all: new objects and lost tracks too, by the detector (in the worker)
+            request = TrackRequest(None, after_run=self.detect.after_run)
+        self._start(request)
 
     def _will_retrack(self, track_id: int) -> bool:
         p = self.project
@@ -325,32 +284,17 @@ class Controller(QObject):
             and track_id in p.tracks
         )
 
-    def _edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
-        """Do ``edit`` and, when a re-track will follow, mark its stretch stale *in the
-        same transaction*: a crash between the edit and its re-track then leaves a mark the
-        next open flags and re-tracks, never a stretch silently off its new keyframe."""
+    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
+        """Do ``edit`` and, when a re-track will follow, mark its stretch stale in the same
+        transaction and queue the re-track (:meth:`TrackingJobs.edit_then_queue`)."""
         p = self.project
         if p is None:
             return
         retrack = self._will_retrack(track_id)
-
-        def run() -> bool:
-            with p.edit("") as tx:  # the command names the step
-                edit()
-                if retrack and not tx.is_empty() and track_id in p.tracks:
-                    tx.mark_stale(track_id, frame)
-            return True
-
-        if self._do(run) is None or not retrack or (track_id, frame) not in p.stale:
-            return
-        self._queue_retrack(track_id, frame, p.history.last)
-
-    def _queue_retrack(self, track_id: int, frame: int, step: Transaction | None) -> None:
-        key = (track_id, frame)
-        if key not in self._pending_retrack:
-            self._pending_retrack.append(key)
-        self._edit_steps[key] = step
-        if not self.busy:
+        queued = self.do(
+            lambda: self.jobs.edit_then_queue(p, track_id, frame, edit, retrack=retrack)
+        )
+        if queued and not self.busy:
             self._run_pending_retrack()
 
     def resume_stale(self) -> None:
@@ -359,7 +303,7 @@ class Controller(QObject):
         p = self.project
         if p is None or not p.stale:
             return
-        n = self._do(lambda: commands.flag_stale_stretches(p))
+        n = self.do(lambda: commands.flag_stale_stretches(p))
         stale = sorted(p.stale)
         self.status.emit(
             f"{len(stale)} stretch{'es' if len(stale) > 1 else ''} left without its re-track "
@@ -368,59 +312,47 @@ class Controller(QObject):
         )
         for tid, frame in stale:
             if self._will_retrack(tid):
-                self._queue_retrack(tid, frame, None)
+                self.jobs.queue_retrack(tid, frame, None)
+        if not self.busy:
+            self._run_pending_retrack()
 
     def _run_pending_retrack(self) -> None:
         p, doc = self.project, self.doc
-        if not self._pending_retrack or p is None or doc is None or doc.source is None:
+        if not self.jobs.pending or p is None or doc is None or doc.source is None:
             return
-        track_id, frame = self._pending_retrack.pop(0)
-        if track_id not in p.tracks:
-            self._edit_steps.pop((track_id, frame), None)
-            self._run_pending_retrack()
+        job = self.jobs.next_retrack(p, doc.source, self.prefs.tracker_config())
+        if job is not None:
+            self._run(job)
+
+    def _start(self, request: JobRequest) -> None:
+        """Prepare a job for ``request`` (the snapshot is taken now) and run it."""
+        p, doc = self.project, self.doc
+        if p is None or doc is None or doc.source is None:
             return
-        config = self.prefs.tracker_config()
-        src = doc.source
-        snap = snapshot_project(p)
-
-        def job(
-            progress: ProgressCallback, cancel: CancelToken, partial: PartialCallback
-        ) -> TrackingRun:
-            from tracker_annotate.tracking.engine import retrack_after_edit
-
-            own = src.reopen()
-            try:
-                return retrack_after_edit(
-                    snap, own, config, track_id, frame, progress=progress, cancel=cancel
-                )
-            finally:
-                own.close()
-
-        self._running_retrack = (track_id, frame)
-        self._start(job, f"Re-track {track_id} after edit")
-
-    def _start(self, job: Job, description: str) -> None:
         if self.worker is not None:
             self.status.emit("Tracking is already running; cancel it (Esc) or wait")
             return
-        w = TrackingWorker(job, description)
+        self._run(prepare_job(p, doc.source, self.prefs.tracker_config(), request))
+
+    def _run(self, job: TrackingJob) -> None:
+        """Run ``job`` in a worker thread (callers make sure none is running)."""
+        w = TrackingWorker(job, job.description)
         w.progress.connect(self.progress)
         w.partial.connect(self._on_partial)
         w.done.connect(self._on_done)
         w.failed.connect(self._on_failed)
         w.finished.connect(self._on_finished)
-        self.worker = w
+        self.worker, self._job = w, job
         self._preview = {}
         self.busy_changed.emit(True)
-        self.status.emit(f"{description}: running (Esc cancels)")
+        self.status.emit(f"{job.description}: running (Esc cancels)")
         w.start()
 
     def cancel_tracking(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
             # their stale marks stay in the project: the next open flags and re-tracks them
-            self._pending_retrack.clear()
-            self._edit_steps.clear()
+            self.jobs.forget()
             self.status.emit("Cancelling tracking…")
 
     def _on_partial(self, track_id: int, boxes: list[FrameBox]) -> None:
@@ -431,72 +363,36 @@ class Controller(QObject):
             self._preview_timer.start()
 
     def _on_done(self, run: TrackingRun) -> None:
-        p, w = self.project, self.worker
-        if p is None or w is None:
+        p, job = self.project, self._job
+        if p is None or self.worker is None or job is None:
             return
-        key, self._running_retrack = self._running_retrack, None
-        step = self._edit_steps.pop(key, None) if key is not None else None
-        if step is not None and not p.history.is_done(step):
-            # its edit was undone while the run went: the result fits a state that is gone
-            self.status.emit(f"{w.description}: dropped, its edit was undone")
+        done = self.do(lambda: self.jobs.apply(p, job, run, also=self.detect.install_pending))
+        if done is None:
             return
-        desc = w.description + (" (cancelled, kept what finished)" if run.cancelled else "")
-        # the project may have lost a track while the run was going: skip those
-        run.boxes = {t: b for t, b in run.boxes.items() if t in p.tracks}
-        run.spans = {t: sp for t, sp in run.spans.items() if t in p.tracks}
-        clears: set[tuple[int, int]] = set()
-        if not run.cancelled:
-            if key is not None:
-                if key not in self._pending_retrack:  # not edited again meanwhile
-                    clears.add(key)
-            else:  # a whole-track run recomputed every stretch of its tracks
-                clears = {(t, f) for t, f in p.stale if t in run.spans}
-        flags_before = len(flagged_positions(p))
-        changes: list[object] = []
-        p.changed.connect(changes.append)
-        try:
-            if self._do(lambda: self._apply(p, run, desc, clears)) is None:
-                return
-        finally:
-            p.changed.disconnect(changes.append)
-        n = sum(len(b) for b in run.boxes.values())
-        if not changes:
+        if done.dropped:
+            self.status.emit(f"{done.description}: dropped, its edit was undone")
+            return
+        if not done.changed:
             # an empty run pushes no undo step: "Ctrl+Z undoes the run" would undo the
             # annotator's last edit instead (a run cancelled before its first frame)
-            self.status.emit(f"{desc}: no box changed, nothing to undo")
+            self.status.emit(f"{done.description}: no box changed, nothing to undo")
             return
         undoes = "Ctrl+Z undoes the whole run"
-        if step is not None and p.history.merge_last_two(step, f"{step.description} + re-track"):
+        if done.merged:
             undoes = "Ctrl+Z undoes the fix and its re-track"
-        rate = run.object_frames / run.seconds if run.seconds > 0 else 0.0
         # a re-track replaces the stretch after an edit, flags included: say what that did
         # to the review counter, or a fix that raised it looks like a bug
-        flags_after = len(flagged_positions(p))
-        flags = (
-            f"; flags {flags_before} \u2192 {flags_after}" if flags_after != flags_before else ""
-        )
-        if flags_after:
+        before, after = done.flags_before, done.flags_after
+        flags = f"; flags {before} \u2192 {after}" if after != before else ""
+        if after:
             flags += " (F: next flag)"
         self.status.emit(
-            f"{desc}: {n} boxes in {run.seconds:.1f} s ({rate:.0f} object-frames/s){flags}"
-            f"{self.detect.note}; {undoes}"
+            f"{done.description}: {done.boxes} boxes in {run.seconds:.1f} s "
+            f"({done.rate:.0f} object-frames/s){flags}{self.detect.note}; {undoes}"
         )
 
-    def _apply(self, p: Project, run: TrackingRun, desc: str, clears: set[tuple[int, int]]) -> bool:
-        # apply_run adds the run's proposed tracks itself (adding them here too made every
-        # detection-proposed track twice); the detector's finds and the stale marks the
-        # run answers join the same undo step
-        with p.edit(desc) as tx:
-            apply_run(p, run, desc)
-            self.detect.install_pending(p)
-            for track_id, frame in sorted(clears):
-                tx.clear_stale(track_id, frame)
-        return True
-
     def _on_failed(self, message: str) -> None:
-        self._pending_retrack.clear()
-        self._edit_steps.clear()
-        self._running_retrack = None
+        self.jobs.forget()
         self.error.emit(f"Tracking failed; the project is unchanged.\n\n{message}")
 
     def _on_finished(self) -> None:
@@ -504,28 +400,24 @@ class Controller(QObject):
             # ``finished`` is emitted just before the thread ends: let it end before the
             # last reference (and with it the QThread) goes away
             self.worker.wait()
-        self.worker = None
-        self._running_retrack = None
+        self.worker, self._job = None, None
         self._preview = {}
         self._preview_timer.stop()
         self.preview_changed.emit({})
         self.busy_changed.emit(False)
-        if self._pending_retrack:
-            self._run_pending_retrack()
+        self._run_pending_retrack()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """Stop tracking before closing: what was committed is already saved; a run that
         did not finish is dropped (nothing half-applied); stretches it left stale keep
         their marks for the next open."""
-        self._pending_retrack.clear()
-        self._edit_steps.clear()
-        self._running_retrack = None
+        self.jobs.forget()
         w = self.worker
         if w is not None:
             w.done.disconnect(self._on_done)
             w.cancel()
             w.wait(timeout_ms)
-            self.worker = None
+            self.worker, self._job = None, None
 
     def import_detections(self, path: str) -> None:
         """Read detections and let the engine turn unmatched ones into proposed tracks."""
@@ -545,27 +437,4 @@ class Controller(QObject):
                 FormatError("the file holds no detections; nothing was changed", path=path)
             )
             return
-        config = self.prefs.tracker_config()
-        src = doc.source
-        snap = snapshot_project(p)
-
-        def job(
-            progress: ProgressCallback, cancel: CancelToken, partial: PartialCallback
-        ) -> TrackingRun:
-            from tracker_annotate.tracking.engine import track_project
-
-            own = src.reopen()
-            try:
-                return track_project(
-                    snap,
-                    own,
-                    config,
-                    progress=progress,
-                    cancel=cancel,
-                    on_partial=partial,
-                    detections=dets,
-                )
-            finally:
-                own.close()
-
-        self._start(job, f"Import detections {path}")
+        self._start(ImportRequest(dets, path))

@@ -18,20 +18,25 @@ new-object and re-find pass after a "Track all" run.
   step as the run. The status bar reports the detector's time.
 
 The model is loaded on first use (a missing or damaged file is a ``ModelError`` shown as
-an error, never a crash).
+an error, never a crash). The host (the controller) is anything that has what
+:class:`DetectHost` lists; the flow never imports it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
+from tracker_annotate.app.document import Document
 from tracker_annotate.core import commands
 from tracker_annotate.core import proposals as props
 from tracker_annotate.core.boxes import BoxXYXY
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project
+from tracker_annotate.gui.audit_flow import AuditHost
+from tracker_annotate.gui.preferences import Preferences
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
 from tracker_annotate.tracking.detector import Detector, DetectorConfig, shipped_detector
 from tracker_annotate.tracking.proposals import (
@@ -47,17 +52,32 @@ from tracker_annotate.tracking.refind import (
     refind_on_frame,
 )
 
-if TYPE_CHECKING:
-    from tracker_annotate.gui.controller import Controller
-
 log = logging.getLogger(__name__)
 
 
-class DetectFlow:
-    """Proposal gestures and the after-run pass, for one :class:`Controller`."""
+class DetectHost(AuditHost, Protocol):
+    """What the detector flow uses of its host: the audit flow's host's, and more."""
 
-    def __init__(self, controller: Controller) -> None:
-        self.c = controller
+    @property
+    def doc(self) -> Document | None: ...
+
+    @property
+    def prefs(self) -> Preferences: ...
+
+    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
+        """Do ``edit`` (one undo step) and re-track its stretch when re-tracking is on."""
+        ...
+
+    def advance_review(self) -> None:
+        """Go on to the next flag, when the preferences say so."""
+        ...
+
+
+class DetectFlow:
+    """Proposal gestures and the after-run pass, for one host (the controller)."""
+
+    def __init__(self, host: DetectHost) -> None:
+        self.host = host
         self._detector: Detector | None = None
         self._detector_key: tuple[tuple[str, ...], float] | None = None
         self._pending: tuple[list[props.Proposal], list[Refound]] | None = None
@@ -66,7 +86,7 @@ class DetectFlow:
     # -- the model ------------------------------------------------------------------------
     def detector(self) -> Detector:
         """The shipped detector for the classes in Preferences (loaded once per choice)."""
-        prefs = self.c.prefs
+        prefs = self.host.prefs
         key = (tuple(prefs.detect_classes), float(prefs.detect_min_score))
         if self._detector is None or self._detector_key != key:
             config = DetectorConfig(score_threshold=min(0.25, key[1]), classes=key[0])
@@ -75,11 +95,11 @@ class DetectFlow:
         return self._detector
 
     def _config(self) -> ProposalConfig:
-        return ProposalConfig(min_score=self.c.prefs.detect_min_score)
+        return ProposalConfig(min_score=self.host.prefs.detect_min_score)
 
     # -- P: detect on this frame -----------------------------------------------------------
     def detect_here(self) -> None:
-        p, s, doc = self.c.project, self.c.session, self.c.doc
+        p, s, doc = self.host.project, self.host.session, self.host.doc
         if p is None or s is None or doc is None or doc.source is None:
             return
         frame, src = s.frame, doc.source
@@ -95,12 +115,12 @@ class DetectFlow:
                 ms = (time.perf_counter() - t0) * 1000.0
                 if got is not None:
                     install_refound(p, [got])
-                    self.c.status.emit(
+                    self.host.say(
                         f"Re-found track {sel} by the detector in {ms:.0f} ms: same object? "
                         "Enter accepts, Delete deletes"
                     )
                     return [sel]
-                self.c.status.emit(
+                self.host.say(
                     f"Detector: no box like track {sel} on frame {frame} ({ms:.0f} ms); "
                     "drag the box to fix it"
                 )
@@ -111,71 +131,71 @@ class DetectFlow:
             ids = props.add_proposals(p, found, f"Detect objects on frame {frame}")
             if ids:
                 s.select(ids[0])
-                self.c.status.emit(
+                self.host.say(
                     f"Detector: {len(ids)} proposal(s) on frame {frame} in {ms:.0f} ms: "
                     "Enter accepts, Delete rejects, drag fixes"
                 )
             else:
-                self.c.status.emit(
+                self.host.say(
                     f"Detector: nothing new on frame {frame} in {ms:.0f} ms "
-                    f"({', '.join(self.c.prefs.detect_classes)})"
+                    f"({', '.join(self.host.prefs.detect_classes)})"
                 )
             return ids
 
-        self.c._do(run)
+        self.host.do(run)
 
     # -- gestures on a proposal ------------------------------------------------------------
     def _open(self, track_id: int) -> bool:
-        p = self.c.project
+        p = self.host.project
         return p is not None and track_id in p.tracks and props.is_open_proposal(p, track_id)
 
     def accept(self, track_id: int, frame: int) -> bool:
         """Enter on a proposal: accept it; on a re-found box: accept it and re-track from
         it. Returns False when it is neither."""
-        p = self.c.project
+        p = self.host.project
         box = p.box(track_id, frame) if p is not None and track_id in p.tracks else None
         if p is not None and box is not None and box.flag_reason == props.REASON_REFOUND:
             # the accept and the stale mark of the re-track it starts are one commit
-            self.c._edit_then_retrack(
+            self.host.edit_then_retrack(
                 track_id, frame, lambda: commands.accept_box(p, track_id, frame)
             )
-            self.c._advance_review()
+            self.host.advance_review()
             return True
         if p is None or not self._open(track_id):
             return False
-        self.c._do(lambda: props.accept_proposal(p, track_id, frame))
-        self.c.status.emit(f"Track {track_id} accepted; press T to track")
+        self.host.do(lambda: props.accept_proposal(p, track_id, frame))
+        self.host.say(f"Track {track_id} accepted; press T to track")
         self._next(frame)
         return True
 
     def reject(self, track_id: int, frame: int) -> bool:
         """Delete on a proposal: reject it (and remember it)."""
-        p = self.c.project
+        p = self.host.project
         if p is None or not self._open(track_id):
             return False
-        self.c._do(lambda: props.reject_proposal(p, track_id))
-        self.c.status.emit(f"Proposal {track_id} rejected; it will not be proposed again")
+        self.host.do(lambda: props.reject_proposal(p, track_id))
+        self.host.say(f"Proposal {track_id} rejected; it will not be proposed again")
         self._next(frame)
         return True
 
     def fix(self, track_id: int, frame: int, xyxy: BoxXYXY) -> bool:
         """A drag on a proposal: accept it with the annotator's box."""
-        p = self.c.project
+        p = self.host.project
         if p is None or not self._open(track_id):
             return False
-        self.c._do(lambda: props.accept_proposal(p, track_id, frame, xyxy))
-        self.c.status.emit(f"Track {track_id} accepted with your box; press T to track")
+        self.host.do(lambda: props.accept_proposal(p, track_id, frame, xyxy))
+        self.host.say(f"Track {track_id} accepted with your box; press T to track")
         return True
 
     def _next(self, frame: int) -> None:
-        p, s = self.c.project, self.c.session
+        p, s = self.host.project, self.host.session
         if p is None or s is None:
             return
         here = [t for t, _ in p.boxes_at(frame) if props.is_open_proposal(p, t)]
         if here:
             s.select(here[0])
         else:
-            self.c._advance_review()
+            self.host.advance_review()
 
     # -- after a run (worker thread) --------------------------------------------------------
     def after_run(
@@ -184,7 +204,7 @@ class DetectFlow:
         """In the worker: new-object proposals and re-found tracks for ``run``, computed on
         the worker's snapshot; kept until :meth:`install_pending` runs on the GUI side."""
         self._pending, self.note = None, ""
-        if not self.c.prefs.detect_after_tracking or run.cancelled or source.n_frames == 0:
+        if not self.host.prefs.detect_after_tracking or run.cancelled or source.n_frames == 0:
             return
         det = self.detector()
         apply_run(snap, run)

@@ -1,77 +1,43 @@
-"""One open project: its store (autosaving), its frame source and the session over it.
+"""The Qt side of an open document: the background length scan and the view-save timer.
 
-A rolling backup ``<name>.taproj.bak`` is kept while the project is open (see
-:mod:`tracker_annotate.io.store_backup`).
-
-Opening media creates ``<name>.taproj`` beside it (or where the user chooses when that
-folder is read-only) and reopens it next time, restoring frame, zoom and selection. The
-first frame shows at once: a new video's real length is counted by a background scan
-(the header's claim is used until it finishes and corrected if it lied).
+The document itself (store, source, session, open and relink flows) is Qt-free, in
+:mod:`tracker_annotate.app.document`; :func:`open_document` here opens one with these two
+adapters handed in. A new video's first frame shows at once: its real length is counted
+by a :class:`LengthScan` thread (the header's claim is used until it finishes and
+corrected if it lied), and frame, zoom and selection are saved a second after they change.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 
 from PyQt6.QtCore import QThread, QTimer, pyqtSignal
 
-from tracker_annotate.core.errors import MediaError, MediaMovedError, TrackerAnnotateError
-from tracker_annotate.core.frames import Frame
-from tracker_annotate.core.project import MediaRef, Project
-from tracker_annotate.core.session import Session
-from tracker_annotate.io import store_backup
-from tracker_annotate.io.media import MediaConfig, MediaSource, fingerprint, open_media
-from tracker_annotate.io.store import ProjectStore, is_project_path
+from tracker_annotate.app.document import (
+    SUFFIX,
+    VIEW_SAVE_MS,
+    ChooseMedia,
+    ChooseProjectPath,
+    Document,
+    count_frames,
+    project_path_for,
+)
+from tracker_annotate.app.document import open_document as open_headless
+from tracker_annotate.io.media import MediaConfig, MediaSource
 
-log = logging.getLogger(__name__)
-
-SUFFIX = ProjectStore.PROJECT_SUFFIX
-#: Milliseconds between a view change (frame, zoom, selection) and its save.
-VIEW_SAVE_MS = 1000
-
-#: ``choose_project_path(suggested) -> path or None`` when the media's folder is read-only.
-ChooseProjectPath = Callable[[Path], Path | None]
-#: ``choose_media(expected_path, message) -> new path or None`` when the media moved.
-ChooseMedia = Callable[[str, str], str | None]
-
-
-def project_path_for(media_path: str | os.PathLike[str]) -> Path:
-    """``clip.mp4`` -> ``clip.taproj`` beside it; a folder ``seq/`` -> ``seq.taproj``.
-
-    Symlinks are not followed: the project goes beside the path the user opened.
-    """
-    p = Path(os.path.abspath(media_path))
-    if p.name == "seqinfo.ini":
-        p = p.parent
-    return p.with_suffix(SUFFIX) if p.is_file() else p.parent / (p.name + SUFFIX)
-
-
-def _writable(folder: Path) -> bool:
-    """Whether a project may be created in ``folder``: the process can write there *and*
-    the folder is not marked read-only. Root can write anywhere, but a shared data folder
-    with no write bit (``r-x``) means "do not add files here", so the app asks instead."""
-    try:
-        mode = folder.stat().st_mode
-    except OSError:
-        return False
-    return folder.is_dir() and bool(mode & 0o222) and os.access(folder, os.W_OK | os.X_OK)
-
-
-def _is_project_for(project_path: Path, media_path: Path) -> bool:
-    """Whether ``project_path`` is a project made for ``media_path`` (an earlier visit that
-    had to keep its project elsewhere)."""
-    if not project_path.is_file():
-        return False
-    try:
-        with ProjectStore.open(project_path, check_media=False) as store:
-            media = store.project.media
-    except (TrackerAnnotateError, OSError):
-        return False
-    return media is not None and Path(media.path) == Path(os.path.abspath(media_path))
+__all__ = [
+    "SUFFIX",
+    "VIEW_SAVE_MS",
+    "ChooseMedia",
+    "ChooseProjectPath",
+    "Document",
+    "LengthScan",
+    "ViewSaveTimer",
+    "open_document",
+    "project_path_for",
+    "start_length_scan",
+]
 
 
 class LengthScan(QThread):
@@ -85,120 +51,36 @@ class LengthScan(QThread):
         self._source = source
 
     def run(self) -> None:
-        try:
-            src = self._source.reopen()
-            try:
-                n = src.n_frames
-            finally:
-                src.close()
-        except MediaError as exc:
-            log.warning("length scan failed: %s", exc)
-            return
-        self.counted.emit(n)
+        n = count_frames(self._source)
+        if n is not None:
+            self.counted.emit(n)
 
 
-class Document:
-    """A project bound to its file and media. ``close()`` saves the view and releases all."""
-
-    def __init__(self, store: ProjectStore, source: MediaSource | None) -> None:
-        self.store = store
-        self.source = source
-        # <name>.taproj.bak, refreshed every few minutes of editing and on close: what a
-        # damaged file (bad sector, truncated copy) is restored from
-        store.enable_backups(store_backup.BACKUP_EVERY_S)
-        media = store.project.media
-        n = media.n_frames if media is not None else 1
-        fps = source.fps if source is not None else (media.fps if media is not None else 30.0)
-        self.session = Session(store.project, n_frames=n, fps=fps)
-        self.session.restore(store.get_ui_state())
-        self.scan: LengthScan | None = None
-        # frame, zoom and selection are saved as they change (at most once per
-        # VIEW_SAVE_MS, one small meta write), so a crash does not lose the place either
-        self._view_timer = QTimer()
-        self._view_timer.setSingleShot(True)
-        self._view_timer.setInterval(VIEW_SAVE_MS)
-        self._view_timer.timeout.connect(self._save_view_quietly)
-        for signal in (
-            self.session.frame_changed,
-            self.session.selection_changed,
-            self.session.view_changed,
-        ):
-            signal.connect(self._view_changed)
-
-    @property
-    def project(self) -> Project:
-        return self.store.project
-
-    @property
-    def path(self) -> Path:
-        return self.store.path
-
-    def read(self, index: int) -> Frame:
-        if self.source is None:
-            raise MediaError("this project has no media", frame=index)
-        return self.source.read(index)
-
-    def start_length_scan(self) -> None:
-        """Count the real length in the background when only the header's claim is known."""
-        if self.source is None or getattr(self.source, "kind", "") != "video":
-            return
-        self.scan = LengthScan(self.source)
-        self.scan.counted.connect(self._on_counted)
-        self.scan.start()
-
-    def _on_counted(self, n: int) -> None:
-        media = self.project.media
-        if media is not None and media.n_frames != n and n > 0:
-            log.info("%s has %d decodable frames (header said %d)", media.path, n, media.n_frames)
-            self.project.set_media(replace(media, n_frames=n))
-            self.session.set_n_frames(n)
-
-    def _view_changed(self, _value: object) -> None:
-        # not restarted on every change: playing would postpone the save forever
-        if not self._view_timer.isActive():
-            self._view_timer.start()
-
-    def _save_view_quietly(self) -> None:
-        if self.store.closed:
-            return
-        try:
-            self.save_view()
-        except TrackerAnnotateError as exc:  # the view is a convenience, never an error box
-            log.warning("could not save the view: %s", exc)
-
-    def save_view(self) -> None:
-        self.store.set_ui_state(self.session.ui_state())
-
-    def close(self) -> None:
-        self._view_timer.stop()
-        if self.scan is not None:
-            self.scan.wait(10_000)
-        try:
-            if not self.store.closed:
-                self.save_view()
-        finally:
-            self.store.close()
-            if self.source is not None:
-                self.source.close()
+def start_length_scan(source: MediaSource, on_counted: Callable[[int], None]) -> LengthScan:
+    """The document's length-scan factory: ``on_counted`` is connected here, on the GUI
+    thread, so the count arrives queued on it."""
+    scan = LengthScan(source)
+    scan.counted.connect(on_counted)
+    scan.start()
+    return scan
 
 
-def _media_ref_fast(source: MediaSource) -> tuple[MediaRef, bool]:
-    """A :class:`MediaRef` without a full length scan when the header gives a length.
+class ViewSaveTimer:
+    """A single-shot ``QTimer`` that is not restarted by a trigger while it runs: playing
+    would postpone the save forever."""
 
-    Returns the ref and whether its length is only the header's claim.
-    """
-    claimed = source.claimed_frames
-    is_video = getattr(source, "kind", "") == "video"
-    n = claimed if (is_video and claimed) else source.n_frames
-    ref = MediaRef(
-        path=os.path.abspath(source.path),
-        n_frames=n,
-        width=source.width,
-        height=source.height,
-        fps=source.fps,
-        fingerprint=fingerprint(source.path),
-    )
-    return ref, bool(is_video and claimed)
+    def __init__(self, interval_ms: int, callback: Callable[[], None]) -> None:
+        self._timer = QTimer()
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(callback)
+
+    def trigger(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
 
 
 def open_document(
@@ -208,87 +90,13 @@ def open_document(
     choose_project_path: ChooseProjectPath,
     choose_media: ChooseMedia,
 ) -> Document | None:
-    """Open a project file or media (creating or reopening its project).
-
-    Returns ``None`` when the user cancelled a question. Raises the library's errors
-    (:class:`MediaError`, :class:`ProjectError` ...) for the caller to show.
-    """
-    p = Path(path)
-    if is_project_path(p):
-        return _open_project(p, media_config, choose_media)
-    source = open_media(p, media_config)
-    try:
-        target = project_path_for(p)
-        if target.exists():
-            doc = _open_project(target, media_config, choose_media, source=source)
-            if doc is None:
-                source.close()
-            return doc
-        if not _writable(target.parent):
-            fallback = Path.home() / target.name
-            if _is_project_for(fallback, p):  # kept there on an earlier visit: no question
-                doc = _open_project(fallback, media_config, choose_media, source=source)
-                if doc is None:
-                    source.close()
-                return doc
-            chosen = choose_project_path(fallback)
-            if chosen is None:
-                source.close()
-                return None
-            target = chosen if chosen.suffix == SUFFIX else chosen.with_suffix(SUFFIX)
-            if target.exists():
-                doc = _open_project(target, media_config, choose_media, source=source)
-                if doc is None:
-                    source.close()
-                return doc
-        media, provisional = _media_ref_fast(source)
-        store = ProjectStore.create(target, Project(media))
-    except BaseException:
-        source.close()
-        raise
-    doc = Document(store, source)
-    if provisional:
-        doc.start_length_scan()
-    return doc
-
-
-def _moved_message(expected: str) -> str:
-    """What the relink question says: plain words for an annotator (the error's own text
-    also tells a CLI user to come here)."""
-    if not Path(expected).exists():
-        return f"This project's media is not where it was:\n{expected}"
-    return (
-        f"The media at\n{expected}\nis not the one this project was annotated on (its "
-        f"content changed). If it is the same video re-encoded or moved, choose it."
+    """:func:`tracker_annotate.app.document.open_document` with the Qt length scan and
+    view-save timer."""
+    return open_headless(
+        path,
+        media_config=media_config,
+        choose_project_path=choose_project_path,
+        choose_media=choose_media,
+        length_scan=start_length_scan,
+        view_timer=ViewSaveTimer,
     )
-
-
-def _open_project(
-    path: Path,
-    media_config: MediaConfig | None,
-    choose_media: ChooseMedia,
-    source: MediaSource | None = None,
-) -> Document | None:
-    try:
-        store = ProjectStore.open(path)
-    except MediaMovedError as exc:
-        new = choose_media(exc.expected_path, _moved_message(exc.expected_path))
-        if new is None:
-            return None
-        store = ProjectStore.open(path, check_media=False)
-        try:
-            store.relink(new)
-        except BaseException:
-            store.close()
-            raise
-        if source is not None:
-            source.close()
-            source = None
-    try:
-        media = store.project.media
-        if source is None and media is not None:
-            source = open_media(media.path, media_config)
-    except BaseException:
-        store.close()
-        raise
-    return Document(store, source)

@@ -1,10 +1,11 @@
-"""Runs the tracking engine off the GUI thread.
+"""Runs a tracking job off the GUI thread.
 
-The worker gets a *snapshot* of the project (the annotator keeps editing the live one
-while it runs) and its own frame source (sources are not thread-safe). It reports
-progress and partial results through Qt signals, which arrive queued on the GUI thread;
-the finished :class:`TrackingRun` is applied there, as one undo step, by the caller. A
-failure leaves the project untouched and is reported as one readable message.
+The job (a :class:`~tracker_annotate.app.jobs.TrackingJob`: the project's snapshot, and
+its own handle on the media, which it opens and closes) is prepared on the GUI thread.
+The worker reports progress and partial results through Qt signals, which arrive queued
+on the GUI thread; the finished :class:`TrackingRun` is applied there, as one undo step,
+by the caller. A failure leaves the project untouched and is reported as one readable
+message.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from PyQt6.QtCore import QThread, pyqtSignal
 
 from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.errors import TrackerAnnotateError
-from tracker_annotate.core.project import Project
 from tracker_annotate.tracking.api import (
     CancelToken,
     PartialCallback,
@@ -29,18 +29,6 @@ log = logging.getLogger(__name__)
 
 #: ``job(progress, cancel, on_partial) -> TrackingRun``, run in the worker thread.
 Job = Callable[[ProgressCallback, CancelToken, PartialCallback], TrackingRun]
-
-
-def snapshot_project(project: Project) -> Project:
-    """An independent copy of labels, tracks and boxes (no history), for a worker to read."""
-    copy = Project(project.media, list(project.labels.values()))
-    with copy.edit("snapshot") as tx:
-        for tid, info in project.tracks.items():
-            tx.set_track(info)
-            for box in project.boxes(tid).values():
-                tx.set_box(tid, box)
-    copy.history.clear()
-    return copy
 
 
 class TrackingWorker(QThread):
