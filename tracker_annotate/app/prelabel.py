@@ -31,6 +31,11 @@ from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply
 from tracker_annotate.tracking.detector import Detector, detect_frames
 from tracker_annotate.tracking.engine import track_project
 
+#: Detections scoring at least this on the first frame start tracks (``--min-score`` of
+#: ``track --init-from-detections``). Raising it starts fewer false tracks for the annotator
+#: to reject, but misses weakly detected objects.
+START_MIN_SCORE = 0.5
+
 
 def parse_frames(text: str, n_frames: int) -> list[int]:
     """0-based frames from ``"0,100"``, ``"0-99"`` (inclusive) or ``"0-299:10"`` (step 10),
@@ -131,7 +136,7 @@ def prelabel_file(
     config: TrackerConfig,
     detector: Detector,
     *,
-    min_score: float = 0.5,
+    min_score: float = START_MIN_SCORE,
     first_frame: int = 0,
     detections_path: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,

@@ -27,7 +27,13 @@ from tracker_annotate.app.batch import (
     run_local,
     write_summary,
 )
-from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.cli.options import (
+    add_detections_sources,
+    add_jobs_option,
+    add_tracker_options,
+    tracker_config_from_args,
+)
+from tracker_annotate.tracking.api import TrackerConfig
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -64,23 +70,6 @@ exit codes: 0 all inputs tracked, 1 some input failed, 2 bad arguments or plan
 (nothing was run), 130 interrupted (finished outputs are kept)."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "batch",
@@ -90,29 +79,15 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="videos, image folders, ...")
-    p.add_argument(
-        "-j",
-        "--jobs",
-        type=_positive_int,
-        default=_default_jobs(),
-        metavar="N",
+    add_jobs_option(
+        p,
         help="worker processes (default: the CPUs available, %(default)s); each uses one "
         "OpenCV thread. Ignored with --scheduler (the cluster has its own workers)",
     )
     kf = p.add_mutually_exclusive_group()
     kf.add_argument("--init-dir", metavar="DIR", help="keyframes as DIR/<name>.<suffix>")
     kf.add_argument("--init-pattern", metavar="PATTERN", help="keyframes path pattern")
-    det = p.add_mutually_exclusive_group()
-    det.add_argument(
-        "--detections-dir",
-        metavar="DIR",
-        help="detections as DIR/<name>.txt (MOT rows) or .json (COCO results)",
-    )
-    det.add_argument(
-        "--detections-pattern",
-        metavar="PATTERN",
-        help="detections path pattern, e.g. '{path}/det/det.txt' for MOT sequences",
-    )
+    add_detections_sources(p)
     p.add_argument("-o", "--out-dir", default="tracked", metavar="DIR", help="default: %(default)s")
     p.add_argument(
         "-f",
@@ -122,20 +97,7 @@ def register(subparsers: Any) -> None:
         help="output: taproj (a project to review in the GUI, keeps flags), txt (MOT), "
         "xml (CVAT video), json (default: %(default)s)",
     )
-    defaults = TrackerConfig()
-    p.add_argument("--tracker", choices=TRACKER_NAMES, default=defaults.tracker)
-    p.add_argument(
-        "--no-extend",
-        action="store_true",
-        help="stop each track at its last keyframe instead of following it to the end",
-    )
-    p.add_argument(
-        "--flag-threshold",
-        type=float,
-        default=defaults.flag_threshold,
-        metavar="T",
-        help="flag boxes with confidence below T for review (default: %(default)s)",
-    )
+    add_tracker_options(p)
     ex = p.add_mutually_exclusive_group()
     ex.add_argument(
         "--skip-existing",
@@ -161,9 +123,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrackerConfig(
-        tracker=args.tracker, flag_threshold=args.flag_threshold, extend=not args.no_extend
-    )
+    config = tracker_config_from_args(args)
     inputs = expand_inputs(args.inputs)
     existing: ExistingPolicy = (
         "skip" if args.skip_existing else "overwrite" if args.overwrite else "error"
