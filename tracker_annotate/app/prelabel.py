@@ -18,6 +18,7 @@ from typing import Any
 
 from tracker_annotate.app.pipeline import check_output, media_ref_for, run_summary, write_result
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ConfigError, TrackingError
 from tracker_annotate.core.labels import Label, distinct_color
 from tracker_annotate.core.project import Project, TrackInfo
@@ -102,7 +103,7 @@ def detect_file(
 
 def project_from_detections(
     project: Project,
-    detections: Any,
+    detections: Detections,
     frame: int,
     min_score: float,
 ) -> list[int]:

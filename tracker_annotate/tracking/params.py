@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracker_annotate.core.errors import ConfigError
+
 #: chi-square 0.99 quantile for 4 degrees of freedom (the default gate).
 CHI2_4DOF_99 = 13.28
 
@@ -117,3 +119,56 @@ class FusionParams:
     #: object leaves the image). Raising it keeps boxes on objects through long
     #: disturbances; lowering it drops wrong tails sooner but ends tracks that were right.
     lost_after: int = 0
+
+
+@dataclass(frozen=True)
+class AssocParams:
+    """Across-track rules (:mod:`.assoc`, :mod:`.assemble`, :mod:`.sweep`): when two tracks
+    sit on one object, how unmatched detections link into proposed tracks, and the
+    confidence of the boxes a rule (not the calibrated model) flags.
+
+    The values are the engine's since v1; the regression pins hold them.
+    """
+
+    #: IoU at or above which two tracks' boxes are taken to be on one object: the one that
+    #: looks less like its keyframes is not measured there, and the overlap is flagged.
+    #: Raising it lets tracks come closer before they count as swapped, but misses switches
+    #: between objects that overlap only partly.
+    conflict_iou: float = 0.5
+    #: Confidence ceiling of a box flagged for an overlap ("two tracks on one object",
+    #: "tracks parted"). Such a box is always flagged, whatever the flag threshold: its
+    #: confidence is also capped ``overlap_margin`` below the threshold, so a low threshold
+    #: (0.3) shows overlaps as a high one does (a fixed 0.4 cap used to hide every overlap
+    #: flag at thresholds <= 0.4).
+    overlap_conf: float = 0.4
+    overlap_margin: float = 0.1
+    #: Proposed tracks from detections: unmatched detections on consecutive frames link
+    #: when they overlap by this IoU, across gaps of up to ``max_gap`` frames, and a chain
+    #: becomes a proposal with ``min_hits`` detections. Raising ``min_hits`` proposes fewer
+    #: flickering false objects but misses short-lived ones; raising ``max_gap`` bridges
+    #: missed detections but joins different objects more often.
+    chain_iou: float = 0.3
+    min_hits: int = 3
+    max_gap: int = 2
+    #: Confidence ceiling of a track's end when it was lost ("track end: confirm"). The
+    #: re-find (:mod:`.refind`) takes an end at or below it as lost. Raising it ranks lost
+    #: ends with the other doubtful boxes instead of among the first to review.
+    lost_end_conf: float = 0.3
+    #: Confidence of a box interpolated across a hole both passes lost (always flagged).
+    gap_conf: float = 0.1
+
+    def __post_init__(self) -> None:
+        names = ("conflict_iou", "overlap_conf", "overlap_margin", "chain_iou")
+        for name in (*names, "lost_end_conf", "gap_conf"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        if self.min_hits < 1:
+            raise ConfigError(f"min_hits must be >= 1 detection, got {self.min_hits}")
+        if self.max_gap < 0:
+            raise ConfigError(f"max_gap must be >= 0 frames, got {self.max_gap}")
+
+    def overlap_cap(self, flag_threshold: float) -> float:
+        """The confidence of an overlap-flagged box is at most this: ``overlap_conf``, and
+        ``overlap_margin`` below ``flag_threshold`` (never below 0)."""
+        return max(0.0, min(self.overlap_conf, flag_threshold - self.overlap_margin))
