@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,16 @@ from tracker_annotate.tracking.params import CascadeParams, KalmanParams
 FloatArray = npt.NDArray[np.float64]
 
 
+#: What a pass covers: ``between`` two keyframes, ``extend`` past the last one, ``leave``
+#: forward up to an "outside" keyframe (the object leaves), ``enter`` backward down to one
+#: (the object appears after it).
+PassKind = Literal["between", "extend", "leave", "enter"]
+
+#: Why a pass stopped: ``""`` not (yet), ``left`` the image, ``lost`` the object, ``stop``
+#: reached its last frame.
+EndReason = Literal["", "left", "lost", "stop"]
+
+
 @dataclass(frozen=True)
 class PassPlan:
     """Seed ``init_xyxy`` on frame ``start``; produce boxes up to ``stop`` (inclusive)."""
@@ -34,7 +45,7 @@ class PassPlan:
     stop: int
     step: int  # +1 forward, -1 backward
     init_xyxy: tuple[float, float, float, float]
-    kind: str  # "between" (keyframe to keyframe), "extend" (after the last), "enter"
+    kind: PassKind
 
     @property
     def n_steps(self) -> int:
@@ -113,7 +124,7 @@ class TrackPass:
     kalman_params: KalmanParams = field(default_factory=KalmanParams)
     out: list[StepSignals] = field(default_factory=list)
     done: bool = False
-    end_reason: str = ""  # "", "left", "lost", "stop"
+    end_reason: EndReason = ""
     #: Self-contained back-ends: frames of continuous committee collapse before "lost"
     #: (0: never on appearance; see FusionParams.lost_after).
     lost_after: int = 0
