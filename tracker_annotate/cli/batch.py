@@ -27,13 +27,14 @@ from tracker_annotate.app.batch import (
     run_local,
     write_summary,
 )
+from tracker_annotate.cli.interrupt import cancel_on_sigint
 from tracker_annotate.cli.options import (
     add_detections_sources,
     add_jobs_option,
     add_tracker_options,
     tracker_config_from_args,
 )
-from tracker_annotate.tracking.api import TrackerConfig
+from tracker_annotate.tracking.api import CancelToken, TrackerConfig
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -142,9 +143,12 @@ def run(args: argparse.Namespace) -> int:
         _print_plan(jobs, skipped)
         return 0
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outcome = _run_with_progress(jobs, config, args)
-    summary = write_summary(outcome, out_dir / SUMMARY_NAME, config=config, skipped=skipped)
+    # Ctrl+C from here on cancels the run (finished outputs kept, the summary written);
+    # the handler before it is back when the command returns.
+    with cancel_on_sigint(CancelToken()) as cancel:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outcome = _run_with_progress(jobs, config, args, cancel)
+        summary = write_summary(outcome, out_dir / SUMMARY_NAME, config=config, skipped=skipped)
     if not args.quiet:
         _print_table(outcome.results, skipped)
         print(_totals_line(outcome, len(skipped), summary))
@@ -155,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(
-    jobs: list[BatchJob], config: TrackerConfig, args: argparse.Namespace
+    jobs: list[BatchJob], config: TrackerConfig, args: argparse.Namespace, cancel: CancelToken
 ) -> BatchOutcome:
     from tqdm import tqdm
 
@@ -184,8 +188,12 @@ def _run_with_progress(
             show(finished)
 
         if args.scheduler:
-            return run_dask(jobs, config, scheduler=args.scheduler, on_result=on_result)
-        return run_local(jobs, config, workers=args.jobs, on_result=on_result, on_progress=show)
+            return run_dask(
+                jobs, config, scheduler=args.scheduler, on_result=on_result, cancel=cancel
+            )
+        return run_local(
+            jobs, config, workers=args.jobs, on_result=on_result, on_progress=show, cancel=cancel
+        )
 
 
 def _failure_line(result: JobResult) -> str:
