@@ -141,7 +141,7 @@ def refind_lost(
     run: TrackingRun,
     config: ProposalConfig = ProposalConfig(),  # noqa: B008 - frozen, so sharing is safe
     *,
-    flag_threshold: float = TrackerConfig.flag_threshold,
+    flag_threshold: float = TrackerConfig().flag_threshold,
     max_calls: int | None = None,
 ) -> tuple[list[Refound], DetectorCost]:
     """Detections that re-find tracks the run left lost or doubtful (see the module doc).
