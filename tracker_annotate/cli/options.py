@@ -59,14 +59,19 @@ def add_tracker_options(
     parser: argparse.ArgumentParser,
     *,
     extend: bool = True,
+    detections: bool = False,
     flag_help: str = "flag boxes with confidence below T for review (default: %(default)s)",
 ) -> None:
     """``--tracker`` and ``--flag-threshold`` (and ``--no-extend`` unless ``extend`` is
-    False), defaulting to :class:`TrackerConfig`'s values."""
+    False), defaulting to :class:`TrackerConfig`'s values; with ``detections``,
+    ``--detections DET`` (:func:`add_detections_option`) after ``--tracker``, where
+    ``track``'s help has always listed it."""
     defaults = TrackerConfig()
     parser.add_argument(
         "--tracker", default=defaults.tracker, choices=TRACKER_NAMES, help=tracker_help()
     )
+    if detections:
+        add_detections_option(parser)
     if extend:
         parser.add_argument(
             "--no-extend",

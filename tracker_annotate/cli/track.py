@@ -16,7 +16,6 @@ from typing import Any
 from tracker_annotate.app.pipeline import track_file
 from tracker_annotate.cli.detect import add_init_from_detections_args, run_init_from_detections
 from tracker_annotate.cli.options import (
-    add_detections_option,
     add_tracker_options,
     tracker_config_from_args,
 )
@@ -42,8 +41,7 @@ def register(subparsers: Any) -> None:
         metavar="RESULT",
         help="output: .txt (MOT), .xml (CVAT), .json (COCO) or .taproj/.sqlite (project)",
     )
-    add_tracker_options(parser)
-    add_detections_option(parser)
+    add_tracker_options(parser, detections=True)
     parser.add_argument(
         "--overwrite",
         action="store_true",
