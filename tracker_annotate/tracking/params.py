@@ -67,9 +67,10 @@ class CascadeParams:
     reacquire_score: float = 0.55
     reacquire_quality: float = 0.35
     #: Self-contained back-ends (NanoTrack): frames of appearance collapse (NCC to the
-    #: keyframes below 0.1) before the engine searches for the keyframes around the Kalman
-    #: prediction and may re-start the back-end there. Raising it searches later (cheaper,
-    #: fewer jumps to look-alikes) but leaves the back-end on the wrong thing longer.
+    #: keyframes below ``collapse_app``) before the engine searches for the keyframes
+    #: around the Kalman prediction and may re-start the back-end there. Raising it
+    #: searches later (cheaper, fewer jumps to look-alikes) but leaves the back-end on the
+    #: wrong thing longer.
     #: 0 never searches. Measured on the shared sequences, a looser rule (3 frames, NCC
     #: 0.55, margin 0.3) jumped to the look-alike in OTB-Couple (mean IoU 0.70 -> 0.64).
     research_after: int = 5
@@ -87,6 +88,25 @@ class CascadeParams:
     border_frames: int = 5
     #: Blend rate of the running template (appearance adapts to slow change).
     template_rate: float = 0.1
+    #: The running template adapts only on steps scoring at least ``adapt_score`` (NCC)
+    #: with quality ``adapt_quality``. Lowering them follows appearance change sooner but
+    #: lets an occluder's look creep into the template.
+    adapt_score: float = 0.5
+    adapt_quality: float = 0.3
+    #: A measurement outside the Kalman gate is still taken (a re-acquisition far from the
+    #: prediction, which resets the filter) when it scores ``reacquire_score`` plus this.
+    #: Raising it follows fewer sudden jumps, right or wrong.
+    ungated_margin: float = 0.2
+    #: A search peak this much (NCC) above the next best is fully distinct; a smaller
+    #: margin lowers the hit's quality (a look-alike nearby makes a jump risky).
+    distinct_margin: float = 0.2
+    #: A re-search hit overlapping the back-end's own box by this IoU is where the
+    #: back-end already is: nothing to re-start.
+    research_same_iou: float = 0.5
+    #: NCC to the keyframes below which a step counts towards an appearance collapse
+    #: (``research_after``, ``FusionParams.lost_after``, and the end of a pass past its last
+    #: keyframe that no longer looks like anything it was shown).
+    collapse_app: float = 0.1
 
 
 @dataclass(frozen=True)

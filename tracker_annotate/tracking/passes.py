@@ -204,13 +204,13 @@ class TrackPass:
             hit = search(cur.gray, c, size, t, radius=radius)
             if hit is None:
                 continue
-            distinct = float(np.clip(hit.margin / 0.2, 0.0, 1.0))
+            distinct = float(np.clip(hit.margin / p.distinct_margin, 0.0, 1.0))
             if best is None or hit.score > best[0].score:
                 best = (hit, distinct)
         if best is None:
             return cand
         hit, distinct = best
-        if cand.xyxy is not None and iou_xyxy(hit.xyxy, cand.xyxy) >= 0.5:
+        if cand.xyxy is not None and iou_xyxy(hit.xyxy, cand.xyxy) >= p.research_same_iou:
             return cand  # the keyframes are where the back-end already is
         app = score_box(cur.gray, hit.xyxy, self.key_templates)
         if (
@@ -264,7 +264,8 @@ class TrackPass:
                 rec = ncc(warp_box(cur.gray, hit.xyxy, self.recent.size), self.recent.pixels)
                 score = max(app, rec)
                 # Distinct peak: a look-alike nearby (crowd, texture) makes a jump risky.
-                q = float(np.clip(hit.margin / 0.2, 0.0, 1.0)) * float(np.clip(score, 0, 1))
+                distinct = float(np.clip(hit.margin / p.distinct_margin, 0.0, 1.0))
+                q = distinct * float(np.clip(score, 0, 1))
                 if q < p.min_search_quality:
                     continue
                 if best.xyxy is None or score > best.score + p.switch_margin:
@@ -293,7 +294,7 @@ class TrackPass:
             and c.xyxy is not None
             and c.score >= p.min_score
             and c.quality >= p.min_quality
-            and (c.gated_ok or c.score >= p.reacquire_score + 0.2)
+            and (c.gated_ok or c.score >= p.reacquire_score + p.ungated_margin)
             and (
                 not coasting or (c.score >= p.reacquire_score and c.quality >= p.reacquire_quality)
             )
@@ -403,7 +404,7 @@ class TrackPass:
         return sig
 
     def _adapt(self, cur: FrameData, box: FloatArray, c: Candidate) -> None:
-        if c.score < 0.5 or c.quality < 0.3:
+        if c.score < self.params.adapt_score or c.quality < self.params.adapt_quality:
             return
         new = warp_box(cur.gray, box, self.recent.size).astype(np.float32)
         r = self.params.template_rate
@@ -425,7 +426,7 @@ class TrackPass:
             looks_gone = sig.app < self.params.border_app
             self.border_run = self.border_run + 1 if at_border and looks_gone else 0
             # Only a long appearance collapse (nothing like the keyframes) ends it as lost.
-            self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
+            self.low_run = self.low_run + 1 if sig.app < self.params.collapse_app else 0
             if self.border_run >= self.params.border_frames:
                 self.done, self.end_reason = True, "left"
             elif self.lost_after > 0 and self.low_run >= self.lost_after:
@@ -435,7 +436,7 @@ class TrackPass:
             # is no guide here: it adapts to whatever the tracker sits on, so a tracker parked
             # on the background keeps matching it (vtest.avi: tracks ran on a lamp post for
             # 600 frames, every box flagged). Ending the pass flags the end once instead.
-            self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
+            self.low_run = self.low_run + 1 if sig.app < self.params.collapse_app else 0
             if self.low_run > max(5, self.max_coast):
                 self.done, self.end_reason = True, "lost"
 
