@@ -330,7 +330,9 @@ def calibration(rows: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def ten_objects_720p(data: Path, n: int = 150, tracker: str = "nano") -> dict[str, Any]:
+def ten_objects_720p(
+    data: Path, n: int = 150, tracker: str = TrackerConfig().tracker
+) -> dict[str, Any]:
     """10 tracks on the 720p sequence (the GT car plus 9 background patches) vs decoding."""
     seq = data / "TLP-CarChase2"
     gt = load_gt(seq)

@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synth", type=int, default=16, help="synthetic sequences to fit on")
     ap.add_argument("--cache", type=Path, default=REPO / "bench-out" / "synth-fit")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--tracker", default="nano")
+    ap.add_argument("--tracker", default=TrackerConfig().tracker)
     ap.add_argument("--every", type=int, default=40, help="keyframe spacing of the third seeding")
     ap.add_argument("--l2", type=float, default=0.3)
     ap.add_argument("--terms", choices=("linear", "quadratic"), default="quadratic")

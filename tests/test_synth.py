@@ -418,3 +418,47 @@ def test_committed_video_decodes_to_every_frame(sample: SynthSequence) -> None:
 def test_committed_sample_stays_small() -> None:
     size = sum(p.stat().st_size for p in SAMPLE_DIR.rglob("*") if p.is_file())
     assert size < 6_000_000, f"sample_videos/ is {size / 1e6:.1f} MB; the budget is 6 MB"
+
+
+# --- bad input gets the project's error family, naming what was expected --------------
+
+
+def test_unknown_track_name_is_a_config_error_listing_the_names(small: SynthSequence) -> None:
+    with pytest.raises(ConfigError, match=r"no track named 'nobody'; expected one of \["):
+        small.track("nobody")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"keys_x": (0.1,)}, "equal length >= 2, got lengths"),  # a list too short
+        ({"keys_u": (0.5, 0.2)}, r"keys_u must be increasing, got \[0.5, 0.2\]"),  # backwards
+    ],
+)
+def test_object_spec_key_points_are_checked(change: dict[str, object], message: str) -> None:
+    from tracker_annotate.synth.scene import scenario_objects
+
+    spec = scenario_objects(SMALL)[0]
+    keys = {"keys_u": (0.0, 1.0), "keys_x": (0.1, 0.9), "keys_y": (0.5, 0.5)}
+    keys["keys_scale"] = (1.0, 1.0)
+    with pytest.raises(ConfigError, match=message):
+        dataclasses.replace(spec, **{**keys, **change})
+
+
+def test_ground_truth_names_the_bad_row(small: SynthSequence) -> None:
+    gt = small.gt
+    xywh = gt.xywh.copy()
+    xywh[3, 2] = 0
+    with pytest.raises(ConfigError, match=r"row 3 \(frame \d+\): expected a box of positive size"):
+        dataclasses.replace(gt, xywh=xywh)
+    with pytest.raises(ConfigError, match=r"visibility must lie in \[0, 1\], got"):
+        dataclasses.replace(gt, visibility=gt.visibility * 2 + 0.1)
+
+
+def test_unknown_texture_kind_is_a_config_error() -> None:
+    from tracker_annotate.synth.textures import make_texture
+
+    rng = np.random.default_rng(0)
+    color = np.zeros(3, np.float32)
+    with pytest.raises(ConfigError, match="unknown texture kind 'plaid'; expected one of"):
+        make_texture("plaid", rng, (8, 8), color, color)  # type: ignore[arg-type]

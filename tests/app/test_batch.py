@@ -25,6 +25,7 @@ from tracker_annotate.app.batch import (
     expand_inputs,
     plan_jobs,
     resolve_pattern,
+    run_dask,
     run_local,
     run_one,
     write_summary,
@@ -475,6 +476,36 @@ def test_cancel_stops_workers_and_removes_partials(clips: dict[str, Path], tmp_p
     assert outcome.cancelled
     assert [r.status for r in outcome.results] == ["cancelled", "cancelled"]
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_dask_cancel_is_seen_while_a_job_runs(clips: dict[str, Path], tmp_path: Path) -> None:
+    """``cancel`` used to be read only as results arrived: a Ctrl+C during a long job
+    waited for it. Now it is polled, so the run ends while the job still runs."""
+    distributed = pytest.importorskip("distributed")
+    jobs = _plan([clips["a"]], tmp_path / "out")
+    token = CancelToken()
+
+    def cancel_once_started() -> None:
+        while not Path(jobs[0].partial_path).exists():
+            time.sleep(0.02)
+        token.cancel()
+
+    with distributed.LocalCluster(
+        n_workers=1, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster:
+        threading.Thread(target=cancel_once_started, daemon=True).start()
+        t0 = time.monotonic()
+        outcome = run_dask(
+            jobs,
+            TrackerConfig(),
+            scheduler=cluster.scheduler_address,
+            job_fn=job_waiting_for_flag,  # waits 30 s for a flag nobody sets
+            cancel=token,
+        )
+        waited = time.monotonic() - t0
+    assert outcome.cancelled and [r.status for r in outcome.results] == ["cancelled"]
+    assert waited < 20, f"the cancel waited {waited:.1f} s for the running job"
 
 
 def test_summary_json(clips: dict[str, Path], tmp_path: Path) -> None:

@@ -283,3 +283,19 @@ def test_batch_summary_names_the_final_outputs(
     assert "incomplete" not in text
     job = _summary(out)["clip_a"]
     assert job["output"] == job["summary"]["out"] == str(out / "clip_a.taproj")  # type: ignore[index]
+
+
+def test_batch_puts_the_callers_sigint_handler_back(media: Path, tmp_path: Path) -> None:
+    """The CLI owns Ctrl+C only while the batch runs; whoever called it gets theirs back."""
+
+    def mine(signum: int, frame: object) -> None:  # pragma: no cover - never raised here
+        raise AssertionError("not expected")
+
+    previous = signal.signal(signal.SIGINT, mine)
+    try:
+        argv = ["batch", str(media / "clip_a.avi"), "--init-dir", str(tmp_path / "kf")]
+        code = main([*argv, "--out-dir", str(tmp_path / "out"), "--format", "txt", "-q"])
+        assert code == 0
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -7,6 +7,7 @@ import pytest
 from tracking_scenes import ArraySource, MovingObject
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.tracking.api import CancelToken, TrackerConfig, apply_run
 from tracker_annotate.tracking.backends import available_trackers
@@ -166,10 +167,9 @@ def test_two_tracks_seeded_on_one_object_are_flagged() -> None:
 
 def test_detections_propose_tracks_for_unannotated_objects(two_objects: ArraySource) -> None:
     class Dets:  # the model sees both objects; only object 0 has a track
-        def at_frame(self, f: int) -> tuple[np.ndarray, np.ndarray]:
-            return np.stack([two_objects.truth(0, f), two_objects.truth(1, f)]), np.array(
-                [0.9, 0.8]
-            )
+        def at_frame(self, f: int) -> Detections:
+            xyxy = np.stack([two_objects.truth(0, f), two_objects.truth(1, f)])
+            return Detections(np.full(2, f), xyxy, np.array([0.9, 0.8]), np.zeros(2, np.int64))
 
     p = _project(two_objects, {1: [0]})
     # cascade: its pass takes matched detections as measurements and keeps to object 0

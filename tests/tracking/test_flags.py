@@ -86,7 +86,17 @@ def test_a_track_lost_right_after_its_keyframe_shows_a_flagged_end() -> None:
     assert end.frame == 1 and end.flagged and end.flag_reason == REASON_END
 
 
-def test_a_box_on_another_tracks_box_is_flagged_where_the_overlap_starts_and_ends() -> None:
+@pytest.mark.parametrize(
+    "threshold",
+    [
+        0.3,  # below the old fixed 0.4 cap, which hid every overlap flag
+        0.5,  # the default
+        0.8,  # a strict reviewer
+    ],
+)
+def test_a_box_on_another_tracks_box_is_flagged_where_the_overlap_starts_and_ends(
+    threshold: float,
+) -> None:
     # Two objects cross. Only track 1 runs (as in a re-track after an edit); track 2 is all
     # keyframes, so the frame-by-frame check of the run cannot see it.
     src = ArraySource(
@@ -104,7 +114,8 @@ def test_a_box_on_another_tracks_box_is_flagged_where_the_overlap_starts_and_end
         tx.set_track(TrackInfo(2))
         for f in range(60):
             tx.set_box(2, FrameBox(f, BoxXYXY.from_array(src.truth(1, f))))
-    run = track_project(p, src, TrackerConfig(), track_ids=[1])
+    config = TrackerConfig(flag_threshold=threshold)
+    run = track_project(p, src, config, track_ids=[1])
     boxes = run.boxes[1]
     over = [
         iou_matrix(b.xyxy.to_array()[None], src.truth(1, b.frame)[None])[0, 0] >= CONFLICT_IOU
@@ -115,5 +126,31 @@ def test_a_box_on_another_tracks_box_is_flagged_where_the_overlap_starts_and_end
     last = len(over) - 1 - over[::-1].index(True)
     assert boxes[first].flagged and boxes[first].flag_reason == REASON_CONFLICT
     assert boxes[last + 1].flagged and boxes[last + 1].flag_reason == REASON_PARTED
+    cap = config.assoc.overlap_cap(threshold)  # ranked below the threshold, as flags are
+    assert boxes[first].confidence <= cap < threshold
+    assert boxes[last + 1].confidence <= cap
     # Not every frame of the overlap: one look where it starts, one where it ends.
     assert sum(b.flag_reason == REASON_CONFLICT for b in boxes) == 1
+
+
+@pytest.mark.parametrize(
+    ("threshold", "cap"),
+    [
+        (0.0, 0.0),  # nothing ranks below 0: the cap stops at 0 (the flag is still set)
+        (0.3, 0.2),  # a margin below a low threshold
+        (0.5, 0.4),  # the default: the v1 ceiling, so the regression pins hold
+        (0.9, 0.4),  # never above overlap_conf
+    ],
+)
+def test_overlap_cap_follows_the_flag_threshold(threshold: float, cap: float) -> None:
+    assert TrackerConfig().assoc.overlap_cap(threshold) == pytest.approx(cap)
+
+
+def test_assoc_params_are_checked() -> None:
+    from tracker_annotate.core.errors import ConfigError
+    from tracker_annotate.tracking.params import AssocParams
+
+    with pytest.raises(ConfigError, match="conflict_iou must be in"):
+        AssocParams(conflict_iou=1.5)
+    with pytest.raises(ConfigError, match="min_hits must be >= 1"):
+        AssocParams(min_hits=0)

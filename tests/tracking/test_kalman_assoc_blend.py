@@ -92,16 +92,18 @@ def _dets(rows: list[tuple[int, list[float], float]]) -> Detections:
     )
 
 
-def test_detections_adapter_accepts_container_and_tuples() -> None:
+def test_detections_reader_accepts_the_container_and_any_detection_source() -> None:
     d = _dets([(0, [0, 0, 5, 5], 0.9), (1, [1, 1, 6, 6], 0.8), (1, [9, 9, 19, 19], 0.7)])
     xyxy, scores = detections_at(d, 1)
     assert xyxy.shape == (2, 4) and scores.tolist() == [0.8, 0.7]
 
-    class Plain:
-        def at_frame(self, f: int) -> tuple[np.ndarray, np.ndarray]:
-            return np.array([[0, 0, 4, 4]], float), np.array([0.5])
+    class OnDemand:  # a DetectionSource: at_frame(f) gives that frame's Detections
+        def at_frame(self, f: int) -> Detections:
+            return _dets([(f, [0, 0, 4, 4], 0.5), (f, [3, 3, 8, 9], 0.9)])
 
-    assert detections_at(Plain(), 7)[0].shape == (1, 4)
+    xyxy, scores = detections_at(OnDemand(), 7)
+    assert xyxy.tolist() == [[0, 0, 4, 4], [3, 3, 8, 9]] and scores.tolist() == [0.5, 0.9]
+    assert detections_at(None, 7)[0].shape == (0, 4)
 
 
 def test_unexplained_persistent_confident_detections_become_proposals() -> None:

@@ -26,14 +26,12 @@ import logging
 import multiprocessing
 import os
 import signal
-import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -171,8 +169,10 @@ def _worker_init(progress_slots: Any = None, log_level: int = logging.WARNING) -
 
     # OpenCV's own "can't open" chatter duplicates the MediaError the job reports.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    # The parent owns Ctrl+C: it cancels, then terminates us. Workers that caught SIGINT
-    # themselves would race it and print a traceback per process.
+    # In the worker process this pool started (never the caller's): the parent owns
+    # Ctrl+C, it cancels, then terminates us. Workers that caught SIGINT themselves (the
+    # terminal sends it to the whole process group) would race it and print a traceback
+    # per process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_threads()
 
@@ -311,8 +311,14 @@ def run_local(
 
     At most ``workers`` jobs are in flight, so when a worker dies every in-flight job is a
     suspect: a lone suspect is the culprit; several are re-run one at a time in a fresh
-    single-process pool. Ctrl+C (KeyboardInterrupt) or ``cancel`` terminate the workers,
-    mark unfinished jobs ``cancelled`` and remove their partial outputs.
+    single-process pool. ``cancel`` (checked about five times a second) or a
+    KeyboardInterrupt terminate the workers, mark unfinished jobs ``cancelled`` and remove
+    their partial outputs.
+
+    The SIGINT handler is the caller's: this function never swaps it. A KeyboardInterrupt
+    that lands while a worker process is being started can leave that process behind, so
+    a caller that wants Ctrl+C to cancel cleanly installs a handler that cancels ``cancel``
+    (the CLI does, :func:`tracker_annotate.cli.interrupt.cancel_on_sigint`).
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
@@ -335,10 +341,9 @@ def run_local(
         while queue or in_flight:
             if cancel is not None and cancel.cancelled:
                 raise KeyboardInterrupt
-            with _sigint_deferred():
-                while queue and len(in_flight) < workers:
-                    i = queue.popleft()
-                    in_flight[pool.submit(run_one, jobs[i], config, job_fn, i)] = i
+            while queue and len(in_flight) < workers:
+                i = queue.popleft()
+                in_flight[pool.submit(run_one, jobs[i], config, job_fn, i)] = i
             done, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
             suspects = [i for f in done if _take(f, (i := in_flight.pop(f)), record, jobs)]
             if on_progress is not None and slots is not None:
@@ -405,34 +410,12 @@ def _isolate(
             raise KeyboardInterrupt
         solo = _new_pool(1)
         try:
-            with _sigint_deferred():
-                future = solo.submit(run_one, jobs[i], config, job_fn)
+            future = solo.submit(run_one, jobs[i], config, job_fn)
             if _take(future, i, record, jobs):
                 jobs[i].discard_partial()
                 record(i, JobResult(jobs[i], "failed", error=crashed))
         finally:
             _terminate(solo)
-
-
-@contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl+C while workers start: a process interrupted between being forked and
-    being registered with its pool cannot be terminated, and dies later with a traceback
-    about the pool's vanished semaphores. Python runs signal handlers in the main thread,
-    so swapping the handler is enough (a signal mask would not cover other threads)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and previous is signal.default_int_handler:
-        raise KeyboardInterrupt
-    if caught and callable(previous):
-        previous(signal.SIGINT, None)
 
 
 def _new_pool(workers: int, progress_slots: Any = None) -> ProcessPoolExecutor:
@@ -476,7 +459,7 @@ def run_dask(
     workers ends as ``failed`` (KilledWorker). Ctrl+C or ``cancel`` cancel every task that
     has not started; Dask cannot stop one mid-run, so such a job may still finish in the
     background (its output then appears whole, never half-written). ``cancel`` is checked
-    as results arrive. There is no per-frame progress from Dask workers.
+    about five times a second. There is no per-frame progress from Dask workers.
     """
     try:
         from distributed import Client, as_completed
@@ -505,16 +488,23 @@ def run_dask(
             for i, job in enumerate(jobs)
         }
         try:
-            for fut in as_completed(futures, loop=client.loop):
-                i = futures[fut]
-                try:
-                    res = fut.result()
-                except Exception as exc:  # KilledWorker, CancelledError, unpicklable
-                    jobs[i].discard_partial()
-                    res = JobResult(jobs[i], "failed", error=describe_error(exc))
-                results[i] = res
-                if on_result is not None:
-                    on_result(res)
+            arriving = as_completed(futures, loop=client.loop)
+            while not arriving.is_empty():
+                if not arriving.has_ready():
+                    if cancel is not None and cancel.cancelled:
+                        raise KeyboardInterrupt
+                    time.sleep(0.2)
+                    continue
+                for fut in arriving.next_batch(block=False):
+                    i = futures[fut]
+                    try:
+                        res = fut.result()
+                    except Exception as exc:  # KilledWorker, CancelledError, unpicklable
+                        jobs[i].discard_partial()
+                        res = JobResult(jobs[i], "failed", error=describe_error(exc))
+                    results[i] = res
+                    if on_result is not None:
+                        on_result(res)
                 if cancel is not None and cancel.cancelled:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from typing import Any
 
 from tracker_annotate.app.pipeline import check_output, media_ref_for, run_summary, write_result
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ConfigError, TrackingError
 from tracker_annotate.core.labels import Label, distinct_color
 from tracker_annotate.core.project import Project, TrackInfo
@@ -30,6 +31,11 @@ from tracker_annotate.io.media import open_media
 from tracker_annotate.tracking.api import ProgressCallback, TrackerConfig, apply_run
 from tracker_annotate.tracking.detector import Detector, detect_frames
 from tracker_annotate.tracking.engine import track_project
+
+#: Detections scoring at least this on the first frame start tracks (``--min-score`` of
+#: ``track --init-from-detections``). Raising it starts fewer false tracks for the annotator
+#: to reject, but misses weakly detected objects.
+START_MIN_SCORE = 0.5
 
 
 def parse_frames(text: str, n_frames: int) -> list[int]:
@@ -97,7 +103,7 @@ def detect_file(
 
 def project_from_detections(
     project: Project,
-    detections: Any,
+    detections: Detections,
     frame: int,
     min_score: float,
 ) -> list[int]:
@@ -131,7 +137,7 @@ def prelabel_file(
     config: TrackerConfig,
     detector: Detector,
     *,
-    min_score: float = 0.5,
+    min_score: float = START_MIN_SCORE,
     first_frame: int = 0,
     detections_path: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,

@@ -1,4 +1,10 @@
-"""Render ``results.json`` as a markdown report and PNG plots (matplotlib, Agg backend)."""
+"""Render ``results.json`` as a markdown report and PNG plots.
+
+The plots use matplotlib's object API (``Figure`` saved straight to PNG), imported only
+when a plot is drawn: no pyplot, no backend chosen, no global state touched, so importing
+:mod:`tracker_annotate.bench` does not import matplotlib and a caller's own backend stays
+as it was.
+"""
 
 from __future__ import annotations
 
@@ -295,12 +301,13 @@ def _curves_section(results: dict[str, Any]) -> list[str]:
 
 
 def _plot_budget_curves(results: dict[str, Any], out_dir: Path) -> str | None:
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     curves = results.get("budget_curves") or {}
     if not curves:
         return None
-    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    fig = Figure(figsize=(7.0, 4.8))
+    ax = fig.subplots()
     for s, unsorted in curves.items():
         pts = sorted(unsorted, key=lambda p: p["seconds"])
         xs = [p["seconds"] for p in pts]
@@ -322,23 +329,20 @@ def _plot_budget_curves(results: dict[str, Any], out_dir: Path) -> str | None:
     fig.tight_layout()
     path = out_dir / "budget_curves.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
 def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
     """``seconds_per_sequence.png`` and ``tradeoff.png``; returns the written paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.figure import Figure
 
     written: list[str] = []
     seqs = results["sequences"]
     names = list(seqs)
     strategies = [s for s in STRATEGIES if any(s in seqs[n] for n in names)]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(names) + 2), 4.5))
+    fig = Figure(figsize=(max(6.0, 1.1 * len(names) + 2), 4.5))
+    ax = fig.subplots()
     width = 0.8 / max(1, len(strategies))
     x = np.arange(len(names))
     for i, s in enumerate(strategies):
@@ -352,10 +356,10 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
     fig.tight_layout()
     path = out_dir / "seconds_per_sequence.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     written.append(str(path))
 
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig = Figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
     trade = results["tradeoff"]
     if trade:
         xs = [r["seconds"] for r in trade]
@@ -394,7 +398,6 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[str]:
     fig.tight_layout()
     path = out_dir / "tradeoff.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     written.append(str(path))
     curves = _plot_budget_curves(results, out_dir)
     if curves is not None:

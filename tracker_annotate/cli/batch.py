@@ -27,7 +27,14 @@ from tracker_annotate.app.batch import (
     run_local,
     write_summary,
 )
-from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.cli.interrupt import cancel_on_sigint
+from tracker_annotate.cli.options import (
+    add_detections_sources,
+    add_jobs_option,
+    add_tracker_options,
+    tracker_config_from_args,
+)
+from tracker_annotate.tracking.api import CancelToken, TrackerConfig
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
@@ -64,23 +71,6 @@ exit codes: 0 all inputs tracked, 1 some input failed, 2 bad arguments or plan
 (nothing was run), 130 interrupted (finished outputs are kept)."""
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
-
-
-def _default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "batch",
@@ -90,29 +80,15 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="videos, image folders, ...")
-    p.add_argument(
-        "-j",
-        "--jobs",
-        type=_positive_int,
-        default=_default_jobs(),
-        metavar="N",
+    add_jobs_option(
+        p,
         help="worker processes (default: the CPUs available, %(default)s); each uses one "
         "OpenCV thread. Ignored with --scheduler (the cluster has its own workers)",
     )
     kf = p.add_mutually_exclusive_group()
     kf.add_argument("--init-dir", metavar="DIR", help="keyframes as DIR/<name>.<suffix>")
     kf.add_argument("--init-pattern", metavar="PATTERN", help="keyframes path pattern")
-    det = p.add_mutually_exclusive_group()
-    det.add_argument(
-        "--detections-dir",
-        metavar="DIR",
-        help="detections as DIR/<name>.txt (MOT rows) or .json (COCO results)",
-    )
-    det.add_argument(
-        "--detections-pattern",
-        metavar="PATTERN",
-        help="detections path pattern, e.g. '{path}/det/det.txt' for MOT sequences",
-    )
+    add_detections_sources(p)
     p.add_argument("-o", "--out-dir", default="tracked", metavar="DIR", help="default: %(default)s")
     p.add_argument(
         "-f",
@@ -122,20 +98,7 @@ def register(subparsers: Any) -> None:
         help="output: taproj (a project to review in the GUI, keeps flags), txt (MOT), "
         "xml (CVAT video), json (default: %(default)s)",
     )
-    defaults = TrackerConfig()
-    p.add_argument("--tracker", choices=TRACKER_NAMES, default=defaults.tracker)
-    p.add_argument(
-        "--no-extend",
-        action="store_true",
-        help="stop each track at its last keyframe instead of following it to the end",
-    )
-    p.add_argument(
-        "--flag-threshold",
-        type=float,
-        default=defaults.flag_threshold,
-        metavar="T",
-        help="flag boxes with confidence below T for review (default: %(default)s)",
-    )
+    add_tracker_options(p)
     ex = p.add_mutually_exclusive_group()
     ex.add_argument(
         "--skip-existing",
@@ -161,9 +124,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrackerConfig(
-        tracker=args.tracker, flag_threshold=args.flag_threshold, extend=not args.no_extend
-    )
+    config = tracker_config_from_args(args)
     inputs = expand_inputs(args.inputs)
     existing: ExistingPolicy = (
         "skip" if args.skip_existing else "overwrite" if args.overwrite else "error"
@@ -182,9 +143,12 @@ def run(args: argparse.Namespace) -> int:
         _print_plan(jobs, skipped)
         return 0
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    outcome = _run_with_progress(jobs, config, args)
-    summary = write_summary(outcome, out_dir / SUMMARY_NAME, config=config, skipped=skipped)
+    # Ctrl+C from here on cancels the run (finished outputs kept, the summary written);
+    # the handler before it is back when the command returns.
+    with cancel_on_sigint(CancelToken()) as cancel:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outcome = _run_with_progress(jobs, config, args, cancel)
+        summary = write_summary(outcome, out_dir / SUMMARY_NAME, config=config, skipped=skipped)
     if not args.quiet:
         _print_table(outcome.results, skipped)
         print(_totals_line(outcome, len(skipped), summary))
@@ -195,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_with_progress(
-    jobs: list[BatchJob], config: TrackerConfig, args: argparse.Namespace
+    jobs: list[BatchJob], config: TrackerConfig, args: argparse.Namespace, cancel: CancelToken
 ) -> BatchOutcome:
     from tqdm import tqdm
 
@@ -224,8 +188,12 @@ def _run_with_progress(
             show(finished)
 
         if args.scheduler:
-            return run_dask(jobs, config, scheduler=args.scheduler, on_result=on_result)
-        return run_local(jobs, config, workers=args.jobs, on_result=on_result, on_progress=show)
+            return run_dask(
+                jobs, config, scheduler=args.scheduler, on_result=on_result, cancel=cancel
+            )
+        return run_local(
+            jobs, config, workers=args.jobs, on_result=on_result, on_progress=show, cancel=cancel
+        )
 
 
 def _failure_line(result: JobResult) -> str:

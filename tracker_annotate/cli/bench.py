@@ -10,7 +10,6 @@ import argparse
 import os
 import shlex
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,13 @@ from tracker_annotate.bench.review_strategies import AuditBenchConfig
 from tracker_annotate.bench.runner import BenchConfig, run_all
 from tracker_annotate.bench.sequences import find_sequences
 from tracker_annotate.bench.strategies import STRATEGIES
+from tracker_annotate.cli.options import (
+    add_jobs_option,
+    add_tracker_options,
+    tracker_config_from_args,
+)
 from tracker_annotate.cli.progress import progress_bar
-from tracker_annotate.core.errors import ConfigError
-from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
+from tracker_annotate.tracking.api import TrackerConfig
 
 DESCRIPTION = """\
 Simulate an annotator labeling every SEQ (a MOTChallenge folder: img1/, gt/gt.txt,
@@ -58,13 +61,6 @@ def _seconds(text: str) -> float:
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected >= 0 seconds, got {v}")
     return v
-
-
-def _default_jobs() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -137,20 +133,14 @@ def register(subparsers: Any) -> None:
         default=(0.3, 0.5, 0.7, 0.9),
         help="engine flag thresholds for the trade-off curve (default 0.3,0.5,0.7,0.9)",
     )
-    t = TrackerConfig()
-    p.add_argument("--tracker", choices=TRACKER_NAMES, default=t.tracker)
+    add_tracker_options(p, extend=False, flag_help="headline flag threshold (default %(default)s)")
+    lost_after = TrackerConfig().fusion.lost_after
     p.add_argument(
         "--lost-after",
         type=int,
-        default=t.fusion.lost_after,
+        default=lost_after,
         help="self-contained back-ends: frames unlike the keyframes before a track past its "
-        f"last keyframe ends as lost (0 = only when it leaves; default {t.fusion.lost_after})",
-    )
-    p.add_argument(
-        "--flag-threshold",
-        type=float,
-        default=t.flag_threshold,
-        help=f"headline flag threshold (default {t.flag_threshold})",
+        f"last keyframe ends as lost (0 = only when it leaves; default {lost_after})",
     )
     p.add_argument(
         "--strategies",
@@ -184,29 +174,19 @@ def register(subparsers: Any) -> None:
         default=a.max_steps,
         help=f"tracker_guided: most suggestions followed per sequence (default {a.max_steps})",
     )
-    p.add_argument(
-        "-j",
-        "--jobs",
-        type=int,
-        default=_default_jobs(),
-        help="worker processes (default: the usable cores, here %(default)s)",
+    # a plain int: BenchConfig names a bad count ("jobs must be >= 1") like its other checks
+    add_jobs_option(
+        p, type=int, help="worker processes (default: the usable cores, here %(default)s)"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    tracker = tracker_config_from_args(args)  # a bad option is named before any search
     paths = find_sequences(list(args.sequences))
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
     costs = CostModel(args.draw_s, args.correct_s, args.verify_s, args.watch_s, args.end_mark_s)
-    try:
-        tracker = TrackerConfig(
-            tracker=args.tracker,
-            flag_threshold=args.flag_threshold,
-            fusion=replace(TrackerConfig().fusion, lost_after=args.lost_after),
-        )
-    except ValueError as exc:
-        raise ConfigError(f"--flag-threshold: {exc}") from exc
     cfg = BenchConfig(
         taus=args.tau,
         flag_thresholds=args.flag_thresholds,

@@ -12,60 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
+from tracker_annotate.cli.options import (
+    DETECT_MIN_SCORE,
+    add_detector_options,
+    detector_from_args,
+    min_score_from_args,
+)
 from tracker_annotate.core.errors import ConfigError
-from tracker_annotate.tracking.detector import DEFAULT_CLASSES, DetectorConfig, load_detector
-
-
-def add_detector_args(parser: argparse.ArgumentParser) -> None:
-    """The detector options shared by ``detect`` and ``track --init-from-detections``."""
-    g = parser.add_argument_group("detector")
-    g.add_argument(
-        "--classes",
-        default=",".join(DEFAULT_CLASSES),
-        metavar="NAMES",
-        help="comma-separated class names to keep, or 'all' (default: %(default)s)",
-    )
-    g.add_argument(
-        "--min-score",
-        type=float,
-        default=None,
-        metavar="S",
-        help="keep detections scoring S or more (default: 0.25 for detect, 0.5 to start tracks)",
-    )
-    g.add_argument(
-        "--model", type=Path, default=None, metavar="ONNX", help="your own YOLOX-layout ONNX"
-    )
-    g.add_argument(
-        "--model-classes",
-        type=Path,
-        default=None,
-        metavar="TXT",
-        help="class names of --model, one per line in output order (default: COCO's 80)",
-    )
-    g.add_argument("--model-sha256", default=None, metavar="HEX", help="check --model first")
-    g.add_argument(
-        "--model-size", type=int, default=416, metavar="PX", help="--model input size (416)"
-    )
-
-
-def detector_from_args(args: argparse.Namespace, default_score: float) -> Any:
-    classes = (
-        None
-        if args.classes.strip() == "all"
-        else tuple(c.strip() for c in args.classes.split(",") if c.strip())
-    )
-    score = default_score if args.min_score is None else args.min_score
-    config = DetectorConfig(score_threshold=score, classes=classes)
-    return load_detector(
-        args.model,
-        args.model_classes,
-        sha256=args.model_sha256,
-        config=config,
-        size=args.model_size,
-    )
+from tracker_annotate.tracking.api import TrackerConfig
 
 
 def register(subparsers: Any) -> None:
@@ -83,14 +39,16 @@ def register(subparsers: Any) -> None:
         "--out", required=True, metavar="DET", help=".txt (MOT det) or .json (COCO results)"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    add_detector_args(parser)
+    add_detector_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tracker_annotate.app.prelabel import detect_file
 
-    summary = detect_file(args.media, args.frames, args.out, detector_from_args(args, 0.25))
+    summary = detect_file(
+        args.media, args.frames, args.out, detector_from_args(args, DETECT_MIN_SCORE)
+    )
     if args.json:
         print(json.dumps(summary))
     else:
@@ -110,17 +68,17 @@ def add_init_from_detections_args(parser: argparse.ArgumentParser) -> None:
         help="no keyframes: every confident detection on the first frame starts a proposed "
         "track (see the detector options)",
     )
-    add_detector_args(parser)
+    add_detector_options(parser)
 
 
-def run_init_from_detections(args: argparse.Namespace, config: Any) -> int:
+def run_init_from_detections(args: argparse.Namespace, config: TrackerConfig) -> int:
     """``track --init-from-detections``: see :func:`.prelabel.prelabel_file`."""
-    from tracker_annotate.app.prelabel import prelabel_file
+    from tracker_annotate.app.prelabel import START_MIN_SCORE, prelabel_file
     from tracker_annotate.cli.progress import progress_bar
 
     if args.init is not None:
         raise ConfigError("give either --init KEYFRAMES or --init-from-detections, not both")
-    min_score = 0.5 if args.min_score is None else args.min_score
+    min_score = min_score_from_args(args, START_MIN_SCORE)
     with progress_bar(args.quiet, "track") as progress:
         summary = prelabel_file(
             args.media,

@@ -15,9 +15,11 @@ from typing import Any
 
 from tracker_annotate.app.pipeline import track_file
 from tracker_annotate.cli.detect import add_init_from_detections_args, run_init_from_detections
+from tracker_annotate.cli.options import (
+    add_tracker_options,
+    tracker_config_from_args,
+)
 from tracker_annotate.cli.progress import progress_bar
-from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
-from tracker_annotate.tracking.backends import BACKENDS
 
 
 def register(subparsers: Any) -> None:
@@ -39,32 +41,7 @@ def register(subparsers: Any) -> None:
         metavar="RESULT",
         help="output: .txt (MOT), .xml (CVAT), .json (COCO) or .taproj/.sqlite (project)",
     )
-    parser.add_argument(
-        "--tracker",
-        default=TrackerConfig().tracker,
-        choices=TRACKER_NAMES,
-        help=f"measurement back-end (default: {TrackerConfig().tracker}); "
-        + "; ".join(f"{b.name}: {b.description}" for b in BACKENDS.values()),
-    )
-    parser.add_argument(
-        "--detections",
-        metavar="DET",
-        default=None,
-        help="model detections (MOT det.txt or COCO results .json): extra measurements, and "
-        "proposed tracks for confident unmatched objects",
-    )
-    parser.add_argument(
-        "--no-extend",
-        action="store_true",
-        help="stop each track at its last keyframe instead of following it to the end",
-    )
-    parser.add_argument(
-        "--flag-threshold",
-        type=float,
-        default=TrackerConfig.flag_threshold,
-        metavar="T",
-        help="flag boxes with confidence below T for review (default: %(default)s)",
-    )
+    add_tracker_options(parser, detections=True)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -78,9 +55,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TrackerConfig(
-        tracker=args.tracker, flag_threshold=args.flag_threshold, extend=not args.no_extend
-    )
+    config = tracker_config_from_args(args)
     if args.init_from_detections:  # no keyframes: the detector starts the tracks
         return run_init_from_detections(args, config)
     with progress_bar(args.quiet, "track") as progress:

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Literal
 
 from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.errors import ProjectError
@@ -74,6 +75,10 @@ class TrackInfo:
             raise ProjectError(f"track id {self.track_id} is negative")
 
 
+#: Which way a change went: a new edit, or an undo or redo of one.
+ChangeKind = Literal["do", "undo", "redo"]
+
+
 @dataclass
 class ChangeSet:
     """What one transaction (or its undo/redo) changed: for observers and the store."""
@@ -82,7 +87,7 @@ class ChangeSet:
     boxes: set[tuple[int, int]] = field(default_factory=set)  # (track_id, frame)
     tracks: set[int] = field(default_factory=set)
     labels: set[str] = field(default_factory=set)
-    kind: str = "do"  # "do", "undo" or "redo"
+    kind: ChangeKind = "do"
     stale: bool = False  # the set of stale stretches changed (see Project.stale)
     quality: bool = False  # the quality state (target, threshold, audit) changed
 
@@ -239,7 +244,7 @@ class Transaction:
         new = self._new_stale if self._new_stale is not None else self._project._stale
         return set(self._old_stale) != set(new)
 
-    def change_set(self, kind: str = "do") -> ChangeSet:
+    def change_set(self, kind: ChangeKind = "do") -> ChangeSet:
         return ChangeSet(
             self.description,
             boxes=set(self._old_boxes),

@@ -21,6 +21,7 @@ from tracker_annotate.io.frame_cache import MIB
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
 from tracker_annotate.tracking.backends import BACKENDS
 from tracker_annotate.tracking.detector import COCO_CLASSES, DEFAULT_CLASSES
+from tracker_annotate.tracking.proposals import ProposalConfig
 
 ORG, APP = "tracker_annotate", "tracker-annotate"
 MAX_RECENT = 10
@@ -45,7 +46,7 @@ class Preferences:
     cache_mb: int = 512
     auto_retrack: bool = True
     detect_classes: tuple[str, ...] = DEFAULT_CLASSES
-    detect_min_score: float = 0.5
+    detect_min_score: float = ProposalConfig().min_score
     detect_after_tracking: bool = True
 
     def tracker_config(self) -> TrackerConfig:

@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.synth.config import SynthConfig
 from tracker_annotate.synth.textures import TextureKind
 
@@ -45,9 +46,15 @@ class ObjectSpec:
     def __post_init__(self) -> None:
         n = len(self.keys_u)
         if not (len(self.keys_x) == len(self.keys_y) == len(self.keys_scale) == n and n >= 2):
-            raise ValueError(f"object {self.name!r}: key point lists must have equal length >= 2")
+            lengths = [len(k) for k in (self.keys_u, self.keys_x, self.keys_y, self.keys_scale)]
+            raise ConfigError(
+                f"object {self.name!r}: keys_u, keys_x, keys_y and keys_scale must have one "
+                f"equal length >= 2, got lengths {lengths}"
+            )
         if list(self.keys_u) != sorted(self.keys_u):
-            raise ValueError(f"object {self.name!r}: keys_u must be increasing")
+            raise ConfigError(
+                f"object {self.name!r}: keys_u must be increasing, got {list(self.keys_u)}"
+            )
 
     def state(self, u: float) -> tuple[float, float, float]:
         """World centre ``(x, y)`` (normalised) and scale at normalised time ``u``."""

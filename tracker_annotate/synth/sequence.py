@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import get_args
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from tracker_annotate.core.errors import MediaError
+from tracker_annotate.core.errors import ConfigError, MediaError
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.synth.config import SynthConfig
 from tracker_annotate.synth.scene import (
@@ -83,13 +84,28 @@ class SynthGroundTruth:
     def __post_init__(self) -> None:
         n = self.frame.shape[0]
         if self.frame.shape != (n,) or self.track_id.shape != (n,):
-            raise ValueError("frame and track_id must be 1-D columns of equal length")
+            raise ConfigError(
+                "ground truth: frame and track_id must be 1-D columns of equal length, got "
+                f"shapes {self.frame.shape} and {self.track_id.shape}"
+            )
         if self.xywh.shape != (n, 4) or self.visibility.shape != (n,):
-            raise ValueError(f"xywh must be ({n}, 4) and visibility ({n},)")
-        if n and (self.xywh[:, 2:].min() <= 0 or self.frame.min() < 0):
-            raise ValueError("boxes need positive size and frames must be >= 0")
+            raise ConfigError(
+                f"ground truth: expected xywh of shape ({n}, 4) and visibility ({n},), got "
+                f"{self.xywh.shape} and {self.visibility.shape}"
+            )
+        if n and self.xywh[:, 2:].min() <= 0:
+            row = int(np.flatnonzero((self.xywh[:, 2:] <= 0).any(axis=1))[0])
+            raise ConfigError(
+                f"ground truth row {row} (frame {int(self.frame[row])}): expected a box of "
+                f"positive size, got xywh {self.xywh[row].tolist()}"
+            )
+        if n and self.frame.min() < 0:
+            raise ConfigError(f"ground truth: frames must be >= 0, got {int(self.frame.min())}")
         if n and not (self.visibility.min() >= 0.0 and self.visibility.max() <= 1.0):
-            raise ValueError("visibility must lie in [0, 1]")
+            raise ConfigError(
+                "ground truth: visibility must lie in [0, 1], got "
+                f"[{float(self.visibility.min())}, {float(self.visibility.max())}]"
+            )
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])
@@ -154,7 +170,7 @@ def shape_mask(shape: ShapeKind, width: int, height: int) -> npt.NDArray[np.bool
         cy = np.clip(yy, r, height - r)
         mask = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
     else:  # pragma: no cover - Literal guards callers
-        raise ValueError(f"unknown shape {shape!r}")
+        raise ConfigError(f"unknown shape {shape!r}; expected one of {get_args(ShapeKind)}")
     mask.setflags(write=False)
     return mask
 
@@ -211,7 +227,8 @@ class SynthSequence:
         for t in self.tracks:
             if t.name == name:
                 return t
-        raise KeyError(f"no track named {name!r}; have {[t.name for t in self.tracks]}")
+        names = [t.name for t in self.tracks]
+        raise ConfigError(f"no track named {name!r}; expected one of {names}")
 
     def camera_offset(self, frame: int) -> tuple[int, int]:
         """Camera top-left in world pixels at 0-based ``frame``."""

@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.core.errors import ConfigError
+
 TextureImage = npt.NDArray[np.float32]  # H x W x 3, BGR, values in [0, 255]
 TextureKind = Literal["noise", "stripes", "checker", "blobs"]
 TEXTURE_KINDS: tuple[TextureKind, ...] = ("noise", "stripes", "checker", "blobs")
@@ -104,7 +106,7 @@ def make_texture(
             t = np.maximum(t, (((xx - cx) ** 2 + (yy - cy) ** 2) <= r * r).astype(np.float32))
         t = np.asarray(cv2.GaussianBlur(t, (0, 0), 1.5), np.float32)
     else:  # pragma: no cover - Literal guards callers; kept for a clear runtime error
-        raise ValueError(f"unknown texture kind {kind!r}; expected one of {TEXTURE_KINDS}")
+        raise ConfigError(f"unknown texture kind {kind!r}; expected one of {TEXTURE_KINDS}")
     img = _mix(t, color_a, color_b)
     grain = value_noise(rng, h, w, (8, 16)) - 0.5
     img += 30.0 * grain[..., None]

@@ -21,7 +21,12 @@ from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.core.labels import DEFAULT_LABEL
 from tracker_annotate.core.project import Project, TrackInfo
 from tracker_annotate.tracking.backends import DEFAULT_TRACKER, TRACKER_NAMES, backend
-from tracker_annotate.tracking.params import CascadeParams, FusionParams, KalmanParams
+from tracker_annotate.tracking.params import (
+    AssocParams,
+    CascadeParams,
+    FusionParams,
+    KalmanParams,
+)
 
 __all__ = [
     "TRACKER_NAMES",
@@ -73,6 +78,9 @@ class TrackerConfig:
     #: How forward, backward and straight-line paths are combined between keyframes, and
     #: when a self-contained back-end counts as lost.
     fusion: FusionParams = field(default_factory=FusionParams)
+    #: Across-track rules: overlaps between tracks, proposed tracks from detections, and
+    #: the confidence of rule-flagged boxes (see :class:`.params.AssocParams`).
+    assoc: AssocParams = field(default_factory=AssocParams)
 
     def __post_init__(self) -> None:
         backend(self.tracker)  # ConfigError naming the allowed names

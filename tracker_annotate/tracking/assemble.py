@@ -18,7 +18,6 @@ from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
 from tracker_annotate.core.project import Project
 from tracker_annotate.tracking import confidence as cm
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun
-from tracker_annotate.tracking.assoc import CONFLICT_IOU
 from tracker_annotate.tracking.backends import backend
 from tracker_annotate.tracking.calibration import FEATURES, load_model
 from tracker_annotate.tracking.fusion import FusedBox, extension_boxes, fuse_segment, line_segment
@@ -123,7 +122,11 @@ def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
         if out and not cancelled and fp.done:
             last = out[-1]
             reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
-            conf = last.confidence if fp.end_reason == "left" else min(last.confidence, 0.3)
+            conf = (
+                last.confidence
+                if fp.end_reason == "left"
+                else min(last.confidence, config.assoc.lost_end_conf)
+            )
             out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
         return out
     bp = passes.get((tid, b.frame, -1)) if not b.outside else None
@@ -169,7 +172,13 @@ def _fill_gaps(out: dict[int, FrameBox], a: FrameBox, b: FrameBox, config: Track
             t = (f - lo) / (hi - lo)
             xyxy = (1 - t) * known[lo] + t * known[hi]
             out[f] = box(
-                f, xyxy, 0.1, cm.REASON_GAP, config, source=BoxSource.INTERPOLATED, force_flag=True
+                f,
+                xyxy,
+                config.assoc.gap_conf,
+                cm.REASON_GAP,
+                config,
+                source=BoxSource.INTERPOLATED,
+                force_flag=True,
             )
 
 
@@ -206,13 +215,13 @@ def _assemble_extension(
     if out and not cancelled and fp.done:
         last = out[-1]
         reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
-        conf = last.confidence if fp.end_reason != "lost" else min(last.confidence, 0.3)
+        conf = (
+            last.confidence
+            if fp.end_reason != "lost"
+            else min(last.confidence, config.assoc.lost_end_conf)
+        )
         out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
     return out
-
-
-#: Confidence ceiling of such a box (below the default flag threshold).
-CONFLICT_CONF = 0.4
 
 
 def flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) -> None:
@@ -223,7 +232,14 @@ def flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) -> 
     neighbour whose boxes are already in the project went unnoticed, often with both of its
     passes agreeing on the wrong object. Other tracks' boxes here are their keyframes, their
     derived boxes outside what this run replaces, and this run's own boxes.
+
+    Where an overlap starts ("two tracks on one object") and where it ends ("tracks
+    parted") the box is flagged by rule, at every flag threshold: its confidence is capped
+    at :meth:`.params.AssocParams.overlap_cap` (``overlap_conf``, and ``overlap_margin``
+    below ``config.flag_threshold``), so it also ranks below the threshold.
     """
+    p = config.assoc
+    cap = p.overlap_cap(config.flag_threshold)
     new = {tid: {b.frame: b for b in boxes} for tid, boxes in run.boxes.items()}
     tids = list(project.tracks)
     frames = sorted({f for by in new.values() for f in by})
@@ -246,7 +262,7 @@ def flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) -> 
             if theirs:
                 iou = iou_matrix(b.xyxy.to_array()[None], np.stack(theirs))
                 overlap[i] = float(iou.max())
-                hit[i] = overlap[i] >= CONFLICT_IOU
+                hit[i] = overlap[i] >= p.conflict_iou
         _rescore_with_overlap(run, tid, boxes, overlap, config)
         # One look where an overlap starts and one where it ends (identity switches happen
         # when the objects part), not a flag on every frame two objects walk together.
@@ -258,9 +274,7 @@ def flag_overlaps(project: Project, run: TrackingRun, config: TrackerConfig) -> 
                 reason = cm.REASON_PARTED
             else:
                 continue
-            conf = min(b.confidence, CONFLICT_CONF)
-            if conf < config.flag_threshold:
-                boxes[i] = b.with_(confidence=conf, flagged=True, flag_reason=reason)
+            boxes[i] = b.with_(confidence=min(b.confidence, cap), flagged=True, flag_reason=reason)
 
 
 #: Flag reasons set by a rule (not by the confidence): a re-score keeps them.
@@ -294,6 +308,6 @@ def _rescore_with_overlap(
             continue
         flagged = c < config.flag_threshold
         reason = reasons.get(b.frame, cm.REASON_DRIFT)
-        if flagged and overlap[i] >= CONFLICT_IOU:
+        if flagged and overlap[i] >= config.assoc.conflict_iou:
             reason = cm.REASON_CONFLICT
         boxes[i] = b.with_(confidence=c, flagged=flagged, flag_reason=reason if flagged else "")

@@ -5,51 +5,49 @@
 * :func:`match_detections`: SORT-style Hungarian matching (maximum total IoU) of track boxes
   to a model's detections on a frame; matches above ``min_iou`` are extra measurements.
 * :func:`build_proposals`: confident detections that match no track, linked frame to frame,
-  become proposed tracks once they persist for ``min_hits`` frames.
+  become proposed tracks once they persist for ``AssocParams.min_hits`` frames.
 
-Detections are read through :func:`detections_at`, which accepts the columnar
-``Detections`` container of :mod:`tracker_annotate.core.detections` (``at_frame(f)``
-returning an object with ``xyxy`` and ``scores``) or any object whose ``at_frame(f)``
-returns an ``(xyxy, scores)`` pair.
+Detections come from a :class:`DetectionSource`: the columnar ``Detections`` container of
+:mod:`tracker_annotate.core.detections`, or anything whose ``at_frame(f)`` returns one (a
+detector run only on the frames asked, :class:`.proposals.DetectorFeed`). The thresholds
+are :class:`.params.AssocParams`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_matrix
+from tracker_annotate.core.detections import Detections
+from tracker_annotate.tracking.params import AssocParams
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 
 
-def detections_at(detections: Any, frame: int) -> tuple[FloatArray, FloatArray]:
-    """``(xyxy (N, 4), scores (N,))`` of the detections on a 0-based frame."""
+class DetectionSource(Protocol):
+    """Model detections by frame: ``at_frame(f)`` is the detections on 0-based frame ``f``."""
+
+    def at_frame(self, frame: int) -> Detections: ...
+
+
+def detections_at(detections: DetectionSource | None, frame: int) -> tuple[FloatArray, FloatArray]:
+    """``(xyxy (N, 4), scores (N,))`` of the detections on a 0-based frame (``Detections``
+    has checked them: finite boxes with an area)."""
     if detections is None:
         return np.zeros((0, 4)), np.zeros(0)
     got = detections.at_frame(frame)
-    if isinstance(got, tuple):
-        xyxy, scores = got[0], got[1]
-    else:
-        xyxy = got.xyxy
-        scores = getattr(got, "scores", None)
-        if scores is None:
-            scores = getattr(got, "confidence", None)
-        if scores is None:
-            scores = np.ones(len(np.asarray(xyxy).reshape(-1, 4)))
-    a = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    ok = np.isfinite(a).all(axis=1) & (a[:, 2] > a[:, 0]) & (a[:, 3] > a[:, 1])
-    return a[ok], s[ok]
+    return got.xyxy.reshape(-1, 4), got.scores.reshape(-1)
 
 
-#: IoU at or above which two tracks' boxes are taken to be on one object.
-CONFLICT_IOU = 0.5
+#: IoU at or above which two tracks' boxes are taken to be on one object (the default
+#: :attr:`.params.AssocParams.conflict_iou`).
+CONFLICT_IOU = AssocParams().conflict_iou
 
 
 def find_conflicts(
@@ -90,21 +88,21 @@ class _Chain:
 
 
 def build_proposals(
-    detections: Any,
+    detections: DetectionSource | None,
     n_frames: int,
     occupied: dict[int, list[FloatArray]],
     *,
     min_score: float,
     min_iou: float,
-    min_hits: int = 3,
-    max_gap: int = 2,
+    params: AssocParams = AssocParams(),  # noqa: B008 - frozen, so sharing is safe
 ) -> list[list[FrameBox]]:
     """Proposed tracks from detections that no track explains.
 
     ``occupied[f]`` lists the xyxy boxes of every track on frame ``f``; a detection that
     overlaps one by ``min_iou`` is explained. Unexplained detections scoring ``min_score`` or
-    more are linked into chains across frames (Hungarian on IoU, gaps up to ``max_gap``);
-    chains with ``min_hits`` detections are returned as ``IMPORTED`` boxes.
+    more are linked into chains across frames (Hungarian on IoU at least
+    ``params.chain_iou``, gaps up to ``params.max_gap``); chains with ``params.min_hits``
+    detections are returned as ``IMPORTED`` boxes.
     """
     active: list[_Chain] = []
     finished: list[_Chain] = []
@@ -118,12 +116,12 @@ def build_proposals(
             det, scores = det[keep], scores[keep]
         still: list[_Chain] = []
         for ch in active:
-            (still if f - ch.last_frame <= max_gap + 1 else finished).append(ch)
+            (still if f - ch.last_frame <= params.max_gap + 1 else finished).append(ch)
         active = still
         used: set[int] = set()
         if active and len(det):
             prev = np.stack([c.last_xyxy for c in active])
-            for r, c in match_detections(prev, det, 0.3):
+            for r, c in match_detections(prev, det, params.chain_iou):
                 ch = active[r]
                 ch.boxes.append(_imported(f, det[c], scores[c]))
                 ch.last_xyxy, ch.last_frame = det[c], f
@@ -132,7 +130,7 @@ def build_proposals(
             if c not in used:
                 active.append(_Chain([_imported(f, det[c], scores[c])], det[c], f))
     finished.extend(active)
-    return [ch.boxes for ch in finished if len(ch.boxes) >= min_hits]
+    return [ch.boxes for ch in finished if len(ch.boxes) >= params.min_hits]
 
 
 def _imported(frame: int, xyxy: FloatArray, score: float) -> FrameBox:

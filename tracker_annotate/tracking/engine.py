@@ -34,6 +34,7 @@ from tracker_annotate.tracking.api import (
 from tracker_annotate.tracking.appearance import Template
 from tracker_annotate.tracking.assemble import assemble, flag_overlaps
 from tracker_annotate.tracking.assoc import (
+    DetectionSource,
     build_proposals,
 )
 from tracker_annotate.tracking.backends import backend
@@ -63,13 +64,13 @@ def track_project(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     on_partial: PartialCallback | None = None,
-    detections: Any = None,
+    detections: DetectionSource | None = None,
 ) -> TrackingRun:
     """Track every requested track (default: all) from its keyframes.
 
     ``spans[tid]`` is ``(first keyframe, last frame)``: derived boxes there are replaced.
     Tracks without keyframes are left alone. ``detections`` (see
-    :func:`tracker_annotate.tracking.assoc.detections_at`) are used as extra measurements,
+    :class:`tracker_annotate.tracking.assoc.DetectionSource`) are used as extra measurements,
     and the confident ones no track explains become ``run.proposed`` tracks.
     """
     n = source.n_frames
@@ -182,7 +183,7 @@ def _run(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     on_partial: PartialCallback | None,
-    detections: Any,
+    detections: DetectionSource | None,
 ) -> TrackingRun:
     t0 = time.perf_counter()
     info = backend(config.tracker)
@@ -244,7 +245,11 @@ def _run(
 
 
 def _proposals(
-    project: Project, run: TrackingRun, n_frames: int, config: TrackerConfig, detections: Any
+    project: Project,
+    run: TrackingRun,
+    n_frames: int,
+    config: TrackerConfig,
+    detections: DetectionSource | None,
 ) -> list[list[FrameBox]]:
     occupied: dict[int, list[np.ndarray]] = {}
     for tid in project.tracks:
@@ -263,4 +268,5 @@ def _proposals(
         occupied,
         min_score=config.proposal_score,
         min_iou=config.detection_iou,
+        params=config.assoc,
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tracker_annotate.core.errors import ConfigError
+
 #: chi-square 0.99 quantile for 4 degrees of freedom (the default gate).
 CHI2_4DOF_99 = 13.28
 
@@ -65,9 +67,10 @@ class CascadeParams:
     reacquire_score: float = 0.55
     reacquire_quality: float = 0.35
     #: Self-contained back-ends (NanoTrack): frames of appearance collapse (NCC to the
-    #: keyframes below 0.1) before the engine searches for the keyframes around the Kalman
-    #: prediction and may re-start the back-end there. Raising it searches later (cheaper,
-    #: fewer jumps to look-alikes) but leaves the back-end on the wrong thing longer.
+    #: keyframes below ``collapse_app``) before the engine searches for the keyframes
+    #: around the Kalman prediction and may re-start the back-end there. Raising it
+    #: searches later (cheaper, fewer jumps to look-alikes) but leaves the back-end on the
+    #: wrong thing longer.
     #: 0 never searches. Measured on the shared sequences, a looser rule (3 frames, NCC
     #: 0.55, margin 0.3) jumped to the look-alike in OTB-Couple (mean IoU 0.70 -> 0.64).
     research_after: int = 5
@@ -85,6 +88,25 @@ class CascadeParams:
     border_frames: int = 5
     #: Blend rate of the running template (appearance adapts to slow change).
     template_rate: float = 0.1
+    #: The running template adapts only on steps scoring at least ``adapt_score`` (NCC)
+    #: with quality ``adapt_quality``. Lowering them follows appearance change sooner but
+    #: lets an occluder's look creep into the template.
+    adapt_score: float = 0.5
+    adapt_quality: float = 0.3
+    #: A measurement outside the Kalman gate is still taken (a re-acquisition far from the
+    #: prediction, which resets the filter) when it scores ``reacquire_score`` plus this.
+    #: Raising it follows fewer sudden jumps, right or wrong.
+    ungated_margin: float = 0.2
+    #: A search peak this much (NCC) above the next best is fully distinct; a smaller
+    #: margin lowers the hit's quality (a look-alike nearby makes a jump risky).
+    distinct_margin: float = 0.2
+    #: A re-search hit overlapping the back-end's own box by this IoU is where the
+    #: back-end already is: nothing to re-start.
+    research_same_iou: float = 0.5
+    #: NCC to the keyframes below which a step counts towards an appearance collapse
+    #: (``research_after``, ``FusionParams.lost_after``, and the end of a pass past its last
+    #: keyframe that no longer looks like anything it was shown).
+    collapse_app: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -117,3 +139,56 @@ class FusionParams:
     #: object leaves the image). Raising it keeps boxes on objects through long
     #: disturbances; lowering it drops wrong tails sooner but ends tracks that were right.
     lost_after: int = 0
+
+
+@dataclass(frozen=True)
+class AssocParams:
+    """Across-track rules (:mod:`.assoc`, :mod:`.assemble`, :mod:`.sweep`): when two tracks
+    sit on one object, how unmatched detections link into proposed tracks, and the
+    confidence of the boxes a rule (not the calibrated model) flags.
+
+    The values are the engine's since v1; the regression pins hold them.
+    """
+
+    #: IoU at or above which two tracks' boxes are taken to be on one object: the one that
+    #: looks less like its keyframes is not measured there, and the overlap is flagged.
+    #: Raising it lets tracks come closer before they count as swapped, but misses switches
+    #: between objects that overlap only partly.
+    conflict_iou: float = 0.5
+    #: Confidence ceiling of a box flagged for an overlap ("two tracks on one object",
+    #: "tracks parted"). Such a box is always flagged, whatever the flag threshold: its
+    #: confidence is also capped ``overlap_margin`` below the threshold, so a low threshold
+    #: (0.3) shows overlaps as a high one does (a fixed 0.4 cap used to hide every overlap
+    #: flag at thresholds <= 0.4).
+    overlap_conf: float = 0.4
+    overlap_margin: float = 0.1
+    #: Proposed tracks from detections: unmatched detections on consecutive frames link
+    #: when they overlap by this IoU, across gaps of up to ``max_gap`` frames, and a chain
+    #: becomes a proposal with ``min_hits`` detections. Raising ``min_hits`` proposes fewer
+    #: flickering false objects but misses short-lived ones; raising ``max_gap`` bridges
+    #: missed detections but joins different objects more often.
+    chain_iou: float = 0.3
+    min_hits: int = 3
+    max_gap: int = 2
+    #: Confidence ceiling of a track's end when it was lost ("track end: confirm"). The
+    #: re-find (:mod:`.refind`) takes an end at or below it as lost. Raising it ranks lost
+    #: ends with the other doubtful boxes instead of among the first to review.
+    lost_end_conf: float = 0.3
+    #: Confidence of a box interpolated across a hole both passes lost (always flagged).
+    gap_conf: float = 0.1
+
+    def __post_init__(self) -> None:
+        names = ("conflict_iou", "overlap_conf", "overlap_margin", "chain_iou")
+        for name in (*names, "lost_end_conf", "gap_conf"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        if self.min_hits < 1:
+            raise ConfigError(f"min_hits must be >= 1 detection, got {self.min_hits}")
+        if self.max_gap < 0:
+            raise ConfigError(f"max_gap must be >= 0 frames, got {self.max_gap}")
+
+    def overlap_cap(self, flag_threshold: float) -> float:
+        """The confidence of an overlap-flagged box is at most this: ``overlap_conf``, and
+        ``overlap_margin`` below ``flag_threshold`` (never below 0)."""
+        return max(0.0, min(self.overlap_conf, flag_threshold - self.overlap_margin))

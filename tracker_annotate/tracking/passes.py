@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,16 @@ from tracker_annotate.tracking.params import CascadeParams, KalmanParams
 FloatArray = npt.NDArray[np.float64]
 
 
+#: What a pass covers: ``between`` two keyframes, ``extend`` past the last one, ``leave``
+#: forward up to an "outside" keyframe (the object leaves), ``enter`` backward down to one
+#: (the object appears after it).
+PassKind = Literal["between", "extend", "leave", "enter"]
+
+#: Why a pass stopped: ``""`` not (yet), ``left`` the image, ``lost`` the object, ``stop``
+#: reached its last frame.
+EndReason = Literal["", "left", "lost", "stop"]
+
+
 @dataclass(frozen=True)
 class PassPlan:
     """Seed ``init_xyxy`` on frame ``start``; produce boxes up to ``stop`` (inclusive)."""
@@ -34,7 +45,7 @@ class PassPlan:
     stop: int
     step: int  # +1 forward, -1 backward
     init_xyxy: tuple[float, float, float, float]
-    kind: str  # "between" (keyframe to keyframe), "extend" (after the last), "enter"
+    kind: PassKind
 
     @property
     def n_steps(self) -> int:
@@ -113,7 +124,7 @@ class TrackPass:
     kalman_params: KalmanParams = field(default_factory=KalmanParams)
     out: list[StepSignals] = field(default_factory=list)
     done: bool = False
-    end_reason: str = ""  # "", "left", "lost", "stop"
+    end_reason: EndReason = ""
     #: Self-contained back-ends: frames of continuous committee collapse before "lost"
     #: (0: never on appearance; see FusionParams.lost_after).
     lost_after: int = 0
@@ -193,13 +204,13 @@ class TrackPass:
             hit = search(cur.gray, c, size, t, radius=radius)
             if hit is None:
                 continue
-            distinct = float(np.clip(hit.margin / 0.2, 0.0, 1.0))
+            distinct = float(np.clip(hit.margin / p.distinct_margin, 0.0, 1.0))
             if best is None or hit.score > best[0].score:
                 best = (hit, distinct)
         if best is None:
             return cand
         hit, distinct = best
-        if cand.xyxy is not None and iou_xyxy(hit.xyxy, cand.xyxy) >= 0.5:
+        if cand.xyxy is not None and iou_xyxy(hit.xyxy, cand.xyxy) >= p.research_same_iou:
             return cand  # the keyframes are where the back-end already is
         app = score_box(cur.gray, hit.xyxy, self.key_templates)
         if (
@@ -253,7 +264,8 @@ class TrackPass:
                 rec = ncc(warp_box(cur.gray, hit.xyxy, self.recent.size), self.recent.pixels)
                 score = max(app, rec)
                 # Distinct peak: a look-alike nearby (crowd, texture) makes a jump risky.
-                q = float(np.clip(hit.margin / 0.2, 0.0, 1.0)) * float(np.clip(score, 0, 1))
+                distinct = float(np.clip(hit.margin / p.distinct_margin, 0.0, 1.0))
+                q = distinct * float(np.clip(score, 0, 1))
                 if q < p.min_search_quality:
                     continue
                 if best.xyxy is None or score > best.score + p.switch_margin:
@@ -282,7 +294,7 @@ class TrackPass:
             and c.xyxy is not None
             and c.score >= p.min_score
             and c.quality >= p.min_quality
-            and (c.gated_ok or c.score >= p.reacquire_score + 0.2)
+            and (c.gated_ok or c.score >= p.reacquire_score + p.ungated_margin)
             and (
                 not coasting or (c.score >= p.reacquire_score and c.quality >= p.reacquire_quality)
             )
@@ -392,7 +404,7 @@ class TrackPass:
         return sig
 
     def _adapt(self, cur: FrameData, box: FloatArray, c: Candidate) -> None:
-        if c.score < 0.5 or c.quality < 0.3:
+        if c.score < self.params.adapt_score or c.quality < self.params.adapt_quality:
             return
         new = warp_box(cur.gray, box, self.recent.size).astype(np.float32)
         r = self.params.template_rate
@@ -414,7 +426,7 @@ class TrackPass:
             looks_gone = sig.app < self.params.border_app
             self.border_run = self.border_run + 1 if at_border and looks_gone else 0
             # Only a long appearance collapse (nothing like the keyframes) ends it as lost.
-            self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
+            self.low_run = self.low_run + 1 if sig.app < self.params.collapse_app else 0
             if self.border_run >= self.params.border_frames:
                 self.done, self.end_reason = True, "left"
             elif self.lost_after > 0 and self.low_run >= self.lost_after:
@@ -424,7 +436,7 @@ class TrackPass:
             # is no guide here: it adapts to whatever the tracker sits on, so a tracker parked
             # on the background keeps matching it (vtest.avi: tracks ran on a lamp post for
             # 600 frames, every box flagged). Ending the pass flags the end once instead.
-            self.low_run = self.low_run + 1 if sig.app < 0.1 else 0
+            self.low_run = self.low_run + 1 if sig.app < self.params.collapse_app else 0
             if self.low_run > max(5, self.max_coast):
                 self.done, self.end_reason = True, "lost"
 

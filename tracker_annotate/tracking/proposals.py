@@ -64,6 +64,9 @@ class ProposalConfig:
     explained_iou: float = 0.3
     #: A detection overlapping a rejected proposal by this IoU is not proposed again.
     rejected_iou: float = 0.5
+    #: The walk back links a detection to one on an earlier frame at this IoU. Raising it
+    #: stops the walk sooner on fast objects; lowering it may walk onto a neighbour.
+    link_iou: float = 0.3
     #: Step (frames) of the walk back to where a new object first appears (0: no walk).
     backtrack_step: int = 4
     #: Track each proposal ahead (one engine run per schedule frame with new objects), so
@@ -73,6 +76,12 @@ class ProposalConfig:
     #: Re-find: appearance (NCC vs. the track's keyframes) a detection needs. Raising it
     #: avoids re-finding a look-alike but misses objects whose look changed.
     refind_app: float = 0.5
+    #: Re-find: a detection overlapping the track's own box by this IoU is near enough
+    #: (besides the Kalman gate); one overlapping another track's box by ``refind_taken_iou``
+    #: is that track's. Raising the first looks at fewer far candidates; raising the second
+    #: lets a track be re-found on an object a neighbour is already on.
+    refind_own_iou: float = 0.3
+    refind_taken_iou: float = 0.5
     #: Re-find: frames after a lost end on which the detector looks, and how many looks.
     refind_horizon: int = 60
     refind_tries: int = 4
@@ -82,7 +91,16 @@ class ProposalConfig:
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
             raise ConfigError(f"every must be >= 1 frame or None, got {self.every}")
-        for name in ("budget", "min_score", "explained_iou", "rejected_iou", "refind_app"):
+        for name in (
+            "budget",
+            "min_score",
+            "explained_iou",
+            "rejected_iou",
+            "refind_app",
+            "refind_own_iou",
+            "refind_taken_iou",
+            "link_iou",
+        ):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {v}")
@@ -242,6 +260,7 @@ def _backtrack(
     step: int,
     occupied: dict[int, list[FloatArray]],
     iou: float,
+    link_iou: float,
 ) -> list[tuple[int, FloatArray]]:
     """Walk each box back by ``step`` frames while the detector still sees it (IoU chain)."""
     chains = [(frame, row) for row in xyxy]
@@ -259,7 +278,7 @@ def _backtrack(
             m = iou_matrix(np.stack([chains[k][1] for k in ks]), dets.xyxy)
             rows, cols = linear_sum_assignment(-m)
             for r, c in zip(rows, cols, strict=True):
-                if m[r, c] >= 0.3:
+                if m[r, c] >= link_iou:
                     chains[ks[r]] = (t, dets.xyxy[c])
                     seen.append(ks[r])
         return seen
@@ -279,21 +298,6 @@ def _backtrack(
         g = chains[k][0] - 1
         while g > stop and g > chains[k][0] - step and back([k], g):
             g -= 1
-    return chains
-    t = frame - step
-    while alive and t > stop:
-        dets = run(t)
-        dets = dets[_unexplained(dets, t, occupied, iou)]
-        still = []
-        if len(dets):
-            m = iou_matrix(np.stack([chains[k][1] for k in alive]), dets.xyxy)
-            rows, cols = linear_sum_assignment(-m)
-            for r, c in zip(rows, cols, strict=True):
-                if m[r, c] >= 0.3:
-                    chains[alive[r]] = (t, dets.xyxy[c])
-                    still.append(alive[r])
-        alive = still
-        t -= step
     return chains
 
 
@@ -352,6 +356,7 @@ def propose_new_objects(
                 step=config.backtrack_step,
                 occupied=occupied,
                 iou=config.explained_iou,
+                link_iou=config.link_iou,
             )
             starts = [
                 (f, xyxy, float(dets.scores[i])) for (f, xyxy), i in zip(chains, idx, strict=True)

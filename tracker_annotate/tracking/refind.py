@@ -29,6 +29,7 @@ from tracker_annotate.tracking.appearance import Gray, Template, score_box
 from tracker_annotate.tracking.confidence import REASON_END
 from tracker_annotate.tracking.detector import Detector
 from tracker_annotate.tracking.kalman import BoxKalman
+from tracker_annotate.tracking.params import AssocParams
 from tracker_annotate.tracking.proposals import (
     DetectorCost,
     FloatArray,
@@ -51,9 +52,18 @@ class Refound:
 
 
 def refind_targets(
-    project: Project, run: TrackingRun, n_frames: int, config: ProposalConfig, flag_threshold: float
+    project: Project,
+    run: TrackingRun,
+    n_frames: int,
+    config: ProposalConfig,
+    flag_threshold: float,
+    *,
+    lost_end_conf: float = AssocParams().lost_end_conf,
 ) -> list[tuple[int, str, list[int]]]:
-    """``(track_id, why, frames to look at)`` for each track the run left lost or doubtful."""
+    """``(track_id, why, frames to look at)`` for each track the run left lost or doubtful.
+
+    A track is lost when its last box is flagged as the end with a confidence at or below
+    ``lost_end_conf`` (the cap :mod:`.assemble` puts on a lost end)."""
     out = []
     for tid in sorted(run.boxes):
         boxes = sorted(run.boxes[tid], key=lambda b: b.frame)
@@ -62,7 +72,11 @@ def refind_targets(
         last = boxes[-1]
         later_keys = [k for k in project.keyframes(tid) if k > last.frame]
         stop = min(later_keys, default=n_frames)  # never past the track's next keyframe
-        if last.flag_reason == REASON_END and last.confidence <= 0.3 and last.frame < stop - 1:
+        if (
+            last.flag_reason == REASON_END
+            and last.confidence <= lost_end_conf
+            and last.frame < stop - 1
+        ):
             hi = min(stop - 1, last.frame + config.refind_horizon)
             k = max(config.refind_tries, 1)
             looks = sorted(
@@ -127,16 +141,16 @@ def refind_lost(
     run: TrackingRun,
     config: ProposalConfig = ProposalConfig(),  # noqa: B008 - frozen, so sharing is safe
     *,
-    flag_threshold: float = TrackerConfig.flag_threshold,
+    flag_threshold: float = TrackerConfig().flag_threshold,
     max_calls: int | None = None,
 ) -> tuple[list[Refound], DetectorCost]:
     """Detections that re-find tracks the run left lost or doubtful (see the module doc).
 
     A candidate must lie in the Kalman gate around the prediction (or overlap the track's
-    own box there by IoU 0.3), look like the track's keyframes (NCC >= ``refind_app``), and
-    not sit on another track's box. A lost track takes the first frame it is re-found on.
-    Looks go round the targets (every target's first look, then every second look...)
-    until ``max_calls`` detector calls are spent.
+    own box there by ``refind_own_iou``), look like the track's keyframes (NCC >=
+    ``refind_app``), and not sit on another track's box. A lost track takes the first frame
+    it is re-found on. Looks go round the targets (every target's first look, then every
+    second look...) until ``max_calls`` detector calls are spent.
     """
     import cv2
 
@@ -197,7 +211,8 @@ def _best_match(
     must_beat_own: bool,
 ) -> Refound | None:
     """The detection on frame ``f`` most like track ``tid``'s keyframes among those in its
-    Kalman gate (or overlapping its own box there by IoU 0.3) and on no other track's box;
+    Kalman gate (or overlapping its own box there by ``refind_own_iou``) and on no other
+    track's box (``refind_taken_iou``);
     with ``must_beat_own`` it must also look more like the keyframes than the track's box."""
     own = project.box(tid, f)
     kf = _kalman_to(project, tid, f)
@@ -209,10 +224,12 @@ def _best_match(
         d = dets.xyxy[i]
         near = kf is not None and kf.gate(d)
         if own_xyxy is not None:
-            near = near or float(iou_matrix(d[None], own_xyxy[None])[0, 0]) >= 0.3
+            own_iou = float(iou_matrix(d[None], own_xyxy[None])[0, 0])
+            near = near or own_iou >= config.refind_own_iou
         if not near:
             continue
-        if others and float(iou_matrix(d[None], np.stack(others)).max()) >= 0.5:
+        taken = float(iou_matrix(d[None], np.stack(others)).max()) if others else 0.0
+        if others and taken >= config.refind_taken_iou:
             continue
         app = score_box(gray, d, temps)
         if app < config.refind_app or app <= own_app:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 import numpy as np
 
@@ -28,7 +27,12 @@ from tracker_annotate.tracking.api import (
 )
 from tracker_annotate.tracking.assemble import box as _box
 from tracker_annotate.tracking.assemble import calibrated
-from tracker_annotate.tracking.assoc import detections_at, find_conflicts, match_detections
+from tracker_annotate.tracking.assoc import (
+    DetectionSource,
+    detections_at,
+    find_conflicts,
+    match_detections,
+)
 from tracker_annotate.tracking.fusion import extension_boxes
 from tracker_annotate.tracking.measure import FrameData
 from tracker_annotate.tracking.passes import StepSignals, TrackPass
@@ -70,7 +74,7 @@ def run_sweeps(
     source: FrameSource,
     groups: list[tuple[list[TrackPass], int]],
     config: TrackerConfig,
-    detections: Any,
+    detections: DetectionSource | None,
     state: Progress,
 ) -> None:
     """Run the sweeps, in parallel threads when there are several (OpenCV releases the GIL;
@@ -173,7 +177,7 @@ def _sweep(
     passes: list[TrackPass],
     step: int,
     config: TrackerConfig,
-    detections: Any,
+    detections: DetectionSource | None,
     state: Progress,
 ) -> None:
     """Run ``passes`` (all in direction ``step``) frame-major."""
@@ -232,7 +236,10 @@ def _preview_boxes(p: TrackPass, sigs: list[StepSignals], config: TrackerConfig)
 
 
 def _step_frame(
-    fd: FrameData, running: list[TrackPass], config: TrackerConfig, detections: Any
+    fd: FrameData,
+    running: list[TrackPass],
+    config: TrackerConfig,
+    detections: DetectionSource | None,
 ) -> None:
     if not running:
         return
@@ -240,7 +247,7 @@ def _step_frame(
     boxes = np.stack([c.xyxy if c.xyxy is not None else c.pred_xyxy for c in cands])
     tids = [p.plan.track_id for p in running]
     scores = [c.app if c.xyxy is not None else -1.0 for c in cands]
-    reject = find_conflicts(boxes, tids, scores, min_iou=0.5)
+    reject = find_conflicts(boxes, tids, scores, min_iou=config.assoc.conflict_iou)
     det_for: dict[int, tuple[np.ndarray, float]] = {}
     if detections is not None:
         det_xyxy, det_scores = detections_at(detections, fd.index)
