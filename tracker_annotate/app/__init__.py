@@ -6,5 +6,9 @@ and the files (:mod:`tracker_annotate.io`), which are peers and never import it.
 * :mod:`.pipeline`: track one file (keyframes + media -> annotations or a project);
 * :mod:`.batch_plan` and :mod:`.batch`: plan and run many (process pool or Dask, resume,
   summary JSON);
-* :mod:`.prelabel`: detect to a file, and tracks started by detections.
+* :mod:`.prelabel`: detect to a file, and tracks started by detections;
+* :mod:`.document`: open a project or media headless (create, reopen, relink, the
+  read-only fallback); front ends hand in their length scan and view-save timer;
+* :mod:`.jobs`: tracking runs on an open project (a snapshot, a worker handle with its own
+  small frame cache, the result applied as one undo step) and the re-track-after-edit queue.
 """
