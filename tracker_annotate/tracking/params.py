@@ -33,6 +33,17 @@ class KalmanParams:
     #: Gate on the squared Mahalanobis distance of the innovation. Raising it accepts wilder
     #: measurements (fast motion) but lets jumps onto other objects through.
     gate_chi2: float = CHI2_4DOF_99 * 2.5
+    #: Measurement qualities are floored before they scale the measurement noise: for the
+    #: gate's Mahalanobis distance (``gate_quality_floor``), for a visual update
+    #: (``update_quality_floor``) and for a matched detection (``detection_quality_floor``,
+    #: whose quality is otherwise ``detection_score_weight`` x its score). Lowering a floor
+    #: lets a poor measurement count for less (a wider gate, a weaker pull) but lets the
+    #: filter drift on its prediction; raising ``detection_score_weight`` trusts the
+    #: detector more than the visual box.
+    gate_quality_floor: float = 0.3
+    update_quality_floor: float = 0.15
+    detection_quality_floor: float = 0.2
+    detection_score_weight: float = 0.6
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,11 @@ class CascadeParams:
     #: (``research_after``, ``FusionParams.lost_after``, and the end of a pass past its last
     #: keyframe that no longer looks like anything it was shown).
     collapse_app: float = 0.1
+    #: Per-frame decay of the committee's alarm memory (the NanoTrack box against a one-step
+    #: LK box), a confidence feature: an alarm fades over ~1 / (1 - decay) frames. The fitted
+    #: confidence model (``confidence_model.json``) was trained with this value; change it
+    #: only with a re-fit (``benchmarks/fit_confidence.py``).
+    alarm_decay: float = 0.95
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,9 @@ class TrackPass:
             self.searches += 1
             cand = self._search(cur, cand, pred)
         if cand.xyxy is not None:
-            cand.maha = self.kf.mahalanobis2(cand.xyxy, max(cand.quality, 0.3))
+            cand.maha = self.kf.mahalanobis2(
+                cand.xyxy, max(cand.quality, self.kf.params.gate_quality_floor)
+            )
             cand.gated_ok = cand.maha <= self.kf.params.gate_chi2
         self.cand = cand
         return cand
@@ -306,10 +308,12 @@ class TrackPass:
             if not c.gated_ok:  # strong re-acquisition far from the prediction
                 self.kf.reset(c.xyxy)
             else:
-                self.kf.update(c.xyxy, max(c.quality, 0.15))
+                self.kf.update(c.xyxy, max(c.quality, self.kf.params.update_quality_floor))
         used_det = False
         if detection_xyxy is not None and not reject:
-            self.kf.update(detection_xyxy, max(0.2, 0.6 * detection_score))
+            kp = self.kf.params
+            quality = max(kp.detection_quality_floor, kp.detection_score_weight * detection_score)
+            self.kf.update(detection_xyxy, quality)
             used_det = True
         box = self.kf.xyxy
         if used_det:
@@ -363,7 +367,7 @@ class TrackPass:
         area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
         app_now = c.app if accept else score_box(cur.gray, box, self.key_templates)
         lk_alarm = 1.0 - c.lk_iou if math.isfinite(c.lk_iou) else (0.0 if accept else 1.0)
-        self._alarm = max(self._alarm * 0.95, lk_alarm)
+        self._alarm = max(self._alarm * self.params.alarm_decay, lk_alarm)
         if len(self.out) < 3:
             self._app0.append(app_now)
         sig = StepSignals(
