@@ -28,7 +28,7 @@ def snapshot(p: Project) -> tuple[object, ...]:
     return (
         dict(p.tracks),
         {tid: dict(p.boxes(tid)) for tid in p.tracks},
-        dict(p.labels),  # by name: undoing a rename puts the old label last
+        list(p.labels.items()),  # in order: number keys pick labels by their place
     )
 
 
@@ -67,6 +67,35 @@ def test_rename_label_relabels_its_tracks_in_one_step() -> None:
     assert p.history.undo_text() == "Rename label person to pedestrian"
     p.history.undo()
     assert snapshot(p) == before
+
+
+def test_a_renamed_label_keeps_its_place_through_undo_and_redo() -> None:
+    p = make_project()
+    cmd.add_label(p, "bike")
+    assert list(p.labels) == ["person", "car", "bike"]
+    cmd.rename_label(p, "person", "pedestrian")
+    assert list(p.labels) == ["pedestrian", "car", "bike"]  # key 1 still picks it
+    p.history.undo()
+    assert list(p.labels) == ["person", "car", "bike"]
+    p.history.redo()
+    assert list(p.labels) == ["pedestrian", "car", "bike"]
+    first = p.history.last
+    assert first is not None
+    cmd.rename_label(p, "car", "vehicle")
+    assert list(p.labels) == ["pedestrian", "vehicle", "bike"]
+    # two steps joined into one (as a fix and its re-track are): one undo restores the order
+    assert p.history.merge_last_two(first, "two renames")
+    p.history.undo()
+    assert list(p.labels) == ["person", "car", "bike"]
+    p.history.redo()
+    assert list(p.labels) == ["pedestrian", "vehicle", "bike"]
+
+
+def test_a_label_order_must_name_every_label_once() -> None:
+    p = make_project()
+    with pytest.raises(ProjectError, match="each of the labels"), p.edit("order") as tx:
+        tx.order_labels(["car", "car"])
+    assert list(p.labels) == ["person", "car"]
 
 
 def test_renaming_a_label_to_its_own_name_is_no_step() -> None:

@@ -298,6 +298,36 @@ def test_label_add_remove_and_relabel_persisted(tmp_path: Path, project: Project
     assert q.track(2).label == "truck"
 
 
+def test_label_order_persists_through_rename_undo_and_several_new_labels(
+    tmp_path: Path, project: Project
+) -> None:
+    """The order number keys pick labels by: a rename keeps its place in the file as in
+    memory, undo restores it, and several labels added in one step are written in their
+    order (not a set's, which changes between runs)."""
+    path = tmp_path / "p.taproj"
+
+    with ProjectStore.create(path, project) as store:
+        con = store._con  # the file holds an exclusive lock while open: ask through it
+        assert con is not None
+
+        def in_file() -> list[str]:  # what the autosave of each step wrote
+            return [n for (n,) in con.execute("SELECT name FROM labels ORDER BY ord")]
+
+        assert list(project.labels) == in_file() == ["car", "person"]
+        commands.rename_label(project, "car", "auto")
+        assert in_file() == ["auto", "person"]
+        project.history.undo()
+        assert in_file() == ["car", "person"]
+        with project.edit("three labels") as tx:
+            for name in ("zebra", "bike", "moose"):
+                tx.set_label(Label(name, (9, 9, 9)))
+        assert in_file() == ["car", "person", "zebra", "bike", "moose"]
+        project.history.undo()
+        assert in_file() == ["car", "person"]
+        project.history.redo()
+    assert list(reopened(path).labels) == ["car", "person", "zebra", "bike", "moose"]
+
+
 def test_big_changeset_is_one_transaction(tmp_path: Path) -> None:
     p = Project(MediaRef("x.avi", 5000, 640, 480))
     with p.edit("t") as tx:

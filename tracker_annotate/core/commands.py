@@ -230,8 +230,9 @@ def add_label(project: Project, name: str) -> Label:
 def rename_label(project: Project, old: str, new: str) -> None:
     """Rename label ``old`` to ``new`` and relabel every track using it, as one step.
 
-    The colour stays. Renaming to the same name does nothing; an unknown ``old``, an empty
-    ``new`` or one the project already has raise :class:`ProjectError`.
+    The colour and the place in the label order stay (undo restores both). Renaming to the
+    same name does nothing; an unknown ``old``, an empty ``new`` or one the project already
+    has raise :class:`ProjectError`.
     """
     if old not in project.labels:
         raise ProjectError(f"no label {old!r} to rename; known: {sorted(project.labels)}")
@@ -239,12 +240,15 @@ def rename_label(project: Project, old: str, new: str) -> None:
         return
     new = _new_label_name(project, new, f"renaming label {old!r}")
     color = project.labels[old].color
+    # the new name takes the old one's place: the number key that picked it still does
+    order = [new if name == old else name for name in project.labels]
     with project.edit(f"Rename label {old} to {new}") as tx:
         tx.set_label(Label(new, color))
         for info in list(project.tracks.values()):
             if info.label == old:
                 tx.set_track(project.copy_info(info, label=new))
         tx.remove_label(old)
+        tx.order_labels(order)
 
 
 # -- several tracks at once ----------------------------------------------------------------

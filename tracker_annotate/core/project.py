@@ -16,7 +16,7 @@ emitted: a failed operation leaves the project as it was.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
@@ -99,6 +99,16 @@ class ChangeSet:
         return not (self.boxes or self.tracks or self.labels or self.stale or self.quality)
 
 
+def _reorder(labels: dict[str, Label], order: Sequence[str]) -> None:
+    """Reorder ``labels`` in place: the names of ``order`` first, in that order, then any
+    others as they were (in place: the project's read-only view of it stays valid)."""
+    ordered = {n: labels[n] for n in order if n in labels}
+    rest = {n: lab for n, lab in labels.items() if n not in ordered}
+    labels.clear()
+    labels.update(ordered)
+    labels.update(rest)
+
+
 class Transaction:
     """One undoable step. Obtain it from :meth:`Project.edit`; do not build it directly."""
 
@@ -112,6 +122,9 @@ class Transaction:
         self._new_boxes: dict[tuple[int, int], FrameBox | None] = {}
         self._new_tracks: dict[int, TrackInfo | None] = {}
         self._new_labels: dict[str, Label | None] = {}
+        # the labels' display order (number keys pick by it) before/after, once touched
+        self._old_label_order: tuple[str, ...] | None = None
+        self._new_label_order: tuple[str, ...] | None = None
         # the whole (small) set of stale stretches before/after, once touched
         self._old_stale: frozenset[tuple[int, int]] | None = None
         self._new_stale: frozenset[tuple[int, int]] | None = None
@@ -179,7 +192,9 @@ class Transaction:
         self._new_tracks[track_id] = None
 
     def set_label(self, label: Label) -> None:
+        """Add a label (last in the order) or change an existing one's colour in place."""
         p = self._project
+        self._touch_label_order()
         if label.name not in self._old_labels:
             self._old_labels[label.name] = p._labels.get(label.name)
         p._labels[label.name] = label
@@ -192,10 +207,31 @@ class Transaction:
         users = [t.track_id for t in p._tracks.values() if t.label == name]
         if users:
             raise ProjectError(f"label {name!r} is used by tracks {users[:10]}; relabel them first")
+        self._touch_label_order()
         if name not in self._old_labels:
             self._old_labels[name] = p._labels[name]
         del p._labels[name]
         self._new_labels[name] = None
+
+    def order_labels(self, names: Sequence[str]) -> None:
+        """Put the labels in this display order (``names`` is every label, once)."""
+        p = self._project
+        if sorted(names) != sorted(p._labels) or len(set(names)) != len(names):
+            raise ProjectError(
+                f"label order {list(names)} must name each of the labels {list(p._labels)} once"
+            )
+        self._touch_label_order()
+        _reorder(p._labels, names)
+
+    def _touch_label_order(self) -> None:
+        if self._old_label_order is None:
+            self._old_label_order = tuple(self._project._labels)
+
+    def _label_order_changed(self) -> bool:
+        if self._old_label_order is None:
+            return False
+        new = self._new_label_order
+        return self._old_label_order != (new if new is not None else tuple(self._project._labels))
 
     def set_quality(self, state: QualityState) -> None:
         """Replace the project's quality state (target, threshold, audit rounds)."""
@@ -236,6 +272,7 @@ class Transaction:
             or self._old_labels
             or self._old_quality is not None
             or self._stale_changed()
+            or self._label_order_changed()
         )
 
     def _stale_changed(self) -> bool:
@@ -249,7 +286,9 @@ class Transaction:
             self.description,
             boxes=set(self._old_boxes),
             tracks=set(self._old_tracks),
-            labels=set(self._old_labels),
+            # a new order touches every label's place (the store rewrites them)
+            labels=set(self._old_labels)
+            | (set(self._project._labels) if self._label_order_changed() else set()),
             kind=kind,
             stale=self._stale_changed(),
             quality=self._old_quality is not None,
@@ -265,6 +304,12 @@ class Transaction:
         m._new_boxes = {**self._new_boxes, **later._new_boxes}
         m._new_tracks = {**self._new_tracks, **later._new_tracks}
         m._new_labels = {**self._new_labels, **later._new_labels}
+        m._old_label_order = (
+            self._old_label_order if self._old_label_order is not None else later._old_label_order
+        )
+        m._new_label_order = (
+            later._new_label_order if later._old_label_order is not None else self._new_label_order
+        )
         m._old_stale = self._old_stale if self._old_stale is not None else later._old_stale
         m._new_stale = later._new_stale if later._new_stale is not None else self._new_stale
         m._old_quality = self._old_quality if self._old_quality is not None else later._old_quality
@@ -302,6 +347,9 @@ class Transaction:
         for name, lab in labels.items():
             if lab is None:
                 p._labels.pop(name, None)
+        order = self._old_label_order if use_old else self._new_label_order
+        if order is not None:
+            _reorder(p._labels, order)
         if self._old_stale is not None and self._new_stale is not None:
             # as a delta, not the whole set: marks other steps added since (an edit whose
             # re-track is still running) must survive undoing this one
@@ -320,6 +368,8 @@ class Transaction:
             self._new_tracks[tid] = p._tracks.get(tid)
         for name in self._old_labels:
             self._new_labels[name] = p._labels.get(name)
+        if self._old_label_order is not None:
+            self._new_label_order = tuple(p._labels)
         if self._old_stale is not None:
             self._new_stale = frozenset(p._stale)
         if self._old_quality is not None:

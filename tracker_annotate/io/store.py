@@ -409,31 +409,7 @@ class ProjectStore:
             )
             try:
                 con.execute("BEGIN IMMEDIATE")
-                for name in labels:
-                    lab = p.labels.get(name)
-                    if lab is None:
-                        con.execute(sc.DELETE_LABEL, (name,))
-                    else:
-                        con.execute(sc.UPSERT_LABEL, sc.label_row(lab))
-                for tid in tracks:
-                    info = p.tracks.get(tid)
-                    if info is None:
-                        con.execute(sc.DELETE_TRACK, (tid,))
-                        con.execute(sc.DELETE_TRACK_BOXES, (tid,))
-                    else:
-                        con.execute(sc.UPSERT_TRACK, sc.track_row(info))
-                upserts = []
-                deletes = []
-                for tid, frame in boxes:
-                    box = p.box(tid, frame)
-                    if box is None:
-                        deletes.append((tid, frame))
-                    else:
-                        upserts.append(sc.box_row(tid, box))
-                if deletes:
-                    con.executemany(sc.DELETE_BOX, deletes)
-                if upserts:
-                    con.executemany(sc.UPSERT_BOX, upserts)
+                sc.write_changes(con, p, boxes=boxes, tracks=tracks, labels=labels)
                 if tracks:
                     con.execute(sc.SET_META, ("next_track_id", json.dumps(p.next_track_id)))
                 if self._pending_stale:

@@ -117,6 +117,7 @@ UPSERT_LABEL = (
     "ON CONFLICT(name) DO UPDATE SET r = excluded.r, g = excluded.g, b = excluded.b"
 )
 DELETE_LABEL = "DELETE FROM labels WHERE name = ?"
+SET_LABEL_ORD = "UPDATE labels SET ord = ? WHERE name = ?"
 SET_META = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
 #: ``meta`` key of :attr:`Project.stale`: a JSON list of ``[track_id, frame]``, sorted.
 STALE_KEY = "stale_retracks"
@@ -173,6 +174,47 @@ def track_row(info: TrackInfo) -> tuple[Any, ...]:
 def label_row(label: Label) -> tuple[Any, ...]:
     r, g, b = label.color
     return (label.name, int(r), int(g), int(b))
+
+
+def write_changes(
+    con: sqlite3.Connection,
+    project: Project,
+    *,
+    boxes: set[tuple[int, int]],
+    tracks: set[int],
+    labels: set[str],
+) -> None:
+    """Write the current state of the touched boxes, tracks and labels (a deleted one is
+    deleted), inside the caller's transaction. Labels are written in sorted order and then
+    all get their place (``ord``) from the project's order, so a rename keeps its place,
+    an undo restores it, and a set's iteration order never reaches the file."""
+    for name in sorted(labels):
+        lab = project.labels.get(name)
+        if lab is None:
+            con.execute(DELETE_LABEL, (name,))
+        else:
+            con.execute(UPSERT_LABEL, label_row(lab))
+    if labels:
+        con.executemany(SET_LABEL_ORD, [(i, n) for i, n in enumerate(project.labels)])
+    for tid in sorted(tracks):
+        info = project.tracks.get(tid)
+        if info is None:
+            con.execute(DELETE_TRACK, (tid,))
+            con.execute(DELETE_TRACK_BOXES, (tid,))
+        else:
+            con.execute(UPSERT_TRACK, track_row(info))
+    upserts = []
+    deletes = []
+    for tid, frame in sorted(boxes):
+        box = project.box(tid, frame)
+        if box is None:
+            deletes.append((tid, frame))
+        else:
+            upserts.append(box_row(tid, box))
+    if deletes:
+        con.executemany(DELETE_BOX, deletes)
+    if upserts:
+        con.executemany(UPSERT_BOX, upserts)
 
 
 def media_to_json(media: MediaRef | None, project_dir: Path) -> str:
