@@ -157,6 +157,44 @@ def test_a_failing_after_run_hook_still_closes_the_handle(video: Path, viewer: M
     assert_closed(job.opened)
 
 
+class _Finds:
+    """An after-run result: adds a label when installed (as the detector's finds add
+    proposals), and says so."""
+
+    note = "; after-run: 1 label"
+
+    def __init__(self) -> None:
+        self.installed_in: list[str | None] = []
+
+    def install(self, project: Project) -> None:
+        self.installed_in.append(project.history.undo_text())
+        commands.add_label(project, "found")
+
+
+def test_an_after_run_result_joins_its_runs_step_and_stays_with_its_job(
+    video: Path, viewer: MediaSource
+) -> None:
+    p, tid = project_on(video)
+    finds = _Finds()
+    jobs = TrackingJobs()
+    job = prepare_job(p, viewer, CONFIG, TrackRequest(None, after_run=lambda *a: finds))
+    run = run_in_thread(job)
+    assert isinstance(run, TrackingRun) and job.after is finds
+    done = jobs.apply(p, job, run)
+    assert done.changed and done.note == finds.note and len(finds.installed_in) == 1
+    assert "found" in p.labels and any(b.is_derived for b in p.boxes(tid).values())
+    p.history.undo()  # one step: the run and what its after-run pass found
+    assert "found" not in p.labels and not any(b.is_derived for b in p.boxes(tid).values())
+    p.history.redo()
+    # the next job has no after-run pass: neither its step nor its status gets the last one's
+    commands.add_box(p, tid, 15, truth_box(15))  # a new keyframe: the run changes boxes
+    later = prepare_job(p, viewer, CONFIG, TrackRequest((tid,)))
+    run2 = run_in_thread(later)
+    assert isinstance(run2, TrackingRun)
+    done2 = jobs.apply(p, later, run2)
+    assert done2.changed and done2.note == "" and len(finds.installed_in) == 1
+
+
 def test_a_worker_never_caches_more_than_the_viewer(video: Path) -> None:
     small = open_media(video, MediaConfig(cache_bytes=16 * MIB, readahead=2))
     try:

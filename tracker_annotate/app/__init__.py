@@ -10,5 +10,7 @@ and the files (:mod:`tracker_annotate.io`), which are peers and never import it.
 * :mod:`.document`: open a project or media headless (create, reopen, relink, the
   read-only fallback); front ends hand in their length scan and view-save timer;
 * :mod:`.jobs`: tracking runs on an open project (a snapshot, a worker handle with its own
-  small frame cache, the result applied as one undo step) and the re-track-after-edit queue.
+  small frame cache, the result applied as one undo step) and the re-track-after-edit queue;
+* :mod:`.detector_pass`: after "Track all", the detector's new objects and re-found tracks,
+  returned with the job and installed in its undo step.
 """

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import ProjectError
@@ -50,9 +51,21 @@ log = logging.getLogger(__name__)
 #: running sweep; never more than the viewer's own budget is used.
 WORKER_CACHE_MIB = 128
 
+
+class AfterRunResult(Protocol):
+    """What an after-run pass found (e.g. :class:`~tracker_annotate.app.detector_pass.
+    DetectorFinds`): installed in the run's undo step, its note ending the run's status."""
+
+    @property
+    def note(self) -> str: ...
+
+    def install(self, project: Project) -> None: ...
+
+
 #: ``after_run(snapshot, source, run, config)``, in the worker after a Track run: e.g. the
-#: detector's new-object and re-find pass, on the job's snapshot and handle.
-AfterRun = Callable[[Project, FrameSource, TrackingRun, TrackerConfig], None]
+#: detector's new-object and re-find pass, on the job's snapshot and handle. What it
+#: returns stays with its job (never shared between runs) until the job is applied.
+AfterRun = Callable[[Project, FrameSource, TrackingRun, TrackerConfig], AfterRunResult | None]
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,9 @@ class TrackingJob:
         self.request = request
         self.description = describe(request)
         self.opened: MediaSource | None = None
+        #: what the request's after-run pass returned (set in the worker, read once the
+        #: worker has handed the run back)
+        self.after: AfterRunResult | None = None
 
     @property
     def retrack_key(self) -> tuple[int, int] | None:
@@ -161,8 +177,9 @@ class TrackingJob:
                 cancel=cancel,
                 on_partial=partial,
             )
+            self.after = None
             if r.after_run is not None:
-                r.after_run(snap, own, run, config)
+                self.after = r.after_run(snap, own, run, config)
             return run
         finally:
             own.close()
@@ -188,6 +205,7 @@ class Applied:
     flags_before: int = 0
     flags_after: int = 0
     rate: float = 0.0  # object-frames per second
+    note: str = ""  # what the job's after-run pass did ("" when it had none)
 
 
 class TrackingJobs:
@@ -264,12 +282,10 @@ class TrackingJobs:
         project: Project,
         job: TrackingJob,
         run: TrackingRun,
-        *,
-        also: Callable[[Project], None] | None = None,
     ) -> Applied:
-        """Apply ``job``'s finished ``run`` to the live project as one undo step (with
-        ``also(project)`` inside it, e.g. the detector's finds), clearing the stale marks
-        it answers; a re-track joins its edit's step. Errors propagate, with the project
+        """Apply ``job``'s finished ``run`` to the live project as one undo step (with what
+        its after-run pass found, e.g. the detector's finds), clearing the stale marks it
+        answers; a re-track joins its edit's step. Errors propagate, with the project
         unchanged."""
         key = job.retrack_key
         step = self._edit_steps.pop(key, None) if key is not None else None
@@ -292,12 +308,13 @@ class TrackingJobs:
         project.changed.connect(changes.append)
         try:
             # apply_run adds the run's proposed tracks itself (adding them here too made
-            # every detection-proposed track twice); ``also`` and the stale marks the run
-            # answers join the same undo step
+            # every detection-proposed track twice); the after-run finds and the stale marks
+            # the run answers join the same undo step
+            after = job.after
             with project.edit(desc) as tx:
                 apply_run(project, run, desc)
-                if also is not None:
-                    also(project)
+                if after is not None:
+                    after.install(project)
                 for track_id, frame in sorted(clears):
                     tx.clear_stale(track_id, frame)
         finally:
@@ -306,6 +323,7 @@ class TrackingJobs:
         if not changes:
             # an empty run pushes no undo step
             return Applied(desc, boxes=n, flags_before=flags_before, flags_after=flags_before)
+        note = after.note if after is not None else ""
         merged = step is not None and project.history.merge_last_two(
             step, f"{step.description} + re-track"
         )
@@ -317,4 +335,5 @@ class TrackingJobs:
             flags_before=flags_before,
             flags_after=len(flagged_positions(project)),
             rate=run.object_frames / run.seconds if run.seconds > 0 else 0.0,
+            note=note,
         )

@@ -366,7 +366,7 @@ class Controller(QObject):
         p, job = self.project, self._job
         if p is None or self.worker is None or job is None:
             return
-        done = self.do(lambda: self.jobs.apply(p, job, run, also=self.detect.install_pending))
+        done = self.do(lambda: self.jobs.apply(p, job, run))
         if done is None:
             return
         if done.dropped:
@@ -388,7 +388,7 @@ class Controller(QObject):
             flags += " (F: next flag)"
         self.status.emit(
             f"{done.description}: {done.boxes} boxes in {run.seconds:.1f} s "
-            f"({done.rate:.0f} object-frames/s){flags}{self.detect.note}; {undoes}"
+            f"({done.rate:.0f} object-frames/s){flags}{done.note}; {undoes}"
         )
 
     def _on_failed(self, message: str) -> None:

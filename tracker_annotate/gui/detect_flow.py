@@ -12,10 +12,10 @@ new-object and re-find pass after a "Track all" run.
 * On a proposal, ``Enter`` accepts it as a new track's keyframe (a verification),
   ``Delete`` rejects it (remembered in the project), dragging fixes it (accepted as a
   manual box). Then the next proposal on the frame is selected.
-* After "Track all" (when Preferences say so), the worker thread runs the new-object
-  schedule and the re-find on its own snapshot of the project
-  (:mod:`tracker_annotate.tracking.proposals`); the results are installed in the same undo
-  step as the run. The status bar reports the detector's time.
+* After "Track all" (when Preferences say so), the worker thread runs the detector's pass
+  (:mod:`tracker_annotate.app.detector_pass`: the new-object schedule and the re-find) on
+  the job's own snapshot of the project; what it finds travels with that job and is
+  installed in the same undo step as the run. The status bar reports the detector's time.
 
 The model is loaded on first use (a missing or damaged file is a ``ModelError`` shown as
 an error, never a crash). The host (the controller) is anything that has what
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from tracker_annotate.app.detector_pass import DetectorFinds, detector_pass
 from tracker_annotate.app.document import Document
 from tracker_annotate.core import commands
 from tracker_annotate.core import proposals as props
@@ -37,18 +38,14 @@ from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.project import Project
 from tracker_annotate.gui.audit_flow import AuditHost
 from tracker_annotate.gui.preferences import Preferences
-from tracker_annotate.tracking.api import TrackerConfig, TrackingRun, apply_run
+from tracker_annotate.tracking.api import TrackerConfig, TrackingRun
 from tracker_annotate.tracking.detector import Detector, DetectorConfig, shipped_detector
 from tracker_annotate.tracking.proposals import (
     ProposalConfig,
     detect_on_frame,
-    propose_new_objects,
-    split_budget,
 )
 from tracker_annotate.tracking.refind import (
-    Refound,
     install_refound,
-    refind_lost,
     refind_on_frame,
 )
 
@@ -80,8 +77,6 @@ class DetectFlow:
         self.host = host
         self._detector: Detector | None = None
         self._detector_key: tuple[tuple[str, ...], float] | None = None
-        self._pending: tuple[list[props.Proposal], list[Refound]] | None = None
-        self.note = ""  # what the last after-run pass did, for the status bar
 
     # -- the model ------------------------------------------------------------------------
     def detector(self) -> Detector:
@@ -200,49 +195,17 @@ class DetectFlow:
     # -- after a run (worker thread) --------------------------------------------------------
     def after_run(
         self, snap: Project, source: FrameSource, run: TrackingRun, config: TrackerConfig
-    ) -> None:
-        """In the worker: new-object proposals and re-found tracks for ``run``, computed on
-        the worker's snapshot; kept until :meth:`install_pending` runs on the GUI side."""
-        self._pending, self.note = None, ""
-        if not self.host.prefs.detect_after_tracking or run.cancelled or source.n_frames == 0:
-            return
-        det = self.detector()
-        apply_run(snap, run)
-        cfg = self._config()
-        t0 = time.perf_counter()
-        det.detect(source.read(0), 0)
-        n_refind, every = split_budget(source.n_frames, run.seconds, det.last_ms, cfg)
-        refound, cost2 = refind_lost(
+    ) -> DetectorFinds | None:
+        """In the worker: the detector's pass (:func:`~tracker_annotate.app.detector_pass.
+        detector_pass`) on the job's snapshot, when Preferences ask for it. What it finds
+        travels with the job and is installed in the run's undo step."""
+        if not self.host.prefs.detect_after_tracking:
+            return None
+        return detector_pass(
             snap,
             source,
-            det,
             run,
-            cfg,
-            flag_threshold=config.flag_threshold,
-            max_calls=n_refind,
-        )
-        found, cost = propose_new_objects(
-            snap,
-            source,
-            det,
-            cfg,
-            every=every,
+            self.detector(),
+            proposal_config=self._config(),
             tracker_config=config,
-            also_explained=[(r.frame, r.xyxy) for r in refound],
         )
-        seconds = time.perf_counter() - t0
-        self._pending = (found, refound)
-        self.note = (
-            f"; detector: {len(found)} new object(s), {len(refound)} re-found, "
-            f"{cost.calls + cost2.calls + 1} frames in {seconds:.1f} s (every {every} frames)"
-        )
-
-    def install_pending(self, p: Project) -> None:
-        """Install what :meth:`after_run` found (call inside the run's undo step)."""
-        pending, self._pending = self._pending, None
-        if pending is None:
-            return
-        found, refound = pending
-        live = [r for r in refound if r.track_id in p.tracks]
-        props.add_proposals(p, found)
-        install_refound(p, live)
