@@ -88,8 +88,21 @@ def test_detector_options_defaults(command: str) -> None:
         ([*BASE["track"], "--flag-threshold", "x"], "invalid float value: 'x'"),
         ([*BASE["batch"], "--jobs", "0"], "expected at least 1, got 0"),
         ([*BASE["batch"], "--jobs", "two"], "expected a whole number, got 'two'"),
+        ([*BASE["bench"], "--draw-s", "-1"], "expected at least 0.0 seconds, got -1.0"),
+        ([*BASE["bench"], "--verify-s", "nan"], "expected at least 0.0 seconds, got nan"),
+        ([*BASE["bench"], "--draw-s", "soon"], "expected seconds, got 'soon'"),
     ],
-    ids=["track-tracker", "batch-tracker", "bench-tracker", "float", "jobs-0", "jobs-word"],
+    ids=[
+        "track-tracker",
+        "batch-tracker",
+        "bench-tracker",
+        "float",
+        "jobs-0",
+        "jobs-word",
+        "seconds-negative",
+        "seconds-nan",  # NaN compares false both ways: refused, not let through
+        "seconds-word",
+    ],
 )
 def test_bad_values_are_usage_errors(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

@@ -22,6 +22,7 @@ from tracker_annotate.bench.strategies import STRATEGIES
 from tracker_annotate.cli.options import (
     add_jobs_option,
     add_tracker_options,
+    seconds,
     tracker_config_from_args,
 )
 from tracker_annotate.cli.progress import progress_bar
@@ -53,16 +54,6 @@ def _floats(text: str) -> tuple[float, ...]:
     return vals
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected >= 0 seconds, got {v}")
-    return v
-
-
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (every option spelled out)."""
     parts = ["tracker-annotate", "bench", *args.sequences, "--out", str(args.out)]
@@ -92,31 +83,31 @@ def register(subparsers: Any) -> None:
     d = CostModel()
     costs.add_argument(
         "--draw-s",
-        type=_seconds,
+        type=seconds,
         default=d.draw_s,
         help=f"draw a new box (default %(default)s; {COST_SOURCES['draw_s']})",
     )
     costs.add_argument(
         "--correct-s",
-        type=_seconds,
+        type=seconds,
         default=d.correct_s,
         help=f"correct a proposed box (default %(default)s; {COST_SOURCES['correct_s']})",
     )
     costs.add_argument(
         "--verify-s",
-        type=_seconds,
+        type=seconds,
         default=d.verify_s,
         help=f"verify a proposed box (default %(default)s; {COST_SOURCES['verify_s']})",
     )
     costs.add_argument(
         "--watch-s",
-        type=_seconds,
+        type=seconds,
         default=d.watch_s,
         help=f"watch one box during playback (default %(default)s; {COST_SOURCES['watch_s']})",
     )
     costs.add_argument(
         "--end-mark-s",
-        type=_seconds,
+        type=seconds,
         default=d.end_mark_s,
         help=f"mark a track's end (default %(default)s; {COST_SOURCES['end_mark_s']})",
     )

@@ -37,15 +37,26 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def positive_int(text: str) -> int:
-    """An argparse ``type``: a whole number >= 1, or a usage error saying so."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+def at_least(kind: Callable[[str], Any], minimum: float, what: str, unit: str = "") -> Any:
+    """An argparse ``type``: a ``kind`` (``int``, ``float``) of at least ``minimum``, or a
+    usage error naming ``what`` was expected (NaN is refused too)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}{unit}, got {value}")
+        return value
+
+    return parse
+
+
+#: ``--jobs`` and the like: a whole number >= 1.
+positive_int: Callable[[str], int] = at_least(int, 1, "a whole number")
+#: Durations: seconds >= 0.
+seconds: Callable[[str], float] = at_least(float, 0.0, "seconds", " seconds")
 
 
 def tracker_help() -> str:
