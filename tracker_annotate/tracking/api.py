@@ -26,6 +26,7 @@ from tracker_annotate.tracking.params import (
     CascadeParams,
     FusionParams,
     KalmanParams,
+    require_unit_interval,
 )
 
 __all__ = [
@@ -84,10 +85,7 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         backend(self.tracker)  # ConfigError naming the allowed names
-        for name in ("flag_threshold", "detection_iou", "proposal_score"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        require_unit_interval(self, "flag_threshold", "detection_iou", "proposal_score")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.max_coast_frames < 0:

@@ -11,6 +11,16 @@ from dataclasses import dataclass
 
 from tracker_annotate.core.errors import ConfigError
 
+
+def require_unit_interval(config: object, *names: str) -> None:
+    """Raise :class:`ConfigError` naming the first of ``config``'s fields ``names`` that is
+    not in [0, 1] (NaN included): the check every config's ``__post_init__`` makes."""
+    for name in names:
+        v = getattr(config, name)
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"{name} must be in [0, 1], got {v}")
+
+
 #: chi-square 0.99 quantile for 4 degrees of freedom (the default gate).
 CHI2_4DOF_99 = 13.28
 
@@ -194,11 +204,15 @@ class AssocParams:
     gap_conf: float = 0.1
 
     def __post_init__(self) -> None:
-        names = ("conflict_iou", "overlap_conf", "overlap_margin", "chain_iou")
-        for name in (*names, "lost_end_conf", "gap_conf"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        require_unit_interval(
+            self,
+            "conflict_iou",
+            "overlap_conf",
+            "overlap_margin",
+            "chain_iou",
+            "lost_end_conf",
+            "gap_conf",
+        )
         if self.min_hits < 1:
             raise ConfigError(f"min_hits must be >= 1 detection, got {self.min_hits}")
         if self.max_gap < 0:

@@ -39,6 +39,7 @@ from tracker_annotate.core.proposals import (
 )
 from tracker_annotate.tracking.api import TrackerConfig
 from tracker_annotate.tracking.detector import Detector
+from tracker_annotate.tracking.params import require_unit_interval
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,8 @@ class ProposalConfig:
     def __post_init__(self) -> None:
         if self.every is not None and self.every < 1:
             raise ConfigError(f"every must be >= 1 frame or None, got {self.every}")
-        for name in (
+        require_unit_interval(
+            self,
             "budget",
             "min_score",
             "explained_iou",
@@ -100,10 +102,7 @@ class ProposalConfig:
             "refind_own_iou",
             "refind_taken_iou",
             "link_iou",
-        ):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"{name} must be in [0, 1], got {v}")
+        )
         if not 1 <= self.min_every <= self.max_every:
             raise ConfigError(
                 f"need 1 <= min_every <= max_every, got {self.min_every}, {self.max_every}"
