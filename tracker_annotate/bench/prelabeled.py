@@ -42,6 +42,7 @@ from tracker_annotate.bench.strategies import (
     StrategyResult,
     _Driver,
     _flag_stats,
+    engine_result,
     review_flags,
 )
 from tracker_annotate.core.boxes import BoxXYXY, iou_matrix
@@ -172,28 +173,22 @@ def run_tracker_prelabeled(
     )
     det_s += asked["seconds"]
     det_calls += int(asked["calls"])
-    return StrategyResult(
-        gt.name,
+    return engine_result(
+        gt,
         "tracker_prelabeled",
         tau,
-        ann.counts,
-        ann.quality(tau),
-        driver.seconds,
-        flag_threshold=config.flag_threshold,
-        flag_precision=precision,
-        flag_recall=recall,
-        extra={
-            "engine_calls": driver.calls,
-            "flag_visits": visits,
-            "gt_tracks": len(gt.tracks),
-            "proposals_accepted": stats["accepted"],
-            "proposals_corrected": stats["corrected"],
-            "first_boxes_drawn": stats["drawn"],
-            "proposals_rejected": stats["rejected"],
-            "refound": n_refound,
-            "asked_detector": int(asked["calls"]),
-            "asked_accepted": int(asked["accepted"]),
-            "detector_calls": det_calls,
-            "detector_seconds": round(det_s, 3),
-        },
+        ann,
+        driver,
+        flags=(precision, recall),
+        flag_visits=visits,
+        gt_tracks=len(gt.tracks),
+        proposals_accepted=stats["accepted"],
+        proposals_corrected=stats["corrected"],
+        first_boxes_drawn=stats["drawn"],
+        proposals_rejected=stats["rejected"],
+        refound=n_refound,
+        asked_detector=int(asked["calls"]),
+        asked_accepted=int(asked["accepted"]),
+        detector_calls=det_calls,
+        detector_seconds=round(det_s, 3),
     )

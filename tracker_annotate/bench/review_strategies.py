@@ -38,6 +38,7 @@ from tracker_annotate.bench.strategies import (
     _continue_track,
     _Driver,
     _flag_stats,
+    engine_result,
 )
 from tracker_annotate.core import audit
 from tracker_annotate.core.errors import ConfigError
@@ -133,17 +134,8 @@ def run_tracker_stretch(
     _start(ann, driver)
     precision, recall = _flag_stats(ann, tau)
     visits = stretch_review(ann, driver, tau)
-    return StrategyResult(
-        gt.name,
-        "tracker_stretch",
-        tau,
-        ann.counts,
-        ann.quality(tau),
-        driver.seconds,
-        flag_threshold=config.flag_threshold,
-        flag_precision=precision,
-        flag_recall=recall,
-        extra={"engine_calls": driver.calls, "stretch_visits": visits},
+    return engine_result(
+        gt, "tracker_stretch", tau, ann, driver, flags=(precision, recall), stretch_visits=visits
     )
 
 
@@ -328,24 +320,17 @@ def run_tracker_audited(
         driver.seconds += alt_driver.seconds
     res = audit_loop(ann, driver, tau, cfg.target, cfg)
     counts = res.pop("audit_counts")
-    extra = {
-        "engine_calls": driver.calls,
-        "audit": res,
-        "audit_checks": counts.verifications + counts.corrections,
-        "audit_counts": counts,
-        "curve": curve,
-    }
-    return StrategyResult(
-        gt.name,
+    return engine_result(
+        gt,
         "tracker_audited",
         tau,
-        ann.counts,
-        ann.quality(tau),
-        driver.seconds,
-        flag_threshold=config.flag_threshold,
-        flag_precision=precision,
-        flag_recall=recall,
-        extra=extra,
+        ann,
+        driver,
+        flags=(precision, recall),
+        audit=res,
+        audit_checks=counts.verifications + counts.corrections,
+        audit_counts=counts,
+        curve=curve,
     )
 
 
@@ -402,21 +387,17 @@ def run_tracker_guided(
         _continue_track(ann, driver, gid, frame)
     predicted = predicted_unverified_residual(ann)
     visits = stretch_review(ann, driver, tau)
-    return StrategyResult(
-        gt.name,
+    return engine_result(
+        gt,
         "tracker_guided",
         tau,
-        ann.counts,
-        ann.quality(tau),
-        driver.seconds,
-        flag_threshold=config.flag_threshold,
-        extra={
-            "engine_calls": driver.calls,
-            "guided_steps": steps,
-            "guided_accepted": accepted,
-            "guided_corrected": corrected,
-            "predicted_residual_when_stopped": predicted,
-            "stretch_visits": visits,
-            "target": cfg.target,
-        },
+        ann,
+        driver,
+        flags=(None, None),  # the review's threshold; its precision is not measured here
+        guided_steps=steps,
+        guided_accepted=accepted,
+        guided_corrected=corrected,
+        predicted_residual_when_stopped=predicted,
+        stretch_visits=visits,
+        target=cfg.target,
     )

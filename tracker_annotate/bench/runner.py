@@ -33,15 +33,6 @@ from tracker_annotate.tracking.api import TrackerConfig
 
 log = logging.getLogger(__name__)
 
-ENGINE_STRATEGIES = (
-    "tracker_oracle",
-    "tracker_flagged",
-    "tracker_stretch",
-    "tracker_audited",
-    "tracker_guided",
-    "tracker_prelabeled",
-)
-
 #: Relative cost of a task per GT box, for progress and for scheduling heavy tasks first.
 _WEIGHT = {
     "per_frame": 1,

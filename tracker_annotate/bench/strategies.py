@@ -254,14 +254,34 @@ def run_tracker_oracle(
     cfg = TrackerConfig(**{**config.__dict__, "extend": False})
     driver = _Driver(engine, source, cfg)
     keyframe_loop(ann, driver, tau)
+    return engine_result(gt, "tracker_oracle", tau, ann, driver)
+
+
+def engine_result(
+    gt: GroundTruthSequence,
+    strategy: str,
+    tau: float,
+    ann: SimulatedAnnotator,
+    driver: _Driver,
+    *,
+    flags: tuple[float | None, float | None] | None = None,
+    **extra: Any,
+) -> StrategyResult:
+    """The result of a strategy that ran the engine: the annotator's counts and quality,
+    the engine's time and calls (first in ``extra``); with ``flags`` (precision, recall,
+    either may be ``None``) also the flag threshold the review used."""
+    precision, recall = flags if flags is not None else (None, None)
     return StrategyResult(
         gt.name,
-        "tracker_oracle",
+        strategy,
         tau,
         ann.counts,
         ann.quality(tau),
         driver.seconds,
-        extra={"engine_calls": driver.calls},
+        flag_threshold=driver.config.flag_threshold if flags is not None else None,
+        flag_precision=precision,
+        flag_recall=recall,
+        extra={"engine_calls": driver.calls, **extra},
     )
 
 
@@ -373,15 +393,6 @@ def run_tracker_flagged(
     driver.track_all(ann.project)
     precision, recall = _flag_stats(ann, tau)
     visits = review_flags(ann, driver, tau)
-    return StrategyResult(
-        gt.name,
-        "tracker_flagged",
-        tau,
-        ann.counts,
-        ann.quality(tau),
-        driver.seconds,
-        flag_threshold=config.flag_threshold,
-        flag_precision=precision,
-        flag_recall=recall,
-        extra={"engine_calls": driver.calls, "flag_visits": visits},
+    return engine_result(
+        gt, "tracker_flagged", tau, ann, driver, flags=(precision, recall), flag_visits=visits
     )

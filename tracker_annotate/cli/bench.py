@@ -42,6 +42,16 @@ example:
       --out bench-out --jobs 2"""
 
 
+#: The cost model's fields as options (``--draw-s`` ...), with what each action is.
+COST_OPTIONS = (
+    ("draw_s", "draw a new box"),
+    ("correct_s", "correct a proposed box"),
+    ("verify_s", "verify a proposed box"),
+    ("watch_s", "watch one box during playback"),
+    ("end_mark_s", "mark a track's end"),
+)
+
+
 def _floats(text: str) -> tuple[float, ...]:
     try:
         vals = tuple(float(v) for v in text.split(",") if v.strip())
@@ -57,7 +67,7 @@ def _floats(text: str) -> tuple[float, ...]:
 def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (every option spelled out)."""
     parts = ["tracker-annotate", "bench", *args.sequences, "--out", str(args.out)]
-    for opt in ("draw_s", "correct_s", "verify_s", "watch_s", "end_mark_s"):
+    for opt, _ in COST_OPTIONS:
         parts += ["--" + opt.replace("_", "-"), f"{getattr(args, opt):g}"]
     parts += ["--tau", ",".join(f"{v:g}" for v in args.tau)]
     parts += ["--flag-thresholds", ",".join(f"{v:g}" for v in args.flag_thresholds)]
@@ -81,36 +91,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="output folder")
     costs = p.add_argument_group("cost model (seconds per action)")
     d = CostModel()
-    costs.add_argument(
-        "--draw-s",
-        type=seconds,
-        default=d.draw_s,
-        help=f"draw a new box (default %(default)s; {COST_SOURCES['draw_s']})",
-    )
-    costs.add_argument(
-        "--correct-s",
-        type=seconds,
-        default=d.correct_s,
-        help=f"correct a proposed box (default %(default)s; {COST_SOURCES['correct_s']})",
-    )
-    costs.add_argument(
-        "--verify-s",
-        type=seconds,
-        default=d.verify_s,
-        help=f"verify a proposed box (default %(default)s; {COST_SOURCES['verify_s']})",
-    )
-    costs.add_argument(
-        "--watch-s",
-        type=seconds,
-        default=d.watch_s,
-        help=f"watch one box during playback (default %(default)s; {COST_SOURCES['watch_s']})",
-    )
-    costs.add_argument(
-        "--end-mark-s",
-        type=seconds,
-        default=d.end_mark_s,
-        help=f"mark a track's end (default %(default)s; {COST_SOURCES['end_mark_s']})",
-    )
+    for name, what in COST_OPTIONS:
+        costs.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=seconds,
+            default=getattr(d, name),
+            help=f"{what} (default %(default)s; {COST_SOURCES[name]})",
+        )
     p.add_argument(
         "--tau",
         type=_floats,
@@ -177,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = tracker_config_from_args(args)  # a bad option is named before any search
     paths = find_sequences(list(args.sequences))
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
-    costs = CostModel(args.draw_s, args.correct_s, args.verify_s, args.watch_s, args.end_mark_s)
+    costs = CostModel(**{opt: getattr(args, opt) for opt, _ in COST_OPTIONS})
     cfg = BenchConfig(
         taus=args.tau,
         flag_thresholds=args.flag_thresholds,
