@@ -1,12 +1,11 @@
-"""Library code does not seize process state: importing any non-gui module leaves the
-SIGINT handler alone and imports no matplotlib; drawing the benchmark's plots picks no
+"""Library code does not seize process state: drawing the benchmark's plots picks no
 backend; the CLI's Ctrl+C handler is installed only while a batch runs and restored after.
-Checked in fresh interpreters so earlier imports in this process cannot hide it."""
+(That importing any non-gui module leaves SIGINT alone and loads no matplotlib is checked
+with the layer rule, in tests/test_layers.py, in the same fresh interpreter.)"""
 
 from __future__ import annotations
 
 import json
-import pkgutil
 import signal
 import subprocess
 import sys
@@ -14,15 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import tracker_annotate
 from tracker_annotate.cli.interrupt import cancel_on_sigint
 from tracker_annotate.tracking.api import CancelToken
-
-NON_GUI = sorted(
-    m.name
-    for m in pkgutil.walk_packages(tracker_annotate.__path__, "tracker_annotate.")
-    if ".gui" not in m.name and not m.name.endswith("__main__")
-)
 
 
 def _run(code: str) -> dict[str, object]:
@@ -30,21 +22,6 @@ def _run(code: str) -> dict[str, object]:
     assert out.returncode == 0, out.stderr
     got: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return got
-
-
-def test_importing_every_non_gui_module_keeps_sigint_and_loads_no_matplotlib() -> None:
-    assert "tracker_annotate.bench.render" in NON_GUI and "tracker_annotate.app.batch" in NON_GUI
-    code = (
-        "import json, signal, sys\n"
-        "before = signal.getsignal(signal.SIGINT)\n"
-        + "".join(f"import {m}\n" for m in NON_GUI)
-        + "from tracker_annotate.cli.main import build_parser\n"
-        "build_parser()\n"  # every subcommand registers its options
-        "print(json.dumps({'same': signal.getsignal(signal.SIGINT) is before,"
-        " 'mpl': sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')}))"
-    )
-    got = _run(code)
-    assert got == {"same": True, "mpl": []}
 
 
 def test_drawing_the_plots_chooses_no_backend(tmp_path: Path) -> None:
