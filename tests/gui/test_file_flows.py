@@ -15,10 +15,10 @@ import pytest
 from PyQt6.QtWidgets import QFileDialog, QWidget
 from pytestqt.qtbot import QtBot
 
+from tracker_annotate.app.document import Document
 from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxXYXY
 from tracker_annotate.gui import file_flows
-from tracker_annotate.gui.document import Document
 from tracker_annotate.io.media import MediaConfig
 
 pytestmark = pytest.mark.gui

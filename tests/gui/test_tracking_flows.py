@@ -12,9 +12,9 @@ from PyQt6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import N, drag, object_xyxy, view_point
+from tracker_annotate.app.document import project_path_for
 from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
-from tracker_annotate.gui.document import project_path_for
 from tracker_annotate.gui.main_window import MainWindow
 from tracker_annotate.gui.preferences import Preferences
 

@@ -15,29 +15,15 @@ from collections.abc import Callable
 from PyQt6.QtCore import QThread, QTimer, pyqtSignal
 
 from tracker_annotate.app.document import (
-    SUFFIX,
-    VIEW_SAVE_MS,
     ChooseMedia,
     ChooseProjectPath,
     Document,
     count_frames,
-    project_path_for,
 )
 from tracker_annotate.app.document import open_document as open_headless
 from tracker_annotate.io.media import MediaConfig, MediaSource
 
-__all__ = [
-    "SUFFIX",
-    "VIEW_SAVE_MS",
-    "ChooseMedia",
-    "ChooseProjectPath",
-    "Document",
-    "LengthScan",
-    "ViewSaveTimer",
-    "open_document",
-    "project_path_for",
-    "start_length_scan",
-]
+__all__ = ["LengthScan", "ViewSaveTimer", "open_document", "start_length_scan"]
 
 
 class LengthScan(QThread):

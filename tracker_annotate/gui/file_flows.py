@@ -18,14 +18,15 @@ from typing import TYPE_CHECKING
 
 from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox, QWidget
 
+from tracker_annotate.app.document import SUFFIX
 from tracker_annotate.core.commands import import_tracks
 from tracker_annotate.core.errors import ProjectDamagedError, TrackerAnnotateError
 from tracker_annotate.gui import errors, preferences
-from tracker_annotate.gui.document import SUFFIX, open_document
+from tracker_annotate.gui.document import open_document
 from tracker_annotate.io.media import VIDEO_EXTS, MediaConfig
 
 if TYPE_CHECKING:
-    from tracker_annotate.gui.document import Document
+    from tracker_annotate.app.document import Document
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (
     QSplitter,
 )
 
+from tracker_annotate.app.document import Document
 from tracker_annotate.core.errors import TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet
 from tracker_annotate.gui import errors, file_flows, preferences
@@ -29,7 +30,6 @@ from tracker_annotate.gui.actions import SPECS, build_actions
 from tracker_annotate.gui.bind import Binding
 from tracker_annotate.gui.canvas import Canvas
 from tracker_annotate.gui.controller import Controller
-from tracker_annotate.gui.document import Document
 from tracker_annotate.gui.labels_panel import LabelCombo, LabelsPanel
 from tracker_annotate.gui.message_log import MessageLog, MessagesDialog
 from tracker_annotate.gui.review_panel import ReviewPanel
