@@ -12,9 +12,9 @@ from formats_helpers import write_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.errors import BoxError, FormatError
 from tracker_annotate.io.formats.detections import (
-    Detections,
     read_coco_detections,
     read_detections,
     read_mot_detections,

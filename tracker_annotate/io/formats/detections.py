@@ -1,7 +1,7 @@
 """Model detections (pre-labels) as typed columns, read from MOT ``det.txt`` or COCO results.
 
 The container, :class:`~tracker_annotate.core.detections.Detections`, is a domain type in
-:mod:`tracker_annotate.core.detections` (re-exported here); this module reads and writes it.
+:mod:`tracker_annotate.core.detections`; this module reads and writes it.
 Scores are kept as the detector wrote them (MOT17's DPM scores, for example, are not in
 [0, 1]); see :meth:`Detections.normalized_scores`.
 
@@ -40,7 +40,6 @@ from tracker_annotate.io.formats._build import (
 from tracker_annotate.io.formats.mot import iter_mot_rows
 
 __all__ = [
-    "Detections",
     "read_coco_detections",
     "read_detections",
     "read_mot_detections",
