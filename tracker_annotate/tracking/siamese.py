@@ -46,7 +46,7 @@ def crop_resize(
         [[sx, 0.0, -x0 * sx + 0.5 * sx - 0.5], [0.0, sy, -y0 * sy + 0.5 * sy - 0.5]],
         dtype=np.float64,
     )
-    img = bgr if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+    img: Any = bgr if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
     res: Image = cv2.warpAffine(
         img,
         m,
