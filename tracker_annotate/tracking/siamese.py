@@ -47,7 +47,7 @@ def crop_resize(
         dtype=np.float64,
     )
     img: Any = bgr if bgr.ndim == 3 else cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
-    res: Image = cv2.warpAffine(
+    res: Any = cv2.warpAffine(
         img,
         m,
         (out, out),
