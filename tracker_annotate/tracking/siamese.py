@@ -21,6 +21,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from tracker_annotate.tracking.measure import FrameData, Measurement
+
 FloatArray = npt.NDArray[np.float64]
 Image = npt.NDArray[np.uint8]
 
@@ -161,3 +163,39 @@ def clamp_box(xyxy: FloatArray, width: int, height: int, min_size: float = 4.0) 
     x2 = float(np.clip(xyxy[2], x1 + min_size, width))
     y2 = float(np.clip(xyxy[3], y1 + min_size, height))
     return np.array([x1, y1, x2, y2], dtype=np.float64)
+
+
+class MemberMeasurer:
+    """A :class:`SiameseMember` as a measurement back-end (``start``/``measure``): the
+    member's box, its response peak as the back-end's score, and its stats kept on
+    ``last_stats`` for whoever wants them."""
+
+    def __init__(self, member: SiameseMember) -> None:
+        self.member = member
+        self.name = member.name
+        self.last_stats = ResponseStats.empty()
+        self._ok = False
+
+    def start(self, frame: FrameData, xyxy: FloatArray) -> None:
+        box = np.asarray(xyxy, dtype=np.float64)
+        self._ok = bool(
+            box[2] - box[0] >= 2
+            and box[3] - box[1] >= 2
+            and box[2] > 0
+            and box[3] > 0
+            and box[0] < frame.width
+            and box[1] < frame.height
+        )
+        if self._ok:
+            self.member.init(frame.bgr, box)
+
+    def measure(
+        self, prev: FrameData, cur: FrameData, prev_xyxy: FloatArray, pred_xyxy: FloatArray
+    ) -> Measurement:
+        if not self._ok:
+            return Measurement(None, method=self.name)
+        r = self.member.update(cur.bgr)
+        self.last_stats = r.stats
+        return Measurement(
+            np.asarray(r.xyxy, dtype=np.float64), quality=0.8, method=self.name, score=r.stats.peak
+        )
