@@ -92,6 +92,14 @@ BACKENDS: dict[str, BackendInfo] = {
             "medianflow", _OPENCV, ("medianflow",), "OpenCV MedianFlow (cv2.legacy)", cost=0.5
         ),
         BackendInfo("mil", _OPENCV, ("mil",), "OpenCV MIL (contrib)", cost=10.0),
+        BackendInfo(
+            "fear",
+            "tracker_annotate.tracking.siamese_fear:fear_measurer",
+            description="FEAR-XS (Siamese, shipped ONNX through cv2.dnn, raw sigmoid peak)",
+            gives_score=True,
+            # 3.6x nano's per-update time, measured side by side (one thread)
+            cost=5.5,
+        ),
     )
 }
 
