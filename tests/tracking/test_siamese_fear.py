@@ -98,7 +98,7 @@ def test_a_batch_of_crops_gives_each_crop_its_own_answer(
         feats.append(member.template_features)
         crops.append(member.search_crop(src.read(5)))
     blob = np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy()
-    net = member._track_net
+    net = member.track_net
     cls, bbox = track_forward(net, blob, np.concatenate(feats))
     assert cls.shape == (2, 1, 16, 16) and bbox.shape == (2, 4, 16, 16)
     for i in range(2):
