@@ -121,9 +121,12 @@ def config_for(spec: str, *, extend: bool) -> TrackerConfig:
     return c
 
 
-def loso_confidence(run: Any, seq_name: str) -> dict[tuple[int, int], float] | None:
-    """Each box's confidence under the LOSO model that never saw ``seq_name`` (or None)."""
-    path = LOSO_DIR / f"{seq_name}.json"
+def loso_confidence(
+    run: Any, seq_name: str, tracker: str
+) -> dict[tuple[int, int], float] | None:
+    """Each box's confidence under ``tracker``'s LOSO model that never saw ``seq_name``
+    (``benchmarks/results/loso_models/<tracker>/``; None when there is none)."""
+    path = LOSO_DIR / tracker.partition("@")[0] / f"{seq_name}.json"
     if not path.is_file() or not run.features:
         return None
     from tracker_annotate.tracking.calibration import load_model
@@ -164,7 +167,7 @@ def run_one(
     wall = time.perf_counter() - t0
     src.close()
     ious, confs, flags = [], [], []
-    loso = loso_confidence(run, gt.name)
+    loso = loso_confidence(run, gt.name, tracker)
     thr = config.flag_threshold
     for tid, frames in evals.items():
         got = {b.frame: b for b in run.boxes.get(tid, [])}
