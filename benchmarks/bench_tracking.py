@@ -121,9 +121,7 @@ def config_for(spec: str, *, extend: bool) -> TrackerConfig:
     return c
 
 
-def loso_confidence(
-    run: Any, seq_name: str, tracker: str
-) -> dict[tuple[int, int], float] | None:
+def loso_confidence(run: Any, seq_name: str, tracker: str) -> dict[tuple[int, int], float] | None:
     """Each box's confidence under ``tracker``'s LOSO model that never saw ``seq_name``
     (``benchmarks/results/loso_models/<tracker>/``; None when there is none)."""
     path = LOSO_DIR / tracker.partition("@")[0] / f"{seq_name}.json"
