@@ -213,17 +213,45 @@ def run_one(
     }
 
 
+class RawMember:
+    """A committee member (``nano2``, ``nano3``, ``fear``...) alone, with OpenCV's tracker
+    interface (``init(img, xywh)``, ``update(img) -> (ok, xywh)``)."""
+
+    def __init__(self, name: str) -> None:
+        from tracker_annotate.tracking.backends import make_measurer
+
+        self.member = make_measurer(name).member  # type: ignore[attr-defined]
+
+    def init(self, img: Any, xywh: tuple[int, int, int, int]) -> None:
+        x, y, w, h = xywh
+        self.member.init(img, np.array([x, y, x + w, y + h], dtype=np.float64))
+
+    def update(self, img: Any) -> tuple[bool, tuple[float, float, float, float]]:
+        b = self.member.update(img).xyxy
+        return True, (float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1]))
+
+
+def raw_factory(name: str) -> Any:
+    """A constructor of the raw tracker ``name``: ``csrt``, ``nano`` (cv2.TrackerNano), or
+    any learned member of the back-end registry."""
+    if name == "csrt":
+        return cv2.TrackerCSRT_create
+    if name == "nano":
+        from tracker_annotate.tracking.nano import create_nano
+
+        return create_nano
+    return lambda: RawMember(name)
+
+
 def raw_runs(gt: GT, name: str, min_len: int = 5) -> list[dict[str, Any]]:
     """An OpenCV tracker alone, seeded with each track's first GT box, never corrected.
 
     Frame-major (each frame decoded once for all tracks, as the engine does). Returns one
     row per seeding, scored on the same frames as the engine's rows.
     """
-    from tracker_annotate.tracking.nano import create_nano
-
     src = open_media(gt.path)
     n = src.n_frames
-    make = create_nano if name == "nano" else cv2.TrackerCSRT_create
+    make = raw_factory(name)
     firsts: dict[int, int] = {}
     for tid, boxes in gt.tracks.items():
         frames = sorted(boxes)
@@ -499,7 +527,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--synthetic", type=Path, default=REPO / "sample_videos" / "synthetic")
     ap.add_argument("--engines", default="nano,cascade,linear")
-    ap.add_argument("--raw", default="csrt,nano", help="raw OpenCV trackers (csrt, nano)")
+    ap.add_argument(
+        "--raw",
+        default="csrt,nano",
+        help="raw trackers alone: csrt, nano (cv2.TrackerNano), or learned members (nano2, "
+        "nano3, fear)",
+    )
     ap.add_argument("--sequences", default="", help="comma-separated names (default: all)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tracking.md")
     ap.add_argument("--json", type=Path, default=None)
