@@ -9,9 +9,14 @@ import numpy as np
 import pytest
 from tracking_scenes import ArraySource, MovingObject
 
-from tracker_annotate.core.boxes import iou_matrix
+from tracker_annotate.core.boxes import BoxXYXY, FrameBox, iou_matrix
 from tracker_annotate.core.errors import ModelError
+from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.models import MODELS_DIR
+from tracker_annotate.tracking import backends
+from tracker_annotate.tracking.api import TrackerConfig
+from tracker_annotate.tracking.engine import track_project
+from tracker_annotate.tracking.siamese import MemberMeasurer
 from tracker_annotate.tracking.siamese_nano import (
     NANO_SPECS,
     NanoDnn,
@@ -136,3 +141,23 @@ def test_damaged_weights_are_a_model_error(tmp_path: Path) -> None:
     f.write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r"nanotrack_backbone\.onnx is damaged: sha256"):
         NanoDnn("v3", models_dir=d)
+
+
+@pytest.mark.parametrize("name", ["nano2", "nano3"])
+def test_backend_is_a_member_measurer(name: str) -> None:
+    info = backends.backend(name)
+    assert info.self_contained and info.gives_score and info.visual and info.backward
+    m = info.create()
+    assert isinstance(m, MemberMeasurer) and m.name == name
+
+
+def test_nano3_runs_through_the_engine(scene: ArraySource) -> None:
+    p = Project(MediaRef("rendered", scene.n_frames, scene.width, scene.height))
+    with p.edit("keys") as tx:
+        tx.set_track(TrackInfo(1))
+        tx.set_box(1, FrameBox(0, BoxXYXY.from_array(scene.truth(0, 0))))
+    run = track_project(p, scene, TrackerConfig(tracker="nano3", extend=True))
+    boxes = run.boxes[1]
+    assert [b.frame for b in boxes] == list(range(1, scene.n_frames))
+    ious = [_iou(b.xyxy.to_array(), scene.truth(0, b.frame)) for b in boxes]
+    assert np.mean(ious) > 0.7 and ious[-1] > 0.5
