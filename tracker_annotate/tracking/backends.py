@@ -92,6 +92,16 @@ BACKENDS: dict[str, BackendInfo] = {
             cost=1.6,
         ),
         BackendInfo(
+            "committee",
+            "tracker_annotate.tracking.committee:CommitteeMeasurer",
+            ("nano3", "nano2"),
+            "committee of learned trackers (NanoTrack v3 + v2); their disagreement and "
+            "response maps drive the confidence",
+            gives_score=True,
+            cost=3.6,
+            confidence_model="confidence_committee.json",
+        ),
+        BackendInfo(
             "cascade",
             "tracker_annotate.tracking.measure:CascadeMeasurer",
             description="LK median flow + NCC to keyframe templates, template search when unsure",
