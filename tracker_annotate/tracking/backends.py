@@ -47,6 +47,9 @@ class BackendInfo:
     gives_score: bool = False
     backward: bool = True
     cost: float = 1.0
+    #: The fitted confidence model of this back-end's boxes (a file in ``tracking/``,
+    #: written by ``benchmarks/fit_confidence.py``): its evidence differs by back-end.
+    confidence_model: str = "confidence_model.json"
 
     def create(self) -> Measurer:
         mod_name, _, attr = self.factory.partition(":")
