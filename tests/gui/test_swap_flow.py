@@ -9,10 +9,12 @@ import pytest
 from PyQt6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from tests.gui.conftest import N, object_xyxy
 from tracker_annotate.core import commands
-from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox, iou_xyxy
 from tracker_annotate.core.project import Project
 from tracker_annotate.gui.main_window import MainWindow
+from tracker_annotate.gui.preferences import Preferences
 from tracker_annotate.gui.shortcuts_dialog import rows
 from tracker_annotate.gui.tracks_panel import COL_ID
 from tracker_annotate.tracking.confidence import REASON_PARTED
@@ -110,6 +112,45 @@ def test_the_overlap_flag_offers_the_swap_with_the_track_it_crossed(
     assert dict(p.boxes(b))[CROSS] == old_a[CROSS].with_(verified=True, flagged=False)
     assert win.review.swap_offer.isHidden()  # the flag is answered
     assert win.review.counter.text().startswith("Nothing flagged left")
+    assert shown_errors == []
+
+
+@pytest.mark.parametrize(
+    "prefs", [Preferences(tracker="cascade", flag_threshold=0.5, cache_mb=64, auto_retrack=True)]
+)
+def test_with_auto_retrack_both_tracks_are_re_tracked_into_the_swaps_undo_step(
+    qtbot: QtBot, opened: MainWindow, shown_errors: list[str]
+) -> None:
+    win = opened
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    a = commands.add_track(p, 0, BoxXYXY(*object_xyxy(0)))  # the moving object
+    b = commands.add_track(p, 0, BoxXYXY(200, 160, 250, 220))  # a patch of background
+    win.actions_by_name["track_all"].trigger()
+    qtbot.waitUntil(lambda: not win.controller.busy, timeout=60_000)
+
+    def on_object(tid: int) -> bool:
+        boxes = [p.box(tid, f) for f in range(N)]
+        return all(
+            x is not None and iou_xyxy(x.xyxy.to_array(), object_xyxy(x.frame)) > 0.5 for x in boxes
+        )
+
+    assert on_object(a) and not on_object(b)
+    commands.swap_identities(p, a, b, 20, anchor=False)  # the tracker's switch, as found
+    p.history.clear()
+    switched = {t: dict(p.boxes(t)) for t in (a, b)}
+    assert not on_object(a)
+    s.seek(20)
+    click_row(qtbot, win, a)
+    click_row(qtbot, win, b, ctrl=True)
+    qtbot.keyClick(win.canvas, K.Key_X)
+    assert p.stale or win.controller.busy  # both stretches wait for their re-track
+    qtbot.waitUntil(lambda: not win.controller.busy and not p.stale, timeout=60_000)
+    assert on_object(a) and not on_object(b)
+    assert (
+        p.history.undo_text() == f"Swap identities of tracks {a} and {b} from frame 20 + re-track"
+    )
+    win.actions_by_name["undo"].trigger()  # the swap and both re-tracks in one step
+    assert {t: dict(p.boxes(t)) for t in (a, b)} == switched and not p.history.can_undo()
     assert shown_errors == []
 
 
