@@ -25,6 +25,7 @@ from tracker_annotate.core.errors import TrackerAnnotateError
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "ensure-system-libs.sh"
 HIDDEN = "libxcb-cursor.so.0"  # the one a fresh Debian desktop lacks
+X11 = {"DISPLAY": ":0"}
 
 
 def _all_but(*hidden: str) -> Callable[[str], bool]:
@@ -49,12 +50,17 @@ def _all_but(*hidden: str) -> Callable[[str], bool]:
     ],
 )
 def test_which_environments_use_the_xcb_plugin(env: dict[str, str], xcb: bool) -> None:
-    assert will_use_xcb(env) is xcb
+    assert will_use_xcb(env, "linux") is xcb
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_qt_uses_no_xcb_outside_linux(platform: str) -> None:
+    assert not will_use_xcb({"DISPLAY": ":0"}, platform)  # XQuartz sets DISPLAY on macOS
 
 
 def test_a_hidden_library_is_one_line_naming_its_package_and_the_apt_command() -> None:
     with pytest.raises(TrackerAnnotateError) as err:
-        check_xcb_libraries({"DISPLAY": ":0"}, _all_but(HIDDEN, "libxcb-icccm.so.4"))
+        check_xcb_libraries(X11, _all_but(HIDDEN, "libxcb-icccm.so.4"), "linux")
     msg = str(err.value)
     assert "\n" not in msg
     assert HIDDEN in msg and "libxcb-icccm.so.4" in msg
@@ -63,12 +69,12 @@ def test_a_hidden_library_is_one_line_naming_its_package_and_the_apt_command() -
 
 def test_two_libraries_of_one_package_name_it_once() -> None:
     with pytest.raises(TrackerAnnotateError) as err:
-        check_xcb_libraries({"DISPLAY": ":0"}, _all_but("libglib-2.0.so.0", "libgthread-2.0.so.0"))
+        check_xcb_libraries(X11, _all_but("libglib-2.0.so.0", "libgthread-2.0.so.0"), "linux")
     assert str(err.value).count("libglib2.0-0") == 1
 
 
 def test_nothing_missing_or_another_platform_passes() -> None:
-    check_xcb_libraries({"DISPLAY": ":0"}, _all_but())
+    check_xcb_libraries(X11, _all_but(), "linux")
     asked: list[str] = []
     check_xcb_libraries(
         {"DISPLAY": ":0", "QT_QPA_PLATFORM": "offscreen"}, lambda so: bool(asked.append(so))
@@ -84,6 +90,7 @@ def test_the_real_loader_finds_the_c_runtime_and_not_a_made_up_library() -> None
     assert missing_xcb_libraries(_all_but(HIDDEN)) == {HIDDEN: "libxcb-cursor0"}
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Qt uses xcb on Linux")
 def test_gui_command_with_a_hidden_library_prints_one_line_and_exits_2() -> None:
     """The real entry point in a fresh interpreter, with the dynamic loader refusing one
     library: exit 2, one stderr line, and Qt never imported (so it cannot abort)."""

@@ -11,6 +11,7 @@ install, which the CLI prints as one line with exit code 2.
 from __future__ import annotations
 
 import ctypes
+import sys
 from collections.abc import Callable, Mapping
 
 from tracker_annotate.core.errors import TrackerAnnotateError
@@ -64,11 +65,12 @@ def can_load(soname: str) -> bool:
     return True
 
 
-def will_use_xcb(environ: Mapping[str, str]) -> bool:
-    """Whether Qt will pick its X11 (``xcb``) platform plugin: ``QT_QPA_PLATFORM`` unset
-    (or naming xcb first) and a ``DISPLAY`` to connect to. A Wayland session, offscreen
-    and the other plugins load none of these libraries."""
-    if not environ.get("DISPLAY"):
+def will_use_xcb(environ: Mapping[str, str], platform: str = sys.platform) -> bool:
+    """Whether Qt will pick its X11 (``xcb``) platform plugin: on Linux, with
+    ``QT_QPA_PLATFORM`` unset (or naming xcb first) and a ``DISPLAY`` to connect to. A
+    Wayland session, offscreen and the other plugins load none of these libraries, nor
+    does Qt on macOS (an XQuartz ``DISPLAY`` notwithstanding) or Windows."""
+    if not platform.startswith("linux") or not environ.get("DISPLAY"):
         return False
     platform = environ.get("QT_QPA_PLATFORM", "").strip()
     if platform:
@@ -83,11 +85,13 @@ def missing_xcb_libraries(loadable: Loadable = can_load) -> dict[str, str]:
     return {so: pkg for so, pkg in QT_XCB_LIBRARIES.items() if not loadable(so)}
 
 
-def check_xcb_libraries(environ: Mapping[str, str], loadable: Loadable = can_load) -> None:
+def check_xcb_libraries(
+    environ: Mapping[str, str], loadable: Loadable = can_load, platform: str = sys.platform
+) -> None:
     """Raise :class:`TrackerAnnotateError` (one line: the missing libraries, their
     packages and the apt command) when Qt will use xcb and a library it needs is missing;
     return quietly otherwise, or when another platform plugin will be used."""
-    if not will_use_xcb(environ):
+    if not will_use_xcb(environ, platform):
         return
     missing = missing_xcb_libraries(loadable)
     if not missing:
