@@ -124,6 +124,21 @@ BACKENDS: dict[str, BackendInfo] = {
             "medianflow", _OPENCV, ("medianflow",), "OpenCV MedianFlow (cv2.legacy)", cost=0.5
         ),
         BackendInfo("mil", _OPENCV, ("mil",), "OpenCV MIL (contrib)", cost=10.0),
+        BackendInfo(
+            "fear",
+            "tracker_annotate.tracking.siamese_fear:fear_measurer",
+            description="FEAR-XS (Siamese, shipped ONNX through cv2.dnn, raw sigmoid peak)",
+            gives_score=True,
+            # 3.6x nano's CPU time per update, measured side by side (one thread)
+            cost=5.5,
+        ),
+        BackendInfo(
+            "vit",
+            "tracker_annotate.tracking.siamese_vit:vit_measurer",
+            description="VitTrack (OpenCV zoo, shipped ONNX through cv2.dnn, fixed normalisation)",
+            gives_score=True,
+            cost=1.8,  # 1.2x nano's CPU time per update, measured side by side
+        ),
     )
 }
 
