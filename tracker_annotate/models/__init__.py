@@ -3,7 +3,10 @@
 Each shipped model lives in its own folder beside this file with its licence:
 
 * ``nanotrack-v2/``: NanoTrack v2 (Apache-2.0, github HonglinChu/SiamTrackers), the ``nano``
-  measurement back-end (``cv2.TrackerNano``).
+  measurement back-end (``cv2.TrackerNano``), and the ``nano2`` back-end (the same files
+  through ``cv2.dnn``, :mod:`tracker_annotate.tracking.siamese_nano`).
+* ``nanotrack-v3/``: NanoTrack v3 (Apache-2.0, same repository, commit 4dbbbbc9), the ``nano3``
+  back-end (``cv2.dnn``; ``cv2.TrackerNano`` cannot run its 15x15 head).
 * ``yolox-nano/``: YOLOX-nano, 80 COCO classes (weights Apache-2.0 by Megvii; the ONNX
   conversion MIT by hamacom2004jp/iinfer), the shipped detector.
 * ``fear-xs/``: FEAR-XS (MIT, github PinataFarms/FEARTracker; its Core ML demo models
@@ -48,6 +51,16 @@ MODEL_FILES: dict[str, ModelFile] = {
         "nanotrack-v2/nanotrack_head_sim.onnx",
         726_198,
         "0d8c0637be849f092cc7236cae02e55c8b9455ebe37ba50601d6115db4247cd9",
+    ),
+    "nanotrack3_backbone": ModelFile(
+        "nanotrack-v3/nanotrack_backbone.onnx",
+        1_431_635,
+        "50be1320abf9384fd3479ea829f95e244cf3f3838190c5ab60c750fb8c1ce828",
+    ),
+    "nanotrack3_head": ModelFile(
+        "nanotrack-v3/nanotrack_head.onnx",
+        1_183_740,
+        "75357903be3f4817c965af16cb5a11fd32b1467f597a408405a98635ac63f61d",
     ),
     "yolox_nano": ModelFile(
         "yolox-nano/yolox_nano.onnx",
