@@ -10,7 +10,7 @@ import pytest
 from tracking_scenes import ArraySource, MovingObject
 
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox, iou_matrix
-from tracker_annotate.core.errors import ModelError
+from tracker_annotate.core.errors import ConfigError, ModelError
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.models import MODELS_DIR
 from tracker_annotate.tracking import backends
@@ -125,7 +125,7 @@ def test_boxes_at_the_limits_stay_valid(scene: ArraySource, xyxy: tuple[float, .
 
 
 def test_unknown_version_is_refused() -> None:
-    with pytest.raises(ValueError, match="v2"):
+    with pytest.raises(ConfigError, match="v2"):
         NanoDnn("v4")
 
 
