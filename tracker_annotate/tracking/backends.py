@@ -47,6 +47,9 @@ class BackendInfo:
     gives_score: bool = False
     backward: bool = True
     cost: float = 1.0
+    #: The fitted confidence model of this back-end's boxes (a file in ``tracking/``,
+    #: written by ``benchmarks/fit_confidence.py``): its evidence differs by back-end.
+    confidence_model: str = "confidence_model.json"
 
     def create(self) -> Measurer:
         mod_name, _, attr = self.factory.partition(":")
@@ -89,6 +92,17 @@ BACKENDS: dict[str, BackendInfo] = {
             cost=1.6,
         ),
         BackendInfo(
+            "committee",
+            "tracker_annotate.tracking.committee:CommitteeMeasurer",
+            ("nano3", "fear", "nano2"),
+            "committee of learned trackers (NanoTrack v3, FEAR-XS, NanoTrack v2); their "
+            "disagreement and "
+            "response maps drive the confidence",
+            gives_score=True,
+            cost=3.6,
+            confidence_model="confidence_committee.json",
+        ),
+        BackendInfo(
             "cascade",
             "tracker_annotate.tracking.measure:CascadeMeasurer",
             description="LK median flow + NCC to keyframe templates, template search when unsure",
@@ -111,6 +125,21 @@ BACKENDS: dict[str, BackendInfo] = {
             "medianflow", _OPENCV, ("medianflow",), "OpenCV MedianFlow (cv2.legacy)", cost=0.5
         ),
         BackendInfo("mil", _OPENCV, ("mil",), "OpenCV MIL (contrib)", cost=10.0),
+        BackendInfo(
+            "fear",
+            "tracker_annotate.tracking.siamese_fear:fear_measurer",
+            description="FEAR-XS (Siamese, shipped ONNX through cv2.dnn, raw sigmoid peak)",
+            gives_score=True,
+            # 3.6x nano's CPU time per update, measured side by side (one thread)
+            cost=5.5,
+        ),
+        BackendInfo(
+            "vit",
+            "tracker_annotate.tracking.siamese_vit:vit_measurer",
+            description="VitTrack (OpenCV zoo, shipped ONNX through cv2.dnn, fixed normalisation)",
+            gives_score=True,
+            cost=1.8,  # 1.2x nano's CPU time per update, measured side by side
+        ),
     )
 }
 
