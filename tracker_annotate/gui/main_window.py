@@ -37,6 +37,7 @@ from tracker_annotate.gui.shortcuts_dialog import ShortcutsDialog
 from tracker_annotate.gui.timeline import Timeline
 from tracker_annotate.gui.tracks_panel import TracksPanel
 from tracker_annotate.gui.typing_guard import TypingGuard
+from tracker_annotate.gui.work_record import WorkRecordHook
 from tracker_annotate.io.media import MediaConfig
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class MainWindow(QMainWindow):
         self.doc: Document | None = None
         self._binding = Binding()
         self.controller = Controller(self.prefs, self)
+        self.work = WorkRecordHook(self.controller, self)
         self.canvas = Canvas(self)
         self.timeline = Timeline(self)
         self.review = ReviewPanel(self)
@@ -251,6 +253,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self._refresh_recent()
         self.canvas.setFocus()
+        self.work.attach(doc, self.prefs)
         self.controller.resume_stale()  # stretches a crash left between edit and re-track
 
     def close_document(self) -> None:
@@ -259,6 +262,7 @@ class MainWindow(QMainWindow):
             return
         self.play_timer.stop()
         self.controller.shutdown()
+        self.work.detach()
         for w in (
             self.canvas,
             self.timeline,
@@ -392,6 +396,10 @@ class MainWindow(QMainWindow):
         self.prefs = prefs
         self.controller.prefs = prefs
         self.actions_by_name["auto_retrack"].setChecked(prefs.auto_retrack)
+        if not prefs.record_work:
+            self.work.detach()
+        elif self.work.recorder is None and self.doc is not None:
+            self.work.attach(self.doc, prefs)
         preferences.save(prefs)
 
     def edit_preferences(self) -> None:
