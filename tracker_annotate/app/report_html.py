@@ -1,0 +1,289 @@
+"""The report as one self-contained HTML file with plots.
+
+Plots use matplotlib's object API (a ``Figure`` rendered to SVG text and inlined), imported
+only here and only when a report is written: matplotlib is the ``[bench]`` extra, no
+pyplot, no backend chosen. Without it, :func:`write_html` raises :class:`ConfigError`
+saying what to install; the text and JSON reports need no plotting library.
+
+Plots: seconds per box over the session (each action's duration over the boxes it
+covered, by kind, with the running median), flags left over time (reconstructed from the
+flags in the file now and each recorded action's change to them), the confidence of the
+reviewed boxes split by outcome, and the audit's residual estimate as it stood after
+each answer, where an audit exists.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tracker_annotate.app.report import (
+    BOX_CATEGORIES,
+    ProjectFigures,
+    concat_logs,
+    residual_over_time,
+)
+from tracker_annotate.core.errors import ConfigError
+from tracker_annotate.core.worklog import KIND_CODES, ActionKind
+
+_KIND_COLORS: dict[ActionKind, str] = {
+    "draw": "#1f77b4",
+    "adjust": "#d62728",
+    "accept": "#2ca02c",
+    "stretch": "#17becf",
+    "reject": "#7f7f7f",
+    "outside": "#9467bd",
+    "audit": "#ff7f0e",
+    "watch": "#bcbd22",
+}
+
+CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.note{background:#fff8e0;border-left:4px solid #e0b000;padding:.6em 1em}
+.plots{display:flex;flex-wrap:wrap;gap:12px}.plots svg{width:520px;height:auto}
+"""
+
+
+def _figure() -> Any:
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise ConfigError(
+            "the HTML report draws plots with matplotlib: pip install 'tracker-annotate[bench]' "
+            "(the text and --json reports need no plotting library)"
+        ) from exc
+    return Figure(figsize=(6.4, 3.8))
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="svg")
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _hours(t: np.ndarray, t0: float) -> np.ndarray:
+    return (t - t0) / 3600.0
+
+
+def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
+    log = concat_logs(p.log for p in projects)
+    if not len(log):
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    t0 = float(log.start.min())
+    end = log.start + log.duration_s
+    order = np.argsort(end)
+    for kind, color in _KIND_COLORS.items():
+        m = log.mask(kind) & (log.n_boxes > 0)
+        if m.any():
+            per = log.duration_s[m] / log.n_boxes[m]
+            ax.scatter(_hours(end[m], t0), per, s=9, color=color, label=kind, alpha=0.7)
+    work = np.isin(log.kind[order], [KIND_CODES[k] for k in _KIND_COLORS]) & (
+        log.n_boxes[order] > 0
+    )
+    if work.sum() >= 5:
+        idx = order[work]
+        per = log.duration_s[idx] / log.n_boxes[idx]
+        w = max(5, len(per) // 20)
+        run = np.array([np.median(per[max(0, i - w + 1) : i + 1]) for i in range(len(per))])
+        ax.plot(_hours(end[idx], t0), run, color="black", lw=1.2, label=f"running median ({w})")
+    ax.set_yscale("log")
+    ax.set_xlabel("hours since the first recorded action (sessions back to back by clock)")
+    ax.set_ylabel("seconds per box")
+    ax.set_title("Time per box over the session")
+    ax.legend(fontsize=7, ncol=3)
+    return _svg(fig)
+
+
+def plot_flags_left(projects: Sequence[ProjectFigures]) -> str | None:
+    fig = _figure()
+    ax = fig.add_subplot()
+    drawn = False
+    for p in projects:
+        log = p.log
+        if not len(log):
+            continue
+        end = log.start + log.duration_s
+        order = np.argsort(end, kind="stable")
+        delta = log.flags_delta[order]
+        # flags after action i = flags now - the changes of every later action
+        after = p.flags_left - (delta.sum() - np.cumsum(delta))
+        t0 = float(end[order][0] - log.duration_s[order][0])
+        before = p.flags_left - delta.sum()
+        x = np.concatenate([[0.0], _hours(end[order], t0)])
+        ax.step(x, np.concatenate([[before], after]), where="post", label=p.path.stem)
+        drawn = True
+    if not drawn:
+        return None
+    ax.set_xlabel("hours since the project's first recorded action")
+    ax.set_ylabel("flags left")
+    ax.set_title("Flags left over time")
+    if len(projects) <= 10:
+        ax.legend(fontsize=7)
+    return _svg(fig)
+
+
+def plot_confidence(projects: Sequence[ProjectFigures]) -> str | None:
+    log = concat_logs(p.log for p in projects)
+    outcomes = {
+        "accepted": (log.mask("accept", "stretch") | (log.mask("audit") & (log.outcome == 0))),
+        "corrected": (log.mask("adjust") | (log.mask("audit") & (log.outcome == 1))),
+        "rejected": log.mask("reject"),
+    }
+    ok = np.isfinite(log.confidence)
+    if not (ok & np.logical_or.reduce(list(outcomes.values()))).any():
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    bins = np.linspace(0.0, 1.0, 21)
+    for (name, m), color in zip(outcomes.items(), ("#2ca02c", "#d62728", "#7f7f7f"), strict=True):
+        c = log.confidence[m & ok]
+        if len(c):
+            ax.hist(c, bins=bins, alpha=0.55, color=color, label=f"{name} ({len(c)})")
+    ax.set_xlabel("box confidence before the review")
+    ax.set_ylabel("boxes reviewed")
+    ax.set_title("Confidence of reviewed boxes, by outcome")
+    ax.legend(fontsize=8)
+    return _svg(fig)
+
+
+def plot_residual(projects: Sequence[ProjectFigures]) -> str | None:
+    series = [(p, residual_over_time(p)) for p in projects]
+    series = [(p, s) for p, s in series if s]
+    if not series:
+        return None
+    fig = _figure()
+    ax = fig.add_subplot()
+    for p, s in series:
+        a = np.asarray(s)
+        t0 = float(p.log.start.min())
+        x = _hours(a[:, 0], t0)
+        line = ax.plot(x, 100 * a[:, 1], marker=".", label=p.path.stem)[0]
+        ax.fill_between(x, 100 * a[:, 2], 100 * a[:, 3], color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("hours since the project's first recorded action")
+    ax.set_ylabel("wrong and unseen boxes (%)")
+    ax.set_title("Audit estimate (95% interval) after each answer")
+    ax.legend(fontsize=7)
+    return _svg(fig)
+
+
+def _e(v: object) -> str:
+    return html.escape(str(v))
+
+
+def _hms(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+def _num(v: float | None, fmt: str = "{:.2f}") -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def _rows_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
+    head = (
+        "<tr><th>project</th><th>time worked</th>"
+        + "".join(f"<th>{_e(k.replace('_', ' '))}</th>" for k in BOX_CATEGORIES)
+        + "<th>s / finished box</th><th>flags reviewed</th><th>audit residual (95%)</th>"
+        "<th>per_frame (est.)</th><th>interpolation (est.)</th><th>real</th></tr>"
+    )
+    body = []
+    for name, r in rows:
+        a = r.get("audit")
+        aud = (
+            f"{100 * a['residual']:.2f}% ({100 * a['residual_interval'][0]:.2f}–"
+            f"{100 * a['residual_interval'][1]:.2f}%)"
+            if a
+            else "–"
+        )
+        e = r["estimate"]
+        body.append(
+            f"<tr><td>{_e(name)}</td><td>{_hms(r['time_worked_s'])}</td>"
+            + "".join(f"<td>{r['boxes'][k]}</td>" for k in BOX_CATEGORIES)
+            + f"<td>{_num(r['seconds_per_finished_box'])}</td><td>{r['flags']['reviewed']}</td>"
+            f"<td>{aud}</td><td>{_hms(e['per_frame_s'])}</td><td>{_hms(e['interpolation_s'])}</td>"
+            f"<td>{_hms(e['real_s'])}</td></tr>"
+        )
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def _annotators_table(annotators: dict[str, Any]) -> str:
+    head = (
+        "<tr><th>annotator</th><th>time worked</th><th>idle</th><th>sessions</th>"
+        "<th>boxes handled</th><th>s / box handled</th><th>flags reviewed</th>"
+        "<th>median draw</th><th>median correct</th><th>median verify</th><th>watch / box</th></tr>"
+    )
+    body = []
+    for name, a in annotators.items():
+        c = a["costs"]
+
+        def cost(k: str, c: dict[str, Any] = c) -> str:
+            v = c[k]
+            return f"{v['value']:.2f} s" + ("" if v["n"] else " (default)")
+
+        body.append(
+            f"<tr><td>{_e(name)}</td><td>{_hms(a['time_worked_s'])}</td><td>{_hms(a['idle_s'])}</td>"
+            f"<td>{a['sessions']}</td><td>{a['boxes_handled']}</td>"
+            f"<td>{_num(a['seconds_per_handled_box'])}</td><td>{a['flags_reviewed']}</td>"
+            f"<td>{cost('draw_s')}</td><td>{cost('correct_s')}</td><td>{cost('verify_s')}</td>"
+            f"<td>{cost('watch_s')}</td></tr>"
+        )
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def render_html(report: dict[str, Any], projects: Sequence[ProjectFigures]) -> str:
+    plots = [
+        plot_time_per_box(projects),
+        plot_flags_left(projects),
+        plot_confidence(projects),
+        plot_residual(projects),
+    ]
+    t = report["total"]
+    e = t["estimate"]
+    rows = [(r["path"], r) for r in report["projects"]]
+    rows.append((f"all {t['projects']} projects", {**t, "audit": None}))
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tracker-annotate report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Annotation report</h1>",
+        f"<p>{_e(report['generator'])}; {t['projects']} projects, "
+        f"{t['finished_boxes']} finished boxes, {_hms(t['time_worked_s'])} worked "
+        f"({_num(t['seconds_per_finished_box'])} s per finished box).</p>",
+        "<h2>Estimated time saved</h2>",
+        f"<p>Drawing every box: <b>{_hms(e['per_frame_s'])}</b>; CVAT-style interpolation "
+        f"({e['keyframes']} keyframes): <b>{_hms(e['interpolation_s'])}</b>; real time spent: "
+        f"<b>{_hms(e['real_s'])}</b> ({_num(e['speedup_vs_per_frame'], '{:.1f}')}x and "
+        f"{_num(e['speedup_vs_interpolation'], '{:.1f}')}x faster).</p>",
+        f"<p class='note'>{_e(report['estimate_note'])}</p>",
+        "<h2>Projects</h2>",
+        _rows_table(rows),
+        "<h2>Annotators</h2>",
+        _annotators_table(report["annotators"]),
+        "<h2>Plots</h2><div class='plots'>",
+        *[p for p in plots if p is not None],
+        "</div>",
+        "<h2>Definitions</h2><ul>",
+        *[f"<li><b>{_e(k)}</b>: {_e(v)}</li>" for k, v in report["definitions"].items()],
+        "</ul></body></html>",
+    ]
+    return "\n".join(parts)
+
+
+def write_html(report: dict[str, Any], projects: Sequence[ProjectFigures], out: Path) -> Path:
+    """Write the HTML report to ``out`` (one file, plots inlined as SVG)."""
+    text = render_html(report, projects)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot write the HTML report: {exc}") from exc
+    return out
