@@ -132,3 +132,28 @@ def test_preferences_off_record_nothing(
     log = store_worklog.read_worklog(con, str(path))
     con.close()
     assert log.kind_names() == ["draw"] and log.annotator.tolist() == ["zoe"]
+
+
+def test_the_input_filter_is_armed_only_after_a_quiet_spell(
+    qtbot: QtBot, window: MainWindow, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps and other commands reach the record as their QAction's trigger; the filter
+    that sees every event of the application is there only after a quiet spell."""
+    from tracker_annotate.gui import work_record
+
+    assert window.open_path(video)
+    hook = window.work
+    rec = hook.recorder
+    assert rec is not None
+    hook._tick()
+    assert not hook.armed  # just opened: not quiet
+    monkeypatch.setattr(work_record, "ARM_AFTER_S", 0.0)
+    hook._tick()
+    assert hook.armed
+    qtbot.mouseMove(window.canvas.viewport())  # back at the desk
+    qtbot.mouseMove(window.canvas.viewport(), window.canvas.viewport().rect().center())
+    assert not hook.armed and rec.quiet_for() < 1.0
+    hook._tick()
+    assert hook.armed
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Right)  # a step: its action disarms it too
+    assert not hook.armed and window.doc is not None and window.doc.session.frame == 1

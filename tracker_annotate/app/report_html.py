@@ -42,6 +42,9 @@ _KIND_COLORS: dict[ActionKind, str] = {
     "watch": "#bcbd22",
 }
 
+#: At most this many actions are drawn as points (a seeded sample; the median line uses all).
+MAX_POINTS = 3000
+
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;
@@ -83,8 +86,12 @@ def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
     t0 = float(log.start.min())
     end = log.start + log.duration_s
     order = np.argsort(end)
+    # a scatter of every action of a big set would be an SVG of megabytes: a seeded sample
+    shown = np.zeros(len(log), bool)
+    rng = np.random.default_rng(0)
+    shown[rng.permutation(len(log))[:MAX_POINTS]] = True
     for kind, color in _KIND_COLORS.items():
-        m = log.mask(kind) & (log.n_boxes > 0)
+        m = log.mask(kind) & (log.n_boxes > 0) & shown
         if m.any():
             per = log.duration_s[m] / log.n_boxes[m]
             ax.scatter(_hours(end[m], t0), per, s=9, color=color, label=kind, alpha=0.7)
@@ -94,9 +101,16 @@ def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
     if work.sum() >= 5:
         idx = order[work]
         per = log.duration_s[idx] / log.n_boxes[idx]
-        w = max(5, len(per) // 20)
-        run = np.array([np.median(per[max(0, i - w + 1) : i + 1]) for i in range(len(per))])
-        ax.plot(_hours(end[idx], t0), run, color="black", lw=1.2, label=f"running median ({w})")
+        x = _hours(end[idx], t0)
+        # the median of every action (not the sample) in up to 100 consecutive groups
+        groups = np.array_split(np.arange(len(per)), min(100, len(per) // 5))
+        ax.plot(
+            [float(np.mean(x[g])) for g in groups],
+            [float(np.median(per[g])) for g in groups],
+            color="black",
+            lw=1.2,
+            label=f"median of {len(groups[0])} actions",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("hours since the first recorded action (sessions back to back by clock)")
     ax.set_ylabel("seconds per box")

@@ -119,6 +119,12 @@ class WorkRecorder:
             self._mark = max(self._mark, t)
         self._last_input = t
 
+    def quiet_for(self) -> float:
+        """Seconds since the last input or action (0 while a playback runs)."""
+        if self._watch_from is not None:
+            return 0.0
+        return self._clock() - self._last_input
+
     def note(
         self,
         kind: ActionKind,

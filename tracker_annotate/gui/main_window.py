@@ -51,7 +51,6 @@ class MainWindow(QMainWindow):
         self.doc: Document | None = None
         self._binding = Binding()
         self.controller = Controller(self.prefs, self)
-        self.work = WorkRecordHook(self.controller, self)
         self.canvas = Canvas(self)
         self.timeline = Timeline(self)
         self.review = ReviewPanel(self)
@@ -59,6 +58,7 @@ class MainWindow(QMainWindow):
         self.labels = LabelsPanel(self)
         self.label_combo = LabelCombo(self)
         self.actions_by_name = build_actions(self)
+        self.work = WorkRecordHook(self.controller, self.actions_by_name.values(), self)
         self.play_timer = QTimer(self)
         self._typing_guard = TypingGuard(self)
         app = QApplication.instance()
