@@ -48,7 +48,14 @@ from tracker_annotate import __version__
 from tracker_annotate.core import audit
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.quality import AuditRound, AuditSample, QualityState
-from tracker_annotate.core.worklog import KIND_CODES, NOT_WORK, SUBJECT_CODES, ActionKind, Outcome
+from tracker_annotate.core.worklog import (
+    KIND_CODES,
+    KINDS_BY_CODE,
+    NOT_WORK,
+    SUBJECT_CODES,
+    ActionKind,
+    Outcome,
+)
 from tracker_annotate.io import store_audit, store_schema, store_worklog
 from tracker_annotate.io.store_worklog import WorkLog
 
@@ -182,10 +189,10 @@ _HANDLED = [
 
 def work_figures(log: WorkLog) -> WorkFigures:
     work = ~np.isin(log.kind, [KIND_CODES[k] for k in NOT_WORK])
-    names = log.kind_names()
-    actions: dict[str, int] = {}
-    for n in names:
-        actions[n] = actions.get(n, 0) + 1
+    codes, counts = np.unique(log.kind, return_counts=True)
+    actions: dict[str, int] = {
+        KINDS_BY_CODE[int(c)]: int(n) for c, n in zip(codes, counts, strict=True)
+    }
     handled = np.isin(log.kind, _HANDLED)
     reviewed = work & (log.flags_delta < 0)
     return WorkFigures(
@@ -196,7 +203,7 @@ def work_figures(log: WorkLog) -> WorkFigures:
         boxes_handled=int(log.n_boxes[handled].sum()),
         costs=measured_costs(log),
         annotators=tuple(sorted(set(log.annotator.tolist()))),
-        sessions=len(set(zip(log.annotator.tolist(), log.session.tolist(), strict=True))),
+        sessions=len(np.unique(log.session)),
     )
 
 

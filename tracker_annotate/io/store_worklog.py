@@ -204,8 +204,9 @@ def read_worklog(con: sqlite3.Connection, where: str) -> WorkLog:
     missing = sorted(set(np.unique(ints["session"]).tolist()) - set(sessions))
     if missing:
         raise ProjectError(f"{where}: work record rows of sessions {missing} with no session")
-    names = np.array([sessions[int(s)][0] for s in ints["session"]])
-    versions = np.array([sessions[int(s)][1] for s in ints["session"]])
+    ids, inverse = np.unique(ints["session"], return_inverse=True)
+    names = np.array([sessions[int(i)][0] for i in ids])[inverse]
+    versions = np.array([sessions[int(i)][1] for i in ids])[inverse]
     return WorkLog(
         session=ints["session"],
         annotator=names,
