@@ -42,6 +42,7 @@ from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.io.media import open_media
+from tracker_annotate.tracking import confidence as cm
 from tracker_annotate.tracking.api import TrackerConfig
 from tracker_annotate.tracking.engine import track_project
 
@@ -184,10 +185,10 @@ def run_one(
                     and b.confidence < thr
                     and (b.flag_reason or "")
                     in {
-                        "two tracks on one object",
-                        "parted from another track: same object?",
-                        "track end: confirm",
-                        "left the frame?",
+                        cm.REASON_CONFLICT,
+                        cm.REASON_PARTED,
+                        cm.REASON_END,
+                        cm.REASON_LEFT,
                     }
                 )
                 c = loso[(tid, f)]

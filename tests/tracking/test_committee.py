@@ -17,7 +17,7 @@ from tracker_annotate.tracking.measure import FrameData
 from tracker_annotate.tracking.siamese import MemberResult, ResponseStats
 
 RIGHT = np.array([100.0, 100.0, 140.0, 180.0])
-LOOK_ALIKE = RIGHT + [120.0, 0.0, 120.0, 0.0]  # the same size, 120 px to the right
+LOOK_ALIKE = RIGHT + np.array([120.0, 0.0, 120.0, 0.0])  # the same size, 120 px to the right
 
 
 def stats(peak: float = 0.9) -> ResponseStats:

@@ -59,6 +59,11 @@ class CommitteeParams:
     #: Weight of a box's IoU with the Kalman prediction in its support (the motion so far
     #: as one more voter). Raising it resists jumps but follows sudden real motion less.
     pred_weight: float = 0.5
+    #: Where the members disagree, weight of each box's learned similarity to the seed
+    #: keyframe (the first member's embedding, cosine) in its support: the network itself
+    #: re-checks which box still looks like what the annotator drew. Raising it trusts
+    #: appearance over the motion and the majority.
+    sim_weight: float = 1.0
     #: A member whose box overlaps the chosen one less than this for ``restart_after``
     #: frames, while two others agree, is re-started on the chosen box. Raising the IoU or
     #: lowering the frames re-starts sooner: a jumped member is back sooner, but a member
@@ -67,7 +72,7 @@ class CommitteeParams:
     restart_after: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("agree_iou", "pred_weight", "restart_iou"):
+        for name in ("agree_iou", "pred_weight", "restart_iou", "sim_weight"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"committee {name} must be in [0, 1], got {v}")
@@ -85,8 +90,17 @@ class Choice:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def choose(results: list[MemberResult], pred_xyxy: FloatArray, params: CommitteeParams) -> Choice:
-    """The committee's box for one frame from its members' answers (see the module doc)."""
+def choose(
+    results: list[MemberResult],
+    pred_xyxy: FloatArray,
+    params: CommitteeParams,
+    sims: list[float] | None = None,
+) -> Choice:
+    """The committee's box for one frame from its members' answers (see the module doc).
+
+    ``sims``: each member box's learned similarity to the seed keyframe, when the caller
+    computed them (it does when the members disagree); they add
+    :attr:`CommitteeParams.sim_weight` x sim to each box's support."""
     n = len(results)
     boxes = [np.asarray(r.xyxy, dtype=np.float64) for r in results]
     ious = np.eye(n)
@@ -99,6 +113,7 @@ def choose(results: list[MemberResult], pred_xyxy: FloatArray, params: Committee
             ious[i].sum()
             - 1.0
             + params.pred_weight * iou_xyxy(boxes[i], pred_xyxy)
+            + (params.sim_weight * sims[i] if sims is not None else 0.0)
             + 0.01 * peaks[i]
             for i in range(n)
         ]
@@ -172,7 +187,12 @@ class CommitteeMeasurer:
         if not self._ok:
             return Measurement(None, method=self.name)
         results = [m.update(cur.bgr) for m in self.members]
-        c = choose(results, pred_xyxy, self.params)
+        sims = None
+        if self._key is not None and not _unanimous(results, self.params.agree_iou):
+            sims = [
+                float(np.dot(self.members[0].embed(cur.bgr, r.xyxy), self._key)) for r in results
+            ]
+        c = choose(results, pred_xyxy, self.params, sims)
         p = self.params
         others_agree = len(c.agreeing) >= 2
         for i, r in enumerate(results):
@@ -190,6 +210,11 @@ class CommitteeMeasurer:
         return Measurement(
             c.xyxy, quality=quality, method=self.name, score=c.extra["peak"], extra=c.extra
         )
+
+
+def _unanimous(results: list[MemberResult], agree_iou: float) -> bool:
+    first = results[0].xyxy
+    return all(iou_xyxy(first, r.xyxy) >= agree_iou for r in results[1:])
 
 
 def _member(name: str) -> SiameseMember:
