@@ -6,8 +6,9 @@ draws two boxes, then (after what a tracking run leaves: tracked boxes with six 
 installed through the model so the flags are where the script expects them) accepts a
 flag, accepts a flagged stretch, fixes a box by dragging it, rejects one, marks the
 object outside, and pauses without input for longer than the idle threshold before one of
-them (then touches the mouse, as someone back at the desk does). Between actions it waits a seeded 1.5-4.5 s, as an annotator looking would. Going
-to a frame is done through the model (navigation is not a recorded action).
+them (then touches the mouse, as someone back at the desk does). Between actions it waits
+a seeded 1.5-4.5 s, as an annotator looking would. Going to a frame is done through the
+model (navigation is not a recorded action).
 
 Then it closes the project and runs ``report`` on it, and checks
 

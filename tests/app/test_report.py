@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tracker_annotate.app import report as rp
+from tracker_annotate.app.report_html import residual_over_time
 from tracker_annotate.app.worklog import WorkRecorder
 from tracker_annotate.bench.costs import CostModel
 from tracker_annotate.bench.report import KNOWN_TOTAL
@@ -153,7 +154,7 @@ def test_project_figures_match_the_known_work(projects: Path) -> None:
     assert s.per_frame_s == pytest.approx(27 * 8.0)
     assert s.interpolation_s == pytest.approx(6 * 8.0 + 27 * 0.5 + 3 * 1.6)
     assert s.real_s == pytest.approx(37.0)
-    assert a.audit is None and rp.residual_over_time(a) == []
+    assert a.audit is None and residual_over_time(a) == []
 
 
 def test_audit_estimate_and_its_history(projects: Path) -> None:
@@ -162,7 +163,7 @@ def test_audit_estimate_and_its_history(projects: Path) -> None:
         want = audit.estimate(store.project.quality.rounds[-1])
     assert want is not None and b.audit == want.as_dict()
     assert b.audit["checked"] == 6 and b.audit["wrong"] == 1
-    hist = rp.residual_over_time(b)
+    hist = residual_over_time(b)
     assert hist, "no estimate after the answers"
     last = hist[-1]
     assert last[1:] == pytest.approx((want.residual, want.residual_lo, want.residual_hi))

@@ -47,14 +47,13 @@ import numpy as np
 from tracker_annotate import __version__
 from tracker_annotate.core import audit
 from tracker_annotate.core.errors import ConfigError, ProjectError
-from tracker_annotate.core.quality import AuditRound, AuditSample, QualityState
+from tracker_annotate.core.quality import QualityState
 from tracker_annotate.core.worklog import (
     KIND_CODES,
     KINDS_BY_CODE,
     NOT_WORK,
     SUBJECT_CODES,
     ActionKind,
-    Outcome,
 )
 from tracker_annotate.io import store_audit, store_schema, store_worklog
 from tracker_annotate.io.store_worklog import WorkLog
@@ -468,31 +467,6 @@ def read_project(path: Path, spacing: float = DEFAULT_KEYFRAME_SPACING) -> Proje
         track_lengths=lengths,
         track_ends_early=ends_early,
     )
-
-
-def residual_over_time(fig: ProjectFigures) -> list[tuple[float, float, float, float]]:
-    """``(time, residual, lo, hi)`` after each recorded audit answer of the current round
-    (the estimate as it stood then; none until every stratum has an answer)."""
-    if fig.quality is None or not fig.quality.rounds:
-        return []
-    rnd: AuditRound = fig.quality.rounds[-1]
-    log = fig.log
-    rows = np.flatnonzero(log.mask("audit"))
-    answered: dict[tuple[int, int], Outcome] = {}
-    out = []
-    for i in rows:
-        answered[(int(log.track_id[i]), int(log.frame[i]))] = (
-            "wrong" if log.outcome[i] == 1 else "ok"
-        )
-        samples = tuple(
-            AuditSample(s.track_id, s.frame, s.stratum, answered.get((s.track_id, s.frame)))
-            for s in rnd.samples
-        )
-        e = audit.estimate(AuditRound(rnd.seed, rnd.threshold, rnd.n_boxes, rnd.strata, samples))
-        if e is not None:
-            end = float(log.start[i] + log.duration_s[i])
-            out.append((end, e.residual, e.residual_lo, e.residual_hi))
-    return out
 
 
 # -- many projects -------------------------------------------------------------------------

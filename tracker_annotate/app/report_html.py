@@ -26,10 +26,11 @@ from tracker_annotate.app.report import (
     BOX_CATEGORIES,
     ProjectFigures,
     concat_logs,
-    residual_over_time,
 )
+from tracker_annotate.core import audit
 from tracker_annotate.core.errors import ConfigError
-from tracker_annotate.core.worklog import KIND_CODES, ActionKind
+from tracker_annotate.core.quality import AuditRound, AuditSample
+from tracker_annotate.core.worklog import KIND_CODES, ActionKind, Outcome
 
 _KIND_COLORS: dict[ActionKind, str] = {
     "draw": "#1f77b4",
@@ -75,6 +76,31 @@ def _svg(fig: Any) -> str:
 
 def _hours(t: np.ndarray, t0: float) -> np.ndarray:
     return (t - t0) / 3600.0
+
+
+def residual_over_time(fig: ProjectFigures) -> list[tuple[float, float, float, float]]:
+    """``(time, residual, lo, hi)`` after each recorded audit answer of the current round
+    (the estimate as it stood then; none until every stratum has an answer)."""
+    if fig.quality is None or not fig.quality.rounds:
+        return []
+    rnd: AuditRound = fig.quality.rounds[-1]
+    log = fig.log
+    rows = np.flatnonzero(log.mask("audit"))
+    answered: dict[tuple[int, int], Outcome] = {}
+    out = []
+    for i in rows:
+        answered[(int(log.track_id[i]), int(log.frame[i]))] = (
+            "wrong" if log.outcome[i] == 1 else "ok"
+        )
+        samples = tuple(
+            AuditSample(s.track_id, s.frame, s.stratum, answered.get((s.track_id, s.frame)))
+            for s in rnd.samples
+        )
+        e = audit.estimate(AuditRound(rnd.seed, rnd.threshold, rnd.n_boxes, rnd.strata, samples))
+        if e is not None:
+            end = float(log.start[i] + log.duration_s[i])
+            out.append((end, e.residual, e.residual_lo, e.residual_hi))
+    return out
 
 
 def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
