@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import io
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,9 @@ MAX_POINTS = 3000
 
 CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;
-text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+table{border-collapse:collapse;margin:1em 0;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}
 .note{background:#fff8e0;border-left:4px solid #e0b000;padding:.6em 1em}
 .plots{display:flex;flex-wrap:wrap;gap:12px}.plots svg{width:520px;height:auto}
 """
@@ -109,9 +111,12 @@ def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
         return None
     fig = _figure()
     ax = fig.add_subplot()
-    t0 = float(log.start.min())
     end = log.start + log.duration_s
-    order = np.argsort(end)
+    order = np.argsort(end, kind="stable")
+    # x: hours worked so far (sessions back to back, idle and machine time left out)
+    work = ~log.mask("idle", "run")
+    worked = np.empty(len(log))
+    worked[order] = np.cumsum(np.where(work[order], log.duration_s[order], 0.0)) / 3600.0
     # a scatter of every action of a big set would be an SVG of megabytes: a seeded sample
     shown = np.zeros(len(log), bool)
     rng = np.random.default_rng(0)
@@ -120,14 +125,14 @@ def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
         m = log.mask(kind) & (log.n_boxes > 0) & shown
         if m.any():
             per = log.duration_s[m] / log.n_boxes[m]
-            ax.scatter(_hours(end[m], t0), per, s=9, color=color, label=kind, alpha=0.7)
-    work = np.isin(log.kind[order], [KIND_CODES[k] for k in _KIND_COLORS]) & (
+            ax.scatter(worked[m], per, s=9, color=color, label=kind, alpha=0.7)
+    acted = np.isin(log.kind[order], [KIND_CODES[k] for k in _KIND_COLORS]) & (
         log.n_boxes[order] > 0
     )
-    if work.sum() >= 5:
-        idx = order[work]
+    if acted.sum() >= 5:
+        idx = order[acted]
         per = log.duration_s[idx] / log.n_boxes[idx]
-        x = _hours(end[idx], t0)
+        x = worked[idx]
         # the median of every action (not the sample) in up to 100 consecutive groups
         groups = np.array_split(np.arange(len(per)), min(100, len(per) // 5))
         ax.plot(
@@ -138,7 +143,7 @@ def plot_time_per_box(projects: Sequence[ProjectFigures]) -> str | None:
             label=f"median of {len(groups[0])} actions",
         )
     ax.set_yscale("log")
-    ax.set_xlabel("hours since the first recorded action (sessions back to back by clock)")
+    ax.set_xlabel("hours worked (every project and session, in the order done)")
     ax.set_ylabel("seconds per box")
     ax.set_title("Time per box over the session")
     ax.legend(fontsize=7, ncol=3)
@@ -231,30 +236,36 @@ def _num(v: float | None, fmt: str = "{:.2f}") -> str:
 
 
 def _rows_table(rows: list[tuple[str, dict[str, Any]]]) -> str:
-    head = (
+    """Two tables: the work and the result's boxes; the audit and the estimate."""
+    head1 = (
         "<tr><th>project</th><th>time worked</th>"
         + "".join(f"<th>{_e(k.replace('_', ' '))}</th>" for k in BOX_CATEGORIES)
-        + "<th>s / finished box</th><th>flags reviewed</th><th>audit residual (95%)</th>"
-        "<th>per_frame (est.)</th><th>interpolation (est.)</th><th>real</th></tr>"
+        + "<th>s / finished box</th><th>flags reviewed</th></tr>"
     )
-    body = []
+    head2 = (
+        "<tr><th>project</th><th>audit: wrong and unseen (95%)</th><th>drawing every box "
+        "(est.)</th><th>interpolation (est.)</th><th>real</th><th>faster than per_frame</th>"
+        "<th>faster than interpolation</th></tr>"
+    )
+    body1, body2 = [], []
     for name, r in rows:
         a = r.get("audit")
-        aud = (
-            f"{100 * a['residual']:.2f}% ({100 * a['residual_interval'][0]:.2f}–"
-            f"{100 * a['residual_interval'][1]:.2f}%)"
-            if a
-            else "–"
-        )
+        lo, hi = a["residual_interval"] if a else (0.0, 0.0)
+        aud = f"{100 * a['residual']:.2f}% ({100 * lo:.2f}–{100 * hi:.2f}%)" if a else "–"
         e = r["estimate"]
-        body.append(
+        body1.append(
             f"<tr><td>{_e(name)}</td><td>{_hms(r['time_worked_s'])}</td>"
             + "".join(f"<td>{r['boxes'][k]}</td>" for k in BOX_CATEGORIES)
-            + f"<td>{_num(r['seconds_per_finished_box'])}</td><td>{r['flags']['reviewed']}</td>"
-            f"<td>{aud}</td><td>{_hms(e['per_frame_s'])}</td><td>{_hms(e['interpolation_s'])}</td>"
-            f"<td>{_hms(e['real_s'])}</td></tr>"
+            + f"<td>{_num(r['seconds_per_finished_box'])}</td>"
+            f"<td>{r['flags']['reviewed']}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+        body2.append(
+            f"<tr><td>{_e(name)}</td><td>{aud}</td><td>{_hms(e['per_frame_s'])}</td>"
+            f"<td>{_hms(e['interpolation_s'])}</td><td>{_hms(e['real_s'])}</td>"
+            f"<td>{_num(e['speedup_vs_per_frame'], '{:.1f}x')}</td>"
+            f"<td>{_num(e['speedup_vs_interpolation'], '{:.1f}x')}</td></tr>"
+        )
+    return f"<table>{head1}{''.join(body1)}</table><table>{head2}{''.join(body2)}</table>"
 
 
 def _annotators_table(annotators: dict[str, Any]) -> str:
@@ -290,13 +301,17 @@ def render_html(report: dict[str, Any], projects: Sequence[ProjectFigures]) -> s
     ]
     t = report["total"]
     e = t["estimate"]
-    rows = [(r["path"], r) for r in report["projects"]]
+    paths = [r["path"] for r in report["projects"]]
+    root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    rows = [
+        (os.path.relpath(r["path"], root) if root else r["path"], r) for r in report["projects"]
+    ]
     rows.append((f"all {t['projects']} projects", {**t, "audit": None}))
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tracker-annotate report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Annotation report</h1>",
-        f"<p>{_e(report['generator'])}; {t['projects']} projects, "
+        f"<p>{_e(report['generator'])}; {t['projects']} projects in {_e(root)}, "
         f"{t['finished_boxes']} finished boxes, {_hms(t['time_worked_s'])} worked "
         f"({_num(t['seconds_per_finished_box'])} s per finished box).</p>",
         "<h2>Estimated time saved</h2>",
