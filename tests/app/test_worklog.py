@@ -154,6 +154,22 @@ def test_a_v2_file_is_migrated_and_reads_an_empty_record(tmp_path: Path) -> None
     con.close()
 
 
+def test_save_as_takes_the_record_along(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = ProjectStore.create(tmp_path / "a.taproj", _project())
+    rec = _recorder(store, clock)
+    clock.t += 3.0
+    rec.note("draw", 1, 0)
+    rec.close()
+    new = store.save_as(tmp_path / "b.taproj")
+    new.close()
+    con = sqlite3.connect(tmp_path / "b.taproj")
+    log = store_worklog.read_worklog(con, "b")
+    con.close()
+    assert log.kind_names() == ["draw"] and log.duration_s.tolist() == [3.0]
+    assert log.annotator.tolist() == ["ann"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "why"),
     [

@@ -53,7 +53,7 @@ from typing import Any, Literal, TypeVar
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
-from tracker_annotate.io import store_audit
+from tracker_annotate.io import store_audit, store_worklog
 from tracker_annotate.io import store_backup as bk
 from tracker_annotate.io import store_schema as sc
 
@@ -227,9 +227,13 @@ class ProjectStore:
         if Path(path).absolute() == self.path.absolute():
             return self
         ui_state = self.get_ui_state()
+        with self._lock:
+            work = store_worklog.dump_rows(self._connection())
         new = ProjectStore.create(path, self.project, overwrite=overwrite)
         if ui_state:
             new.set_ui_state(ui_state)
+        if work[0]:  # the work record goes along (it is not part of the project model)
+            new.write_side_table(lambda con: store_worklog.load_rows(con, work))
         self.close()
         return new
 

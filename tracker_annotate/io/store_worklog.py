@@ -222,3 +222,29 @@ def read_worklog(con: sqlite3.Connection, where: str) -> WorkLog:
         subject=ints["subject"],
         outcome=ints["outcome"],
     )
+
+
+def dump_rows(con: sqlite3.Connection) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """Every session and action row as stored (for :func:`load_rows` into another file)."""
+    if not has_worklog(con):
+        return [], []
+    sessions = con.execute(
+        "SELECT session, annotator, app_version, started FROM work_sessions"
+    ).fetchall()
+    actions = con.execute(
+        "SELECT session, start, duration, kind, track_id, frame, n_boxes, confidence, "
+        "flags_delta, subject, outcome FROM work_actions ORDER BY rowid"
+    ).fetchall()
+    return sessions, actions
+
+
+def load_rows(
+    con: sqlite3.Connection, rows: tuple[list[tuple[object, ...]], list[tuple[object, ...]]]
+) -> None:
+    """Append :func:`dump_rows`' rows to an empty record (inside the caller's transaction)."""
+    sessions, actions = rows
+    con.executemany(
+        "INSERT INTO work_sessions (session, annotator, app_version, started) VALUES (?,?,?,?)",
+        sessions,
+    )
+    con.executemany(INSERT_ACTION, actions)
