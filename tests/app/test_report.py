@@ -235,9 +235,14 @@ def test_foreign_files_are_named(tmp_path: Path, make: object, match: str) -> No
         rp.read_project(f)
 
 
-def test_an_open_project_is_named(projects: Path) -> None:
-    with (
-        ProjectStore.open(projects / "a.taproj", check_media=False),
-        pytest.raises(ProjectError, match="open in tracker-annotate"),
-    ):
-        rp.read_project(projects / "a.taproj")
+def test_an_open_project_is_named_and_skipped(
+    projects: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ProjectStore.open(projects / "a.taproj", check_media=False):
+        with pytest.raises(ProjectError, match="open in tracker-annotate"):
+            rp.read_project(projects / "a.taproj")
+        assert main(["report", str(projects), "--json"]) == 0  # the others are reported
+        out = capsys.readouterr()
+        assert [Path(p["path"]).name for p in json.loads(out.out)["projects"]] == ["b.taproj"]
+        assert "skipped" in out.err and "a.taproj" in out.err
+        assert main(["report", str(projects / "a.taproj")]) == 2  # nothing readable

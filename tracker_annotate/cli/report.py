@@ -23,6 +23,7 @@ from tracker_annotate.app.report import (
     spacing_from_bench,
 )
 from tracker_annotate.cli.options import at_least
+from tracker_annotate.core.errors import ProjectError
 
 DESCRIPTION = """\
 Per project, per annotator and for the whole set: time worked, the result's boxes by
@@ -74,8 +75,18 @@ def run(args: argparse.Namespace) -> int:
         source = f"the interpolation of {args.bench_results}"
     if args.keyframe_spacing is not None:
         spacing, source = args.keyframe_spacing, "--keyframe-spacing"
-    projects = [read_project(p, spacing) for p in find_projects(args.paths)]
+    projects = []
+    failed: list[ProjectError] = []
+    for path in find_projects(args.paths):
+        try:
+            projects.append(read_project(path, spacing))
+        except ProjectError as exc:  # one open or damaged project does not stop the rest
+            failed.append(exc)
+            print(f"tracker-annotate report: skipped: {exc}", file=sys.stderr)
+    if not projects:
+        raise failed[0]
     report = build_report(projects, spacing, source)
+    report["skipped"] = [str(e) for e in failed]
     if args.html is not None:
         from tracker_annotate.app.report_html import write_html
 
