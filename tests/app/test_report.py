@@ -194,20 +194,39 @@ def test_defaults_are_the_benchmarks() -> None:
     assert KNOWN_TOTAL["gt_boxes"] / KNOWN_TOTAL["keyframes"] == rp.DEFAULT_KEYFRAME_SPACING
 
 
-def test_cli_json_text_and_html(projects: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_json_and_text(projects: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(projects), "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert [Path(p["path"]).name for p in r["projects"]] == ["a.taproj", "b.taproj"]
     assert r["projects"][0]["boxes"]["corrected"] == 1
     assert r["projects"][1]["audit"]["wrong"] == 1
-    out = projects / "r.html"
-    assert main(["report", str(projects / "a.taproj"), "--html", str(out)]) == 0
+    assert main(["report", str(projects / "a.taproj")]) == 0
     text = capsys.readouterr().out
     assert "drawn 2" in text and "corrected 1" in text and "flags left 1" in text
     assert "Estimates, not measurements" in text
+
+
+def test_cli_html(projects: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")  # the [bench] extra (absent from `make core`)
+    out = projects / "r.html"
+    assert main(["report", str(projects / "a.taproj"), "--html", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
     page = out.read_text()
     assert page.count("<svg") == 3  # time per box, flags left, confidence (no audit in A)
     assert "Estimated time saved" in page and "a.taproj" in page
+    assert main(["report", str(projects), "--html", str(out)]) == 0
+    assert out.read_text().count("<svg") == 4  # and the audit's residual over time
+
+
+def test_text_and_json_need_no_plotting_library(projects: Path) -> None:
+    from tests.cli.test_core_install import _cli_without
+
+    run = _cli_without(["report", str(projects), "--json"])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().endswith("LOADED:"), run.stdout[-200:]
+    run = _cli_without(["report", str(projects), "--html", str(projects / "r.html")])
+    assert run.returncode == 2 and "tracker-annotate[bench]" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr and not (projects / "r.html").exists()
 
 
 def test_bench_results_give_the_spacing(projects: Path, tmp_path: Path) -> None:

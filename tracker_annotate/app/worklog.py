@@ -145,7 +145,7 @@ class WorkRecorder:
         t = self._clock()
         self.activity(t)
         if flags_delta is None:
-            flags_delta = -1 if box is not None and box.flagged and kind != "draw" else 0
+            flags_delta = -1 if box is not None and box.flagged else 0
         self._append(
             WorkAction(
                 kind,
