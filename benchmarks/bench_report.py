@@ -323,7 +323,13 @@ def main() -> int:
     lines = [
         "# Work record and `report` benchmark",
         "",
-        f"Command: `{cmd}`",
+        f"Command: `{cmd}`"
+        + (
+            f" (the projects written first, under nice, by `nice -n 10 python "
+            f"benchmarks/bench_report.py --folder {args.folder} --generate-only`)"
+            if args.folder is not None and gen is None
+            else ""
+        ),
         "",
         f"Machine: {platform.machine()}, Linux {platform.release()}, Python "
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; 2 cores shared with "
