@@ -61,8 +61,9 @@ class DetectHost(AuditHost, Protocol):
     @property
     def prefs(self) -> Preferences: ...
 
-    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
-        """Do ``edit`` (one undo step) and re-track its stretch when re-tracking is on."""
+    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> bool:
+        """Do ``edit`` (one undo step) and re-track its stretch when re-tracking is on;
+        whether the edit succeeded."""
         ...
 
     def advance_review(self) -> None:
