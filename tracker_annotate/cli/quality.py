@@ -58,9 +58,14 @@ def register(subparsers: Any) -> None:
         description="\n\n".join(__doc__.split("\n\n")[2:]) if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    au.add_argument("project", metavar="PROJ", help=".taproj file")
-    au.add_argument("action", nargs="?", choices=ACTIONS, help="what to do (see above)")
-    au.add_argument("items", nargs="*", metavar="TRACK:FRAME=ok|wrong", help="record: outcomes")
+    au.add_argument(
+        "words",
+        nargs="+",
+        metavar="PROJ|DIR_OR_PROJECTS... [ACTION] [TRACK:FRAME=ok|wrong ...]",
+        help="one .taproj file (a project audit), or folders and several projects (one "
+        "dataset audit, see 'tracker_annotate.cli.audit'); then the action and its outcomes",
+    )
+    au.add_argument("--manifest", metavar="FILE", help="dataset audit: the manifest file")
     au.add_argument("--target", type=float, metavar="T", help="quality target (0.01 = 1%%)")
     au.add_argument("--budget-min", type=float, metavar="M", help="plan: review budget, minutes")
     au.add_argument("--apply", action="store_true", help="plan: flag the boxes it picks")
@@ -173,9 +178,23 @@ def _same(a: BoxXYXY, b: BoxXYXY) -> bool:
     return all(abs(x - y) < 0.01 for x, y in zip(a.as_tuple(), b.as_tuple(), strict=True))
 
 
+def split_words(words: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """``PATHS... [ACTION] [ITEMS...]``: the paths before the first action word."""
+    i = next((k for k, w in enumerate(words) if w in ACTIONS), len(words))
+    if i == 0:
+        raise ConfigError(f"give a project file or a folder before the action {words[0]!r}")
+    return words[:i], (words[i] if i < len(words) else None), words[i + 1 :]
+
+
 def run_audit(args: argparse.Namespace) -> int:
     from tracker_annotate.io.store import ProjectStore
 
+    paths, args.action, args.items = split_words(args.words)
+    if len(paths) > 1 or Path(paths[0]).is_dir() or args.manifest:
+        from tracker_annotate.cli.audit import run_dataset_audit
+
+        return run_dataset_audit(args, paths)
+    args.project = paths[0]
     if args.action != "record" and args.items:
         raise ConfigError(f"unexpected arguments {args.items}: only 'record' takes outcomes")
     with ProjectStore.open(args.project, check_media=False) as store:
