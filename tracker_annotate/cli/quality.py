@@ -3,7 +3,9 @@
 ``status PROJ [--json]`` prints the flags left, the target, the residual error predicted
 from the confidences and the audit's measured estimate with its 95% interval.
 
-``audit PROJ [ACTION]`` runs the audit loop on a project (one made by ``track`` works):
+``audit PROJ [ACTION]`` runs the audit loop on a project (one made by ``track`` works);
+``audit DIR_OR_PROJECTS... [ACTION]`` (a folder, several projects or ``--manifest``) runs
+one audit over the whole set instead (:mod:`tracker_annotate.cli.audit`):
 
 * ``plan [--target T | --budget-min M] [--apply]``: the flag threshold the target (or a
   review budget) picks, with what it costs; ``--apply`` flags those boxes;
@@ -55,13 +57,16 @@ def register(subparsers: Any) -> None:
     au = subparsers.add_parser(
         "audit",
         help="the quality loop headless: pick a threshold, draw audit samples, record outcomes",
+        usage="%(prog)s PROJ | DIR_OR_PROJECTS... [plan|start|samples|record|next] "
+        "[OUTCOME ...] [options]",
         description="\n\n".join(__doc__.split("\n\n")[2:]) if __doc__ else None,
+        epilog=_dataset_doc(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     au.add_argument(
         "words",
         nargs="+",
-        metavar="PROJ|DIR_OR_PROJECTS... [ACTION] [TRACK:FRAME=ok|wrong ...]",
+        metavar="WORD",
         help="one .taproj file (a project audit), or folders and several projects (one "
         "dataset audit, see 'tracker_annotate.cli.audit'); then the action and its outcomes",
     )
@@ -75,6 +80,13 @@ def register(subparsers: Any) -> None:
     au.add_argument("--csv", metavar="FILE", help="start/samples: write; record: read outcomes")
     au.add_argument("--json", action="store_true", help="print the result as JSON")
     au.set_defaults(func=run_audit)
+
+
+def _dataset_doc() -> str | None:
+    from tracker_annotate.cli import audit as dataset_cli
+
+    doc = dataset_cli.__doc__
+    return "Dataset audit: " + doc.split("\n", 1)[1].strip() if doc else None
 
 
 def run_status(args: argparse.Namespace) -> int:
