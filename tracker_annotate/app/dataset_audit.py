@@ -303,7 +303,11 @@ class DatasetAudit:
     def next(self) -> tuple[da.Decision, int]:
         """Apply the acceptance test; on a rejection raise each project's flag threshold
         (aiming lower by how optimistic the confidences proved) and return the boxes
-        flagged. Refused when a project changed since the draw."""
+        flagged. Refused when a project changed since the draw. Once the round is decided
+        it stays decided (flagging more changes the projects: the next round measures
+        that)."""
+        if self.current().decision in ("accept", "reject"):
+            return self.decide(), 0
         changed = self.changes()
         if changed:
             raise ProjectError(
@@ -313,26 +317,10 @@ class DatasetAudit:
                 + ". Start a new round ('audit ... start')"
             )
         dec = self.decide()
-        flagged = 0
-        if dec.action == "reject" and dec.estimate is not None:
-            m = self.manifest
-            assert m is not None
-            rnd = self.current()
-            predicted = sum(
-                sum(1.0 - c for _, _, c in audit.unseen_boxes(self.project(mp.path)))
-                for mp in rnd.projects
-            ) / max(1, dec.estimate.visible)
-            ratio = dec.estimate.residual_interval[1] / max(predicted, 1e-12)
-            aim = m.target / max(ratio, 1.0)
-            for mp in rnd.projects:
-                p = self.project(mp.path)
-                now = p.quality.threshold or 0.0
-                curve = audit.predict_curve(p)
-                higher = [pt for pt in curve if pt.threshold > now]
-                if not higher:
-                    continue
-                pick = next((pt for pt in higher if pt.residual <= aim), higher[-1])
-                flagged += audit.apply_threshold(p, pick.threshold, "Flag more: the dataset audit")
+        m = self.manifest
+        assert m is not None
+        projects = [self.project(mp.path) for mp in self.current().projects]
+        flagged = da.flag_more(projects, dec, m.target)
         self.refresh(dec)
         return dec, flagged
 

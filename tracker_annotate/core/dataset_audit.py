@@ -416,7 +416,19 @@ def estimate_look(
     alpha = acc.alphas[look - 1]
     _, _, bound, _ = audit.stratified_interval(pops, n, x, 1.0 - 2.0 * alpha)
     vis = visible if visible is not None else sum(r.n_boxes for r in rounds)
-    return DatasetEstimate(look, sum(n), sum(x), rate, lo, hi, sum(pops), vis, bound, alpha, method)
+    return DatasetEstimate(
+        look,
+        sum(n),
+        sum(x),
+        float(rate),
+        float(lo),
+        float(hi),
+        sum(pops),
+        vis,
+        float(bound),
+        alpha,
+        method,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,3 +498,25 @@ def guarantee_text(acc: AcceptancePlan) -> str:
         f"a dataset worse than the target is accepted with probability ≤ "
         f"{100 * acc.risk:g}% ({acc.looks} looks spending {spent})"
     )
+
+
+def flag_more(projects: Sequence[Project], dec: Decision, target: float) -> int:
+    """After a rejection: in each project, raise the flag threshold to the lowest one whose
+    predicted residual meets the target scaled down by how optimistic the confidences
+    proved (the audit's upper end over the dataset's predicted residual), as the project
+    audit's loop does; one undoable edit per project. Returns boxes flagged."""
+    if dec.action != "reject" or dec.estimate is None:
+        return 0
+    expected = sum(sum(1.0 - c for _, _, c in audit.unseen_boxes(p)) for p in projects)
+    predicted = expected / max(1, dec.estimate.visible)
+    ratio = dec.estimate.residual_interval[1] / max(predicted, 1e-12)
+    aim = target / max(ratio, 1.0)
+    flagged = 0
+    for p in projects:
+        now = p.quality.threshold or 0.0
+        higher = [pt for pt in audit.predict_curve(p) if pt.threshold > now]
+        if not higher:
+            continue
+        pick = next((pt for pt in higher if pt.residual <= aim), higher[-1])
+        flagged += audit.apply_threshold(p, pick.threshold, "Flag more: the dataset audit")
+    return flagged
