@@ -110,7 +110,8 @@ def test_plan_start_samples_record_next_over_a_folder(
     d = st["dataset_audit"]
     assert d["projects"] == 3 and d["samples"] == n and d["wrong"] == 1
     assert d["residual_interval"] == [lo, hi] and d["manifest"] == "../dataset_audit.json"
-    assert d["level"] == 0.95 and d["date"]
+    assert d["level"] == 0.95 and d["date"] and d["round"] == 0
+    assert st["audit"]["next"] == "dataset"  # its own share is not judged alone
 
 
 def test_every_export_carries_the_dataset_figures(

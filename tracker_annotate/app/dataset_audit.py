@@ -355,7 +355,7 @@ class DatasetAudit:
             rel = os.path.relpath(
                 self.manifest_path.resolve(), (self.root / mp.path).resolve().parent
             )
-            mine = replace(figs, manifest=Path(rel).as_posix())
+            mine = replace(figs, manifest=Path(rel).as_posix(), round=mp.round)
             if p.quality.dataset != mine:
                 with p.edit("Dataset audit figures") as tx:
                     tx.set_quality(replace(p.quality, dataset=mine))

@@ -89,7 +89,8 @@ class DatasetFigures:
     (:mod:`tracker_annotate.core.dataset_audit`), copied into every project of the set so
     that ``status`` and every export carry them. Residuals are shares of the dataset's
     visible boxes; ``None`` before the first look is complete. ``decision``: ``"check"``,
-    ``"accept"`` or ``"reject"`` at look ``look``; ``date``: UTC, ISO 8601."""
+    ``"accept"`` or ``"reject"`` at look ``look``; ``date``: UTC, ISO 8601. The project's
+    own estimate of that round (a share of the samples) is not the verdict; this is."""
 
     manifest: str
     projects: int
@@ -107,6 +108,8 @@ class DatasetFigures:
     bound: float | None
     risk: float
     date: str
+    #: The index of this project's audit round that belongs to the dataset audit (-1: none).
+    round: int = -1
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -118,7 +121,8 @@ class DatasetFigures:
     def from_dict(cls, d: Any) -> DatasetFigures:
         """From :meth:`as_dict`'s output; :class:`ProjectError` saying what is missing."""
         try:
-            values = {f.name: d[f.name] for f in fields(cls)}
+            values = {f.name: d[f.name] for f in fields(cls) if f.name != "round"}
+            values["round"] = int(d.get("round", -1))
             iv = values["residual_interval"]
             values["residual_interval"] = None if iv is None else (float(iv[0]), float(iv[1]))
         except (KeyError, TypeError, IndexError, ValueError) as exc:

@@ -66,6 +66,13 @@ def quality_report(project: Project) -> dict[str, Any]:
             "next": step.action,
             "next_message": step.message,
         }
+        d = q.dataset
+        if d is not None and d.round == len(q.rounds) - 1:  # this round is a dataset's share
+            out["audit"]["next"] = "dataset"
+            out["audit"]["next_message"] = (
+                f"this round is this project's share of a dataset audit ({d.manifest}): "
+                f"the verdict is the dataset's ('tracker-annotate audit DIR next')"
+            )
     return out
 
 
