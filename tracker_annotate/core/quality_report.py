@@ -12,6 +12,7 @@ from typing import Any
 from tracker_annotate import __version__
 from tracker_annotate.core import audit
 from tracker_annotate.core.project import Project
+from tracker_annotate.core.quality import DatasetFigures
 from tracker_annotate.core.review import flag_segments
 
 #: Version of the report's layout (bump when a key changes meaning).
@@ -43,6 +44,7 @@ def quality_report(project: Project) -> dict[str, Any]:
         "predicted_residual": expected / visible if visible else 0.0,
         "residual_definition": "wrong boxes nobody looked at / visible boxes",
         "audit": None,
+        "dataset_audit": q.dataset.as_dict() if q.dataset is not None else None,
     }
     rnd = audit.current_round(project)
     if rnd is not None:
@@ -64,6 +66,13 @@ def quality_report(project: Project) -> dict[str, Any]:
             "next": step.action,
             "next_message": step.message,
         }
+        d = q.dataset
+        if d is not None and d.round == len(q.rounds) - 1:  # this round is a dataset's share
+            out["audit"]["next"] = "dataset"
+            out["audit"]["next_message"] = (
+                f"this round is this project's share of a dataset audit ({d.manifest}): "
+                f"the verdict is the dataset's ('tracker-annotate audit DIR next')"
+            )
     return out
 
 
@@ -77,6 +86,13 @@ def export_warnings(project: Project) -> list[str]:
             f"{rep['unreviewed_flags']} flagged boxes in {rep['unreviewed_stretches']} "
             f"stretches are not reviewed"
         )
+    d = project.quality.dataset
+    if d is not None:  # the project is judged as part of its dataset, not on its own
+        if d.decision == "check":
+            out.append(f"the dataset audit is unfinished: {dataset_text(d)}")
+        elif d.decision == "reject":
+            out.append(f"the dataset audit did not meet its target: {dataset_text(d)}")
+        return out
     a = rep["audit"]
     target = 100 * rep["target_residual"]
     if a is None:
@@ -93,6 +109,20 @@ def export_warnings(project: Project) -> list[str]:
             f"({a['summary']})"
         )
     return out
+
+
+def dataset_text(d: DatasetFigures) -> str:
+    """One line on the dataset audit's figures."""
+    head = f"{d.projects} projects, {d.checked} of {d.samples} samples checked"
+    if d.residual is None or d.residual_interval is None:
+        return f"{head} ({d.manifest}, {d.date})"
+    lo, hi = d.residual_interval
+    verdict = {"accept": "target met", "reject": "target not met"}.get(d.decision, "open")
+    return (
+        f"{head}, {d.wrong} wrong → ≈{100 * d.residual:.2f}% left "
+        f"({100 * lo:.2f}–{100 * hi:.2f}%, {100 * d.level:g}%); {verdict} "
+        f"(≤ {100 * d.target:g}%, look {d.look}) ({d.manifest}, {d.date})"
+    )
 
 
 def status_text(project: Project) -> str:
@@ -124,4 +154,7 @@ def status_text(project: Project) -> str:
             lines.append(f"            {a['summary']}")
             lines.append(f"            interval: {a['estimate']['interval_method']}")
         lines.append(f"next:       {a['next_message']}")
+    d = project.quality.dataset
+    if d is not None:
+        lines.append(f"dataset:    {dataset_text(d)}")
     return "\n".join(lines)
