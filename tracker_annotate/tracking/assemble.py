@@ -5,8 +5,9 @@ Between two keyframes a self-contained back-end's passes are fused with the stra
 ``cascade`` keeps its v1 blend (:func:`.confidence.blend_pair`). Past the last keyframe the
 forward pass is kept as it ended, its end flagged when the object left or was lost (a pass
 that ran to the last frame of the video did not end: its last box keeps its confidence,
-or a parked car would be flagged "track end" on the last frame and taken for lost). Then the boxes are looked at against
-every other track's (overlaps: where identities switch), which re-scores them.
+or a parked car would be flagged "track end" on the last frame and taken for lost). Then
+the boxes are looked at against every other track's (overlaps: where identities switch),
+which re-scores them.
 """
 
 from __future__ import annotations
