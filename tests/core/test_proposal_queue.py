@@ -18,7 +18,7 @@ from tracker_annotate.core.proposals import (
     reject_proposal,
     review_track_ids,
 )
-from tracker_annotate.core.quality_report import quality_report
+from tracker_annotate.core.quality_report import export_warnings, quality_report, status_text
 
 N = 100
 
@@ -68,6 +68,9 @@ def test_proposal_boxes_are_never_counted_as_flags() -> None:
     assert rep["unreviewed_flags"] == 5 and rep["unreviewed_stretches"] == 1
     assert rep["visible_boxes"] == 50 and rep["unseen_boxes"] == 44
     assert rep["predicted_wrong_unseen"] == pytest.approx(44 * 0.05)
+    assert rep["open_proposals"] == 2  # they are said apart
+    assert "proposals:  2 proposed objects to accept or reject" in status_text(p)
+    assert any(w.startswith("2 proposed objects") for w in export_warnings(p))
     assert audit.predict_curve(p)[0].flagged == 5
     # a threshold flags only drawn tracks' boxes; the audit is not refused for the van
     audit.apply_threshold(p, 0.5)
@@ -99,6 +102,7 @@ def test_an_accepted_proposal_counts_from_then_on_and_a_rejected_one_never() -> 
     assert sorted(review_track_ids(p)) == sorted([drawn, van])
     assert quality_report(p)["unreviewed_flags"] == 5 + 94  # its tracked boxes' flags
     assert [q.track_id for q in proposal_queue(p)] == [walker]
+    assert quality_report(p)["open_proposals"] == 1
     p.history.undo()  # undone: back in the proposal queue, its flags out of the counts
     assert quality_report(p)["unreviewed_flags"] == 5
     reject_proposal(p, walker)
