@@ -325,8 +325,21 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sequence names: collect their rows into --rows and stop "
         "(to collect in several processes)",
     )
+    ap.add_argument(
+        "--members",
+        default="",
+        help="comma-separated learned members: run the committee back-end with these instead "
+        "of its registered ones (to compare committees)",
+    )
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
+    if args.members:
+        from dataclasses import replace
+
+        from tracker_annotate.tracking import backends
+
+        info = backends.BACKENDS[args.tracker]
+        backends.BACKENDS[args.tracker] = replace(info, args=tuple(args.members.split(",")))
     out_path = args.out or MODEL_PATH.parent / backend(args.tracker).confidence_model
     report = args.report or (REPO / "benchmarks" / "results" / f"confidence-{args.tracker}.md")
     t_start = time.perf_counter()
