@@ -12,6 +12,7 @@ from typing import Any
 from tracker_annotate import __version__
 from tracker_annotate.core import audit
 from tracker_annotate.core.project import Project
+from tracker_annotate.core.proposals import proposal_queue
 from tracker_annotate.core.quality import DatasetFigures
 from tracker_annotate.core.review import flag_segments
 
@@ -24,7 +25,9 @@ def quality_report(project: Project) -> dict[str, Any]:
 
     ``predicted_residual`` is ``sum(1 - c)`` over the unseen boxes over the visible boxes
     (a prediction from confidences); ``audit.estimate`` is the measurement, with its 95%
-    interval, once every stratum has a checked sample.
+    interval, once every stratum has a checked sample. Proposed objects are in none of
+    these figures (:func:`~tracker_annotate.core.proposals.review_track_ids`), only in
+    ``open_proposals``.
     """
     q = project.quality
     segs = flag_segments(project)
@@ -40,6 +43,8 @@ def quality_report(project: Project) -> dict[str, Any]:
         "unseen_boxes": len(unseen),
         "unreviewed_flags": sum(s.length for s in segs),
         "unreviewed_stretches": len(segs),
+        # proposals wait apart: none of their boxes is in any figure here until accepted
+        "open_proposals": len(proposal_queue(project)),
         "predicted_wrong_unseen": round(expected, 3),
         "predicted_residual": expected / visible if visible else 0.0,
         "residual_definition": "wrong boxes nobody looked at / visible boxes",
@@ -85,6 +90,11 @@ def export_warnings(project: Project) -> list[str]:
         out.append(
             f"{rep['unreviewed_flags']} flagged boxes in {rep['unreviewed_stretches']} "
             f"stretches are not reviewed"
+        )
+    if rep["open_proposals"]:
+        out.append(
+            f"{rep['open_proposals']} proposed objects are neither accepted nor rejected "
+            f"(they are exported as proposed tracks)"
         )
     d = project.quality.dataset
     if d is not None:  # the project is judged as part of its dataset, not on its own
@@ -134,6 +144,8 @@ def status_text(project: Project) -> str:
         f"(derived, not flagged, not verified)",
         f"flags:      {rep['unreviewed_flags']} unreviewed in {rep['unreviewed_stretches']} "
         f"stretches",
+        f"proposals:  {rep['open_proposals']} proposed objects to accept or reject (their "
+        f"boxes count once accepted)",
         f"target:     ≤ {100 * rep['target_residual']:g}% wrong and unseen; flag threshold "
         + (f"{thr:.3f}" if thr is not None else "the engine's"),
         f"predicted:  ≈{rep['predicted_wrong_unseen']:.1f} wrong unseen boxes → "

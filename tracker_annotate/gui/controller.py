@@ -324,13 +324,14 @@ class Controller(QObject):
     def go_to_flag(self, *, backward: bool = False) -> bool:
         """Go to the next (previous) flagged box in review order (the list's) and select it,
         wrapping around past the last (first) one (:func:`~tracker_annotate.core.review.
-        flag_hop`); with no flag left, walk the audit's samples. Returns whether it moved."""
+        flag_hop`); with no flag left, walk the proposed objects, then the audit's samples.
+        Returns whether it moved."""
         p, s = self.project, self.session
         if p is None or s is None:
             return False
         hop = review.flag_hop(p, s.frame, s.selected, backward=backward)
         if hop is None:
-            if self.audit.walk(backward=backward):
+            if self.detect.walk(backward=backward) or self.audit.walk(backward=backward):
                 return True
             self.status.emit("No flagged box left \u2713")
             return False

@@ -3,8 +3,11 @@
 Between two keyframes a self-contained back-end's passes are fused with the straight line
 (:mod:`.fusion`) and every box gets the calibrated confidence (:mod:`.calibration`);
 ``cascade`` keeps its v1 blend (:func:`.confidence.blend_pair`). Past the last keyframe the
-forward pass is kept as it ended, its end flagged. Then the boxes are looked at against
-every other track's (overlaps: where identities switch), which re-scores them.
+forward pass is kept as it ended, its end flagged when the object left or was lost (a pass
+that ran to the last frame of the video did not end: its last box keeps its confidence,
+or a parked car would be flagged "track end" on the last frame and taken for lost). Then
+the boxes are looked at against every other track's (overlaps: where identities switch),
+which re-scores them.
 """
 
 from __future__ import annotations
@@ -149,7 +152,7 @@ def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
             feats[fb.frame] = fb.features
             reasons[fb.frame] = fb.reason
             out.append(box(fb.frame, fb.xyxy, conf, fb.reason, config))
-        if out and not cancelled and fp.done:
+        if out and not cancelled and fp.done and fp.end_reason != "stop":
             last = out[-1]
             reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
             conf = (
@@ -244,7 +247,7 @@ def _assemble_extension(
     for s in _extension_steps(fp):
         conf, reason = cm.step_confidence(s)
         out.append(box(s.frame, s.xyxy, conf, reason, config))
-    if out and not cancelled and fp.done:
+    if out and not cancelled and fp.done and fp.end_reason != "stop":
         last = out[-1]
         reason = cm.REASON_LEFT if fp.end_reason == "left" else cm.REASON_END
         conf = (
