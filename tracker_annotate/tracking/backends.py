@@ -69,6 +69,17 @@ BACKENDS: dict[str, BackendInfo] = {
     b.name: b
     for b in (
         BackendInfo(
+            "committee",
+            "tracker_annotate.tracking.committee:CommitteeMeasurer",
+            ("nano3", "fear", "nano2"),
+            "committee of learned trackers (NanoTrack v3, FEAR-XS, NanoTrack v2); their "
+            "disagreement and "
+            "response maps drive the confidence",
+            gives_score=True,
+            cost=3.6,
+            confidence_model="confidence_committee.json",
+        ),
+        BackendInfo(
             "nano",
             "tracker_annotate.tracking.nano:NanoMeasurer",
             description="NanoTrack v2 (Siamese, shipped ONNX through cv2.TrackerNano)",
@@ -90,17 +101,6 @@ BACKENDS: dict[str, BackendInfo] = {
             "NanoTrack v2 through cv2.dnn (as nano; score: raw response peak, not OpenCV's)",
             gives_score=True,
             cost=1.6,
-        ),
-        BackendInfo(
-            "committee",
-            "tracker_annotate.tracking.committee:CommitteeMeasurer",
-            ("nano3", "fear", "nano2"),
-            "committee of learned trackers (NanoTrack v3, FEAR-XS, NanoTrack v2); their "
-            "disagreement and "
-            "response maps drive the confidence",
-            gives_score=True,
-            cost=3.6,
-            confidence_model="confidence_committee.json",
         ),
         BackendInfo(
             "cascade",
@@ -147,7 +147,7 @@ BACKENDS: dict[str, BackendInfo] = {
 TRACKER_NAMES: tuple[str, ...] = tuple(BACKENDS)
 
 #: The default back-end, chosen by the benchmarks (benchmarks/results/tracking.md).
-DEFAULT_TRACKER = "nano"
+DEFAULT_TRACKER = "committee"
 
 
 def backend(name: str) -> BackendInfo:
