@@ -53,8 +53,10 @@ from typing import Any, Literal
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
+from tracker_annotate.core.track_boxes import BoxColumns
 from tracker_annotate.io import store_audit
 from tracker_annotate.io import store_backup as bk
+from tracker_annotate.io import store_packs as sp
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
@@ -189,6 +191,7 @@ class ProjectStore:
             con.close()
             raise bk.damaged(path, f"integrity check: {problem}")
         try:
+            sp.ensure_schema(con)
             project, relpath = sc.load_project(con, path, progress)
         except (sqlite3.Error, UnicodeDecodeError) as exc:  # damaged text fails to decode
             con.close()
@@ -476,6 +479,7 @@ class ProjectStore:
             return
         try:
             self.flush()
+            self._refresh_packs()
             if self._backup_every is not None and self._edited_since_backup:
                 self.backup()
         except ProjectError:
@@ -486,6 +490,27 @@ class ProjectStore:
             with self._lock:
                 self._con.close()
                 self._con = None
+
+    def _refresh_packs(self) -> None:
+        """Re-pack the tracks edited since they were packed (see :mod:`store_packs`), so the
+        next open reads columns instead of rows. Called after a successful flush, when the
+        project in memory is what the rows hold. Failing costs only that speed."""
+        con = self._connection()
+        p = self.project
+
+        def columns(track_id: int) -> BoxColumns | None:
+            return p.columns(track_id) if track_id in p.tracks and not self.has_unsaved else None
+
+        with self._lock:
+            try:
+                t = time.perf_counter()
+                n = sp.refresh_packs(con, sc.CODEC, columns)
+                if n:
+                    log.debug(
+                        "%s: packed %d tracks in %.2f s", self.path, n, time.perf_counter() - t
+                    )
+            except (sqlite3.Error, TrackerAnnotateError, ValueError) as exc:
+                log.warning("%s: could not pack the edited tracks (%s)", self.path, exc)
 
     def __enter__(self) -> ProjectStore:
         return self
