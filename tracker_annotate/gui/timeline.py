@@ -76,16 +76,15 @@ class LaneSummary:
 
     @classmethod
     def of(cls, project: Project, track_id: int) -> LaneSummary:
-        boxes = project.boxes(track_id)
-        frames = np.array(sorted(boxes), dtype=np.int64)
-        items = [boxes[int(f)] for f in frames]
-        vis = np.array([not b.outside for b in items], dtype=bool)
-        key = np.array([b.is_keyframe for b in items], dtype=bool)
-        flag = np.array([b.flagged and not b.verified for b in items], dtype=bool)
-        ver = np.array([b.verified for b in items], dtype=bool)
-        if frames.size == 0:
-            return cls([], frames, frames, [])
-        return cls(_runs(frames[vis]), frames[key], frames[flag], _runs(frames[ver]))
+        c = project.columns(track_id)  # arrays: no FrameBox per frame of a long track
+        frames = c.frame
+        ver = c.verified
+        return cls(
+            _runs(frames[~c.outside]),
+            frames[c.is_keyframe],
+            frames[c.flagged & ~ver],
+            _runs(frames[ver]),
+        )
 
 
 class _Lanes(QWidget):
