@@ -94,10 +94,11 @@ def review_items(project: Project, *, unverified_derived: bool = False) -> list[
     """
     out = []
     for seg in flag_segments(project, unverified_derived=unverified_derived):
-        boxes = project.boxes(seg.track_id)
-        for f in range(seg.start, seg.end + 1):
-            b = boxes[f]
-            out.append(ReviewItem(seg.track_id, f, b.confidence, b.flag_reason))
+        c = project.columns(seg.track_id)
+        first = c.index(seg.start)  # a stretch's frames are consecutive rows
+        conf = c.confidence[first : first + seg.length].tolist()
+        for k in range(seg.length):
+            out.append(ReviewItem(seg.track_id, seg.start + k, conf[k], c.reason_of(first + k)))
     return out
 
 

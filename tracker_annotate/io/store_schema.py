@@ -20,6 +20,10 @@ contiguous on disk, loading is one sequential scan, and an edit is a B-tree upse
 source is a small integer (:data:`SOURCE_CODES`, fixed forever: never reorder) and the four
 booleans share one ``flags`` bit field (:data:`FLAG_BITS`); ``flag_reason`` is NULL unless
 the box is flagged, which costs nothing for the common case.
+
+Opening reads each track's *pack* instead of its rows when the pack is valid: a blob of the
+rows as columns, kept honest by triggers on ``boxes`` (:mod:`.store_packs`). The rows stay
+the truth; the pack tables need no schema version (a reader without them ignores them).
 """
 
 from __future__ import annotations
