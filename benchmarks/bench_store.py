@@ -222,6 +222,7 @@ def child(tree: Path, code: str, *args: object) -> tuple[dict[str, Any], float, 
         capture_output=True,
         text=True,
         env=env,
+        cwd=tree,  # `-c` and `-m` put the working directory first on the path
         check=False,
     )
     wall = time.perf_counter() - t
@@ -296,9 +297,11 @@ def main() -> int:
             for name, tree in trees.items():
                 run_tree(name, tree, path, tmp, args, res)
         rows_only = tmp / "rows.taproj"
-        shutil.copyfile(path, rows_only)
-        invalidate_packs(rows_only)
-        res["new_rows"] = [child(REPO, LOAD_CHILD, rows_only)[0] for _ in range(args.runs)]
+        res["new_rows"] = []
+        for _ in range(args.runs):  # a fresh copy each time: closing re-packs
+            shutil.copyfile(path, rows_only)
+            invalidate_packs(rows_only)
+            res["new_rows"].append(child(REPO, LOAD_CHILD, rows_only)[0])
         copy = tmp / "full.taproj"
         shutil.copyfile(path, copy)
         res["new_full"] = child(REPO, EDIT_CHILD, copy, "FULL", args.edits, args.seed)[0]

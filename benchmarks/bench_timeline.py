@@ -126,6 +126,7 @@ def child(tree: Path, path: Path) -> dict[str, Any]:
         capture_output=True,
         text=True,
         env=env,
+        cwd=tree,  # `-c` puts the working directory first on the path
         check=False,
     )
     if out.returncode != 0:

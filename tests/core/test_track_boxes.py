@@ -139,5 +139,6 @@ def test_track_boxes_behaves_like_a_dict(start: list[FrameBox], steps: list[tupl
         assert len(tb) == len(ref)
         assert sorted(tb) == sorted(ref)
         assert dict(tb.items()) == ref
+        assert list(tb.values()) == [ref[f] for f in tb]  # same order as the keys
         assert tb.get(31) is None and 31 not in tb
     assert [tb.columns().box(i) for i in range(len(ref))] == [ref[f] for f in sorted(ref)]

@@ -86,14 +86,22 @@ def _needs_review(box: FrameBox, unverified_derived: bool) -> bool:
     return box.flagged and not box.verified
 
 
-def review_items(project: Project, *, unverified_derived: bool = False) -> list[ReviewItem]:
+def review_items(
+    project: Project,
+    *,
+    unverified_derived: bool = False,
+    segments: list[FlagSegment] | None = None,
+) -> list[ReviewItem]:
     """Flagged boxes in review order (:func:`flagged_positions`).
 
     With ``unverified_derived`` the filter is "every derived box nobody has verified",
-    flagged or not.
+    flagged or not. ``segments``: the :func:`flag_segments` of that filter, if the caller
+    has them already (a million-box project: they are the expensive part).
     """
     out = []
-    for seg in flag_segments(project, unverified_derived=unverified_derived):
+    if segments is None:
+        segments = flag_segments(project, unverified_derived=unverified_derived)
+    for seg in segments:
         c = project.columns(seg.track_id)
         first = c.index(seg.start)  # a stretch's frames are consecutive rows
         conf = c.confidence[first : first + seg.length].tolist()
@@ -147,6 +155,27 @@ def _track_segments(
     frame_l = frames.tolist()
     out = []
     for r, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        span_n, span_e = n_dv[i1[r]] - n_dv[i0[r]], e_dv[i1[r]] - e_dv[i0[r]]
+        if b - a == 1:  # most stretches are one box: the general path's arithmetic, inlined
+            i = want_l[a]
+            cv, f = conf_l[i], frame_l[i]
+            e = _err(cv)
+            span_e -= e if dv_l[i] and not fl_l[i] else 0
+            out.append(
+                _valued(
+                    tid,
+                    (f, f),
+                    e_run=e,
+                    p_wrong=1.0 - (1.0 - e),
+                    min_conf=cv,
+                    reasons={c.reason_of(i)},
+                    retracked=span_n - dv_l[i] + 1,
+                    span_e=span_e,
+                    worst=f,
+                    costs=costs,
+                )
+            )
+            continue
         rows = want_l[a:b]
         in_run_dv = sum(1 for i in rows if dv_l[i])
         in_run_e = sum(_err(conf_l[i]) for i in rows if dv_l[i] and not fl_l[i])
@@ -156,8 +185,8 @@ def _track_segments(
                 run=[frame_l[i] for i in rows],
                 confs=[conf_l[i] for i in rows],
                 reasons={c.reason_of(i) for i in rows},
-                span_n=n_dv[i1[r]] - n_dv[i0[r]] - in_run_dv,
-                span_e=e_dv[i1[r]] - e_dv[i0[r]] - in_run_e,
+                span_n=span_n - in_run_dv,
+                span_e=span_e - in_run_e,
                 costs=costs,
             )
         )
@@ -180,17 +209,46 @@ def _segment(
 ) -> FlagSegment:
     e_run = sum(_err(c) for c in confs)
     p_wrong = 1.0 - math.prod(1.0 - _err(c) for c in confs)
-    seconds = costs.watch_s * len(run) + (1 - p_wrong) * costs.verify_s + p_wrong * costs.correct_s
-    value = (e_run + p_wrong * max(0.0, span_e)) / max(seconds, 1e-9)
     worst = min(zip(run, confs, strict=True), key=lambda fc: (fc[1], fc[0]))[0]
+    return _valued(
+        tid,
+        (run[0], run[-1]),
+        e_run=e_run,
+        p_wrong=p_wrong,
+        min_conf=min(confs),
+        reasons=reasons,
+        retracked=span_n + len(run),
+        span_e=span_e,
+        worst=worst,
+        costs=costs,
+    )
+
+
+def _valued(
+    tid: int,
+    span: tuple[int, int],
+    *,
+    e_run: float,
+    p_wrong: float,
+    min_conf: float,
+    reasons: set[str],
+    retracked: int,
+    span_e: float,
+    worst: int,
+    costs: ReviewCosts,
+) -> FlagSegment:
+    """The stretch ``span`` with what a visit is worth (see the module doc)."""
+    n = span[1] - span[0] + 1
+    seconds = costs.watch_s * n + (1 - p_wrong) * costs.verify_s + p_wrong * costs.correct_s
+    value = (e_run + p_wrong * max(0.0, span_e)) / max(seconds, 1e-9)
     return FlagSegment(
         tid,
-        run[0],
-        run[-1],
-        min(confs),
+        span[0],
+        span[1],
+        min_conf,
         tuple(sorted(r for r in reasons if r)),
         e_run,
-        span_n + len(run),
+        retracked,
         seconds,
         value,
         worst,

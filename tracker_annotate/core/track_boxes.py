@@ -15,7 +15,7 @@ project file has its own, mapped when it is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import ItemsView, Iterable, Iterator, MutableMapping, ValuesView
 from dataclasses import dataclass
 from typing import Any
 
@@ -243,6 +243,31 @@ class BoxColumns:
             outside,
         )
 
+    def iter_boxes(self) -> Iterator[FrameBox]:
+        """Every row as a :class:`FrameBox`, in frame order (cheaper than :meth:`box` each)."""
+        flag_tuples, sources, reasons = _FLAG_TUPLES, SOURCES, self.reasons
+        for f, (x1, y1, x2, y2), s, c, fl, r in zip(
+            self.frame.tolist(),
+            self.xyxy.tolist(),
+            self.source.tolist(),
+            self.confidence.tolist(),
+            self.flags.tolist(),
+            self.reason.tolist(),
+            strict=True,
+        ):
+            flagged, verified, occluded, outside = flag_tuples[fl]
+            yield FrameBox(
+                f,
+                BoxXYXY(x1, y1, x2, y2),
+                sources[s],
+                c,
+                flagged,
+                reasons[r] if flagged else "",
+                verified,
+                occluded,
+                outside,
+            )
+
     def bit(self, mask: int) -> BoolArray:
         out: BoolArray = (self.flags & mask) != 0
         return out
@@ -359,5 +384,36 @@ class TrackBoxes(MutableMapping[int, FrameBox]):
             if b is not None and base.index(f) < 0:
                 yield f
 
+    def values(self) -> ValuesView[FrameBox]:
+        return _Values(self)
+
+    def items(self) -> ItemsView[int, FrameBox]:
+        return _Items(self)
+
     def __repr__(self) -> str:
         return f"TrackBoxes({self._n} boxes, {len(self._over)} edited)"
+
+
+class _Values(ValuesView[FrameBox]):
+    """Iterates the columns in one pass when nothing is edited (the usual whole-track read)."""
+
+    _mapping: TrackBoxes
+
+    def __iter__(self) -> Iterator[FrameBox]:
+        tb = self._mapping
+        if tb._over:
+            yield from (tb[f] for f in tb)
+        else:
+            yield from tb._base.iter_boxes()
+
+
+class _Items(ItemsView[int, FrameBox]):
+    _mapping: TrackBoxes
+
+    def __iter__(self) -> Iterator[tuple[int, FrameBox]]:
+        tb = self._mapping
+        if tb._over:
+            yield from ((f, tb[f]) for f in tb)
+        else:
+            for b in tb._base.iter_boxes():
+                yield b.frame, b
