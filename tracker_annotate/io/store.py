@@ -53,7 +53,6 @@ from typing import Any, Literal
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
-from tracker_annotate.core.track_boxes import BoxColumns
 from tracker_annotate.io import store_audit
 from tracker_annotate.io import store_backup as bk
 from tracker_annotate.io import store_packs as sp
@@ -478,7 +477,7 @@ class ProjectStore:
         if self._con is None:
             return
         try:
-            self.flush()
+            self.flush()  # raises if an edit could not be written: then no re-pack
             self._refresh_packs()
             if self._backup_every is not None and self._edited_since_backup:
                 self.backup()
@@ -492,23 +491,13 @@ class ProjectStore:
                 self._con = None
 
     def _refresh_packs(self) -> None:
-        """Re-pack the tracks edited since they were packed (see :mod:`store_packs`), so the
-        next open reads columns instead of rows. Called after a successful flush, when the
-        project in memory is what the rows hold. Failing costs only that speed."""
-        con = self._connection()
+        """Re-pack the tracks edited since they were packed (see :mod:`store_packs`) from
+        the project, which after a successful flush is what the rows hold, so the next
+        open reads columns instead of rows. Failing costs only that speed."""
         p = self.project
-
-        def columns(track_id: int) -> BoxColumns | None:
-            return p.columns(track_id) if track_id in p.tracks and not self.has_unsaved else None
-
         with self._lock:
             try:
-                t = time.perf_counter()
-                n = sp.refresh_packs(con, sc.CODEC, columns)
-                if n:
-                    log.debug(
-                        "%s: packed %d tracks in %.2f s", self.path, n, time.perf_counter() - t
-                    )
+                sp.refresh_packs(self._connection(), sc.CODEC, p.columns)
             except (sqlite3.Error, TrackerAnnotateError, ValueError) as exc:
                 log.warning("%s: could not pack the edited tracks (%s)", self.path, exc)
 

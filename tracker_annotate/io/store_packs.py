@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from tracker_annotate.core.boxes import BoxSource
-from tracker_annotate.core.errors import BoxError, ProjectDamagedError
+from tracker_annotate.core.errors import BoxError, ProjectDamagedError, ProjectError
 from tracker_annotate.core.track_boxes import (
     FLAGGED,
     OCCLUDED,
@@ -287,8 +287,6 @@ def _frame_of(exc: BaseException) -> str:
 
 
 def _orphans(where: str, tids: list[int]) -> Exception:
-    from tracker_annotate.core.errors import ProjectError
-
     return ProjectError(f"{where}: boxes of tracks {tids[:10]} whose track is missing")
 
 
@@ -304,22 +302,35 @@ def refresh_packs(
     """Pack every track with rows and no valid pack, in one transaction; returns how many.
 
     ``columns(track_id)`` gives the track's columns when the caller holds exactly what
-    the rows hold (the store after a successful flush: the project in memory), else
-    ``None`` and the rows are read. Packs of tracks without rows are dropped. A crash or
-    an error here loses nothing: packs are a cache."""
+    the rows hold (the store after a successful flush: the project in memory); a track it
+    does not know (``ProjectError``, or ``None``) is read from its rows. Packs of tracks
+    without rows are dropped. A crash or an error here loses nothing: packs are a cache."""
     missing = stale_tracks(con)
     con.execute("BEGIN IMMEDIATE")
     try:
         con.execute(
             "DELETE FROM box_packs WHERE track_id NOT IN (SELECT track_id FROM box_packs_valid)"
         )
-        write_packs(con, codec, ((t, columns(t) or codec.from_rows(con, t)) for t in missing))
+        write_packs(con, codec, ((t, _columns_or_rows(con, codec, columns, t)) for t in missing))
         con.execute("COMMIT")
     except BaseException:
         if con.in_transaction:
             con.execute("ROLLBACK")
         raise
     return len(missing)
+
+
+def _columns_or_rows(
+    con: sqlite3.Connection,
+    codec: Codec,
+    columns: Callable[[int], BoxColumns | None],
+    tid: int,
+) -> BoxColumns:
+    try:
+        cols = columns(tid)
+    except ProjectError:
+        cols = None
+    return cols if cols is not None else codec.from_rows(con, tid)
 
 
 def write_packs(
