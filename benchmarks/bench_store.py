@@ -313,6 +313,8 @@ def main() -> int:
         con.close()
 
     res.update(
+        base_commit=_commit(trees.get("base")),
+        new_commit=_commit(REPO),
         boxes=n,
         build_s=build_s,
         create_s=create_s,
@@ -325,6 +327,18 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(report(res, args))
     return 0
+
+
+def _commit(tree: Path | None) -> str:
+    if tree is None:
+        return ""
+    out = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip()
 
 
 def _cmd(args: argparse.Namespace) -> str:
@@ -354,6 +368,9 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
         "# Project store benchmark",
         "",
         f"Command: `{_cmd(args)}`",
+        "",
+        f"Trees: base = commit `{r.get('base_commit') or '-'}`, new = commit "
+        f"`{r.get('new_commit') or '-'}` (plus uncommitted changes, if any).",
         "",
         f"Machine: {platform.machine()}, {platform.system()} {platform.release()}, Python "
         f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}; 2 cores shared with "
@@ -450,7 +467,34 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> str:
             + " | ".join(f"{g[k]['open_to_painted_s']:.2f} s" for k in names)
             + " |"
         )
-    lines.append("")
+    lines += [
+        "",
+        "## Reading the numbers",
+        "",
+        "- **Open.** The base built and validated a `FrameBox` and a `BoxXYXY` per row "
+        "(~2-2.5 us each) after stepping SQLite through a million rows. The new store holds "
+        "each track as NumPy columns (`core/track_boxes.py`) and reads them from a packed "
+        "copy of the track's rows (`io/store_packs.py`): one blob per track, validated as a "
+        "whole. What is left of the open is mostly `PRAGMA quick_check`, which reads every "
+        "page of the (now larger) file.",
+        "- **Rows stay the truth.** Triggers on `boxes` drop a track's pack-valid mark in "
+        "the same transaction as any change to its rows, whoever writes them; closing "
+        "re-packs the tracks edited (from the project, which after a successful flush is "
+        "what the rows hold). After a crash the edited tracks are read from their rows "
+        "(the rows-only line above is the worst case: every track).",
+        "- **Costs.** The file carries ~54 B/box of packs beside the ~65 B/box rows (so a "
+        "backup copies more), closing after edits to every track re-packs them all (the "
+        "close line above), and a whole-track rewrite pays a trigger per row. A one-box "
+        "edit is unchanged: the trigger deletes one row of a one-page table.",
+        "- **Status.** `status` and `audit` import only their CLI module (the base imported "
+        "the tracking engine and OpenCV for every command), and the quality report, the "
+        "review queue and the audit read columns; their results are identical to the "
+        "per-box code's.",
+        "- **Memory.** After loading, a box costs its columns (54 B), not three Python "
+        "objects; a `FrameBox` is made when one is read (the canvas asks for the current "
+        "frame's, the timeline for per-lane summaries built from the columns).",
+        "",
+    ]
     return "\n".join(lines)
 
 
