@@ -141,4 +141,5 @@ def test_track_boxes_behaves_like_a_dict(start: list[FrameBox], steps: list[tupl
         assert dict(tb.items()) == ref
         assert list(tb.values()) == [ref[f] for f in tb]  # same order as the keys
         assert tb.get(31) is None and 31 not in tb
+        assert tb.get(None) is None and "3" not in tb  # keys a dict could not hold either
     assert [tb.columns().box(i) for i in range(len(ref))] == [ref[f] for f in sorted(ref)]

@@ -96,6 +96,10 @@ class BoxColumns:
             _frozen(a)
         if not self.reasons or self.reasons[0] != "":
             raise BoxError("reasons[0] must be the empty reason")
+        # a track without gaps (the usual) finds a frame's row by subtraction
+        first = int(self.frame[0]) if n else 0
+        contiguous = n > 0 and int(self.frame[-1]) - first == n - 1
+        object.__setattr__(self, "_first", first if contiguous else None)
         if n == 0:
             return
         bad = self._bad_rows()
@@ -217,13 +221,14 @@ class BoxColumns:
 
     def index(self, frame: int) -> int:
         """Row of ``frame``, or -1."""
+        if not isinstance(frame, (int, np.integer)):
+            return -1  # like a dict asked for a key it cannot hold
         f = self.frame
         n = f.shape[0]
-        if n == 0:
-            return -1
-        i = frame - int(f[0])  # a track without gaps: the row is the offset
-        if 0 <= i < n and f[i] == frame:
-            return i
+        first: int | None = self._first  # type: ignore[attr-defined]
+        if first is not None:  # strictly increasing and without gaps
+            i = int(frame) - first
+            return i if 0 <= i < n else -1
         i = int(np.searchsorted(f, frame))
         return i if i < n and f[i] == frame else -1
 
