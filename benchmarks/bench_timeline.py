@@ -146,6 +146,7 @@ def main() -> int:
     trees = {"new": REPO}
     if args.base_tree:
         trees = {"base": args.base_tree.resolve(), **trees}
+    args.trees = trees
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hour.taproj"
         p = make_project(args.frames, args.seed)
@@ -160,6 +161,16 @@ def main() -> int:
     if args.out:
         args.out.write_text(report(res, n, args))
     return 0
+
+
+def _commit(tree: Path) -> str:
+    out = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip()
 
 
 def report(res: dict[str, list[dict[str, Any]]], n: int, args: argparse.Namespace) -> str:
@@ -183,6 +194,10 @@ def report(res: dict[str, list[dict[str, Any]]], n: int, args: argparse.Namespac
         "# Timeline on an hour of video",
         "",
         f"Command: `{cmd}`",
+        "",
+        "Trees: "
+        + ", ".join(f"{k} = commit `{_commit(t)}`" for k, t in args.trees.items())
+        + " (plus uncommitted changes, if any).",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}; 2 cores shared "
         f"with other jobs (1-min load average {os.getloadavg()[0]:.1f} at the end). "
