@@ -4,6 +4,7 @@ the same way, with ``TrackerConfig``'s defaults, and refuses bad values alike.""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +138,33 @@ def _subparser(command: str) -> argparse.ArgumentParser:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     found: argparse.ArgumentParser = sub.choices[command]
     return found
+
+
+def test_light_commands_parse_as_in_the_full_parser() -> None:
+    """``status``/``audit`` build a parser with only their module: it must be the module
+    that registers them, so they parse exactly as in the full parser."""
+    from tracker_annotate.cli.main import LIGHT_COMMANDS
+
+    for command in LIGHT_COMMANDS:
+        argv = [command, "p.taproj", "--json"]
+        assert vars(build_parser(command).parse_args(argv)) == vars(_parse(argv))
+
+
+def test_status_does_not_import_the_tracking_engine(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tracker_annotate.core.project import Project
+    from tracker_annotate.io.store import ProjectStore
+
+    path = tmp_path / "p.taproj"
+    ProjectStore.create(path, Project()).close()
+    code = (
+        "import sys\n"
+        "from tracker_annotate.cli.main import main\n"
+        f"assert main(['status', {str(path)!r}, '--json']) == 0\n"
+        "heavy = [m for m in ('tracker_annotate.tracking.engine', 'cv2') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr

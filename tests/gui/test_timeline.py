@@ -11,9 +11,11 @@ from pytestqt.qtbot import QtBot
 
 from tests.gui.conftest import add_flagged_track
 from tracker_annotate.core import commands
+from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
+from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.gui import style
 from tracker_annotate.gui.main_window import MainWindow
-from tracker_annotate.gui.timeline import RULER_H, tick_spans
+from tracker_annotate.gui.timeline import RULER_H, LaneSummary, px_spans, tick_spans
 
 
 @pytest.mark.parametrize(
@@ -28,6 +30,45 @@ from tracker_annotate.gui.timeline import RULER_H, tick_spans
 )
 def test_tick_spans(left: list[float], width: float, expected: list[tuple[float, float]]) -> None:
     assert tick_spans(np.asarray(left, dtype=float), width) == expected
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "expected"),
+    [
+        ([], [], []),  # no runs
+        ([10.0, 30.0], [20.0, 40.0], [(10.0, 20.0), (30.0, 40.0)]),  # apart on screen
+        ([10.0, 20.2], [20.0, 25.0], [(10.0, 25.0)]),  # a sub-pixel gap is not drawn
+        ([0.0, 0.01, 0.02, 0.03], [1.0, 1.01, 1.02, 1.03], [(0.0, 1.03)]),  # zoomed out
+    ],
+)
+def test_px_spans(
+    left: list[float], right: list[float], expected: list[tuple[float, float]]
+) -> None:
+    assert px_spans(np.asarray(left, dtype=float), np.asarray(right, dtype=float)) == expected
+
+
+def test_lane_summary_from_columns() -> None:
+    p = Project(MediaRef("v.mp4", 100, 640, 480))
+
+    def b(f: int, **kw: object) -> FrameBox:
+        return FrameBox(f, BoxXYXY(0, 0, 5, 5), BoxSource.TRACKED, 0.5, **kw)  # type: ignore[arg-type]
+
+    with p.edit("t") as tx:
+        tx.set_track(TrackInfo(1))
+        for box in [
+            FrameBox(0, BoxXYXY(0, 0, 5, 5)),  # manual: a keyframe
+            b(1, flagged=True),
+            b(2, verified=True, flagged=True),  # verified: not a flag to review
+            b(3, verified=True),
+            b(4, outside=True),
+            b(7, flagged=True),
+        ]:
+            tx.set_box(1, box)
+    s = LaneSummary.of(p, 1)
+    assert s.visible_runs.tolist() == [[0, 3], [7, 7]]
+    assert s.keyframes.tolist() == [0, 2, 3]
+    assert s.flagged.tolist() == [1, 7]
+    assert s.verified_runs.tolist() == [[2, 3]]
 
 
 def _lane_pixel(win: MainWindow, frame: int) -> QColor:

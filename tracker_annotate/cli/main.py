@@ -33,11 +33,20 @@ SUBCOMMAND_MODULES = (
     "tracker_annotate.cli.gui",
 )
 
+#: Commands whose run imports only their own module: ``status`` on a million-box project
+#: should not spend a second importing the tracking engine and OpenCV first (``--help``
+#: and every other command still build the whole parser).
+LIGHT_COMMANDS = {
+    "status": "tracker_annotate.cli.quality",
+    "audit": "tracker_annotate.cli.quality",
+}
+
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; for one of :data:`LIGHT_COMMANDS`, with only its module."""
     parser = argparse.ArgumentParser(
         prog="tracker-annotate",
         description="Video object-tracking annotation accelerator.",
@@ -47,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="show tracebacks and debug logging"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in SUBCOMMAND_MODULES:
+    light = LIGHT_COMMANDS.get(command or "")
+    for name in (light,) if light else SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
     for sub_parser in sub.choices.values():
         # after the subcommand too: `tracker-annotate track ... -v` is how people type it
@@ -73,7 +83,8 @@ def quiet_native_logs() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     args.verbose = args.verbose or getattr(args, "sub_verbose", False)
     if not args.verbose:

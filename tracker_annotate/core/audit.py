@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from tracker_annotate.core import intervals
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
@@ -58,6 +59,15 @@ from tracker_annotate.core.quality import (
     AuditSample,
     Outcome,
     Stratum,
+)
+from tracker_annotate.core.track_boxes import (
+    FLAGGED,
+    MANUAL_CODE,
+    OUTSIDE,
+    VERIFIED,
+    BoxColumns,
+    FloatArray,
+    IntArray,
 )
 
 LEVEL = 0.95
@@ -85,27 +95,40 @@ class ReviewCosts:
 # -- population and prediction -----------------------------------------------------------
 
 
-def _is_candidate(b: FrameBox) -> bool:
-    """A derived visible box nobody verified: what a threshold may flag or leave unseen."""
-    return b.is_derived and not b.outside and not b.verified
+def _candidates(c: BoxColumns) -> npt.NDArray[np.bool_]:
+    """Derived visible boxes nobody verified (per row): what a threshold may flag or
+    leave unseen."""
+    out: npt.NDArray[np.bool_] = (c.source != MANUAL_CODE) & ((c.flags & (VERIFIED | OUTSIDE)) == 0)
+    return out
 
 
 def n_visible(project: Project) -> int:
     """Visible (not outside) boxes of every source: the residual's denominator."""
     return sum(
-        1 for t in review_track_ids(project) for b in project.boxes(t).values() if not b.outside
+        int(np.count_nonzero(~project.columns(t).outside)) for t in review_track_ids(project)
     )
+
+
+def unseen_columns(project: Project) -> tuple[IntArray, IntArray, FloatArray]:
+    """``(track_ids, frames, confidences)`` of every unseen box (threshold 0), sorted by
+    ``(track_id, frame)``: :func:`unseen_boxes` without a tuple per box."""
+    parts = []
+    for tid in review_track_ids(project):
+        c = project.columns(tid)
+        m = _candidates(c) & ~c.flagged
+        parts.append((np.full(int(m.sum()), tid, dtype=np.int64), c.frame[m], c.confidence[m]))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    t, f, conf = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return t, f, conf
 
 
 def unseen_boxes(project: Project, threshold: float = 0.0) -> list[tuple[int, int, float]]:
     """``(track_id, frame, confidence)`` of every unseen box at ``threshold``, sorted by
     ``(track_id, frame)``."""
-    return [
-        (tid, f, b.confidence)
-        for tid in review_track_ids(project)
-        for f, b in sorted(project.boxes(tid).items())
-        if _is_candidate(b) and not b.flagged and b.confidence >= threshold
-    ]
+    t, f, c = unseen_columns(project)
+    keep = c >= threshold
+    return list(zip(t[keep].tolist(), f[keep].tolist(), c[keep].tolist(), strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,30 +154,29 @@ def predict_curve(project: Project, costs: ReviewCosts | None = None) -> list[Pr
     confidence of an unflagged candidate box, and for flagging every candidate; in
     increasing threshold order."""
     costs = costs or ReviewCosts()
-    keys: list[float] = []  # -1 = flagged whatever the threshold
-    conf: list[float] = []
-    pair_keys: list[float] = []
+    k_parts: list[FloatArray] = []  # -1 = flagged whatever the threshold
+    c_parts: list[FloatArray] = []
+    p_parts: list[FloatArray] = []
     for tid in review_track_ids(project):
-        prev_f, prev_k = -2, 0.0
-        for f, b in sorted(project.boxes(tid).items()):
-            if not _is_candidate(b):
-                prev_f = -2
-                continue
-            k = -1.0 if b.flagged else b.confidence
-            keys.append(k)
-            conf.append(b.confidence)
-            if f == prev_f + 1:
-                pair_keys.append(max(k, prev_k))
-            prev_f, prev_k = f, k
+        c = project.columns(tid)
+        cand = _candidates(c)
+        k = np.where(c.flagged, -1.0, c.confidence)
+        # a pair: two candidates on consecutive frames, next to each other in the track
+        pair = cand[1:] & cand[:-1] & (c.frame[1:] == c.frame[:-1] + 1)
+        k_parts.append(k[cand])
+        c_parts.append(c.confidence[cand])
+        p_parts.append(np.maximum(k[1:], k[:-1])[pair])
+    k_arr, conf, pair_keys = (
+        np.concatenate([np.zeros(0), *x]) for x in (k_parts, c_parts, p_parts)
+    )
     total = max(1, n_visible(project))
-    k_arr = np.asarray(keys, dtype=np.float64)
     order = np.argsort(k_arr, kind="stable")
     k_sorted = k_arr[order]
-    err_sorted = 1.0 - np.asarray(conf, dtype=np.float64)[order]
+    err_sorted = 1.0 - conf[order]
     # expected wrong left when boxes [i:] stay unflagged
     tail = np.concatenate([np.cumsum(err_sorted[::-1])[::-1], [0.0]])
     head = np.concatenate([[0.0], np.cumsum(err_sorted)])
-    pairs = np.sort(np.asarray(pair_keys, dtype=np.float64))
+    pairs = np.sort(pair_keys)
     # threshold 1.0 means "flag every candidate" (the last point), so 1.0 is not a step
     uniq = np.unique(k_sorted[(k_sorted > 0) & (k_sorted < 1.0)])
     if len(uniq) > MAX_THRESHOLDS:  # finer steps than this change nothing a user can see
@@ -217,10 +239,12 @@ def apply_threshold(project: Project, threshold: float, description: str = "") -
     every = threshold >= 1.0
     with project.edit(description or f"Flag below confidence {threshold:.3f}") as tx:
         for tid in review_track_ids(project):
-            for _, b in sorted(project.boxes(tid).items()):
-                if _is_candidate(b) and not b.flagged and (b.confidence < threshold or every):
-                    tx.set_box(tid, b.with_(flagged=True, flag_reason=TARGET_REASON))
-                    n += 1
+            c = project.columns(tid)
+            pick = _candidates(c) & ~c.flagged & ((c.confidence < threshold) | every)
+            boxes = project.boxes(tid)
+            for f in c.frame[pick].tolist():
+                tx.set_box(tid, boxes[f].with_(flagged=True, flag_reason=TARGET_REASON))
+                n += 1
         tx.set_quality(replace(project.quality, threshold=threshold))
     return n
 
@@ -273,16 +297,15 @@ def draw_audit(
     if not 0.0 <= medium_share <= 1.0:
         raise ConfigError(f"medium_share must be in [0, 1], got {medium_share}")
     thr = threshold if threshold is not None else (project.quality.threshold or 0.0)
-    pop = unseen_boxes(project, 0.0)
-    if not pop:
+    pop_t, pop_f, confs = unseen_columns(project)
+    if not confs.size:
         raise ProjectError("nothing to audit: every visible derived box is flagged or verified")
-    confs = np.array([c for _, _, c in pop], dtype=np.float64)
     # rank by confidence, ties by (track, frame): the population list is already in that order
     by_conf = np.argsort(confs, kind="stable")
     cut = _split_medium(confs[by_conf])
     groups = [by_conf[:cut], by_conf[cut:]] if cut else [by_conf]
     names = ["medium band", "rest"] if cut else ["all"]
-    n = min(n, len(pop))
+    n = min(n, len(confs))
     if len(groups) == 2:
         want = [round(n * medium_share), n - round(n * medium_share)]
         for h in (0, 1):  # a stratum too small passes its surplus to the other
@@ -299,8 +322,8 @@ def draw_audit(
         c = confs[g]
         strata.append(Stratum(names[h], float(c.min()), float(c.max()), len(g)))
         for idx in np.sort(rng.choice(len(g), size=k, replace=False)):
-            tid, f, _ = pop[int(g[int(idx)])]
-            drawn.append(AuditSample(tid, f, h))
+            i = int(g[int(idx)])
+            drawn.append(AuditSample(int(pop_t[i]), int(pop_f[i]), h))
     walk = rng.permutation(len(drawn))  # interleave strata: a half-done audit covers both
     return AuditRound(
         seed, thr, n_visible(project), tuple(strata), tuple(drawn[int(i)] for i in walk)
@@ -314,10 +337,8 @@ def start_audit(
     store it in the project as one undoable edit. Refused while flags are unreviewed
     unless ``force``: the audit measures what is left after the review."""
     flagged = sum(
-        1
+        int(np.count_nonzero((project.columns(t).flags & (FLAGGED | VERIFIED)) == FLAGGED))
         for t in review_track_ids(project)
-        for b in project.boxes(t).values()
-        if b.flagged and not b.verified
     )
     if flagged and not force:
         raise ProjectError(
@@ -325,7 +346,7 @@ def start_audit(
             f"it then measures only the unflagged boxes)"
         )
     if n is None:
-        pop = len(unseen_boxes(project))
+        pop = len(unseen_columns(project)[2])
         n = sample_size(pop, n_visible(project), project.quality.target)
     rnd = draw_audit(project, n, seed)
     q = project.quality

@@ -28,6 +28,8 @@ MAX_COORD = 1e7
 #: A box may hang over the image edge (an object half in view), but one more than this many
 #: times the image's width or height is not an object in it.
 MAX_SPAN_IMAGES = 10.0
+#: The reason a flagged box gets when none is given.
+DEFAULT_FLAG_REASON = "low confidence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +270,7 @@ class FrameBox:
         if not isinstance(self.source, BoxSource):
             object.__setattr__(self, "source", BoxSource(self.source))
         if self.flagged and not self.flag_reason:
-            object.__setattr__(self, "flag_reason", "low confidence")
+            object.__setattr__(self, "flag_reason", DEFAULT_FLAG_REASON)
         if not self.flagged and self.flag_reason:
             object.__setattr__(self, "flag_reason", "")
 

@@ -27,6 +27,7 @@ from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.events import Signal
 from tracker_annotate.core.labels import DEFAULT_LABEL, Label
 from tracker_annotate.core.quality import QualityState
+from tracker_annotate.core.track_boxes import BoxColumns, TrackBoxes
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class Transaction:
         if tid not in self._old_tracks:
             self._old_tracks[tid] = p._tracks.get(tid)
         if tid not in p._tracks:
-            p._boxes[tid] = {}
+            p._boxes[tid] = TrackBoxes()
         p._tracks[tid] = info
         p._next_track_id = max(p._next_track_id, tid + 1)
         self._new_tracks[tid] = info
@@ -331,7 +332,7 @@ class Transaction:
         for tid, info in tracks.items():
             if info is not None:
                 if tid not in p._tracks:
-                    p._boxes[tid] = {}
+                    p._boxes[tid] = TrackBoxes()
                 p._tracks[tid] = info
                 p._next_track_id = max(p._next_track_id, tid + 1)
         for (tid, frame), box in boxes.items():
@@ -363,7 +364,8 @@ class Transaction:
         p = self._project
         for key in self._old_boxes:
             tid, frame = key
-            self._new_boxes[key] = p._boxes.get(tid, {}).get(frame)
+            boxes = p._boxes.get(tid)
+            self._new_boxes[key] = None if boxes is None else boxes.get(frame)
         for tid in self._old_tracks:
             self._new_tracks[tid] = p._tracks.get(tid)
         for name in self._old_labels:
@@ -461,7 +463,7 @@ class Project:
         for lab in labels if labels is not None else [DEFAULT_LABEL]:
             self._labels[lab.name] = lab
         self._tracks: dict[int, TrackInfo] = {}
-        self._boxes: dict[int, dict[int, FrameBox]] = {}
+        self._boxes: dict[int, TrackBoxes] = {}
         self._next_track_id = 1
         self._stale: set[tuple[int, int]] = set()
         self._quality = QualityState()
@@ -491,14 +493,24 @@ class Project:
             raise ProjectError(f"no track {track_id}") from None
 
     def boxes(self, track_id: int) -> Mapping[int, FrameBox]:
-        """The boxes of a track keyed by 0-based frame (a read-only view, unsorted)."""
+        """The boxes of a track keyed by 0-based frame (a read-only view; iterated in frame
+        order, then frames added since the last :meth:`columns`). Each read of a box makes
+        its :class:`FrameBox`: whole-track questions are cheaper on :meth:`columns`."""
         try:
             return MappingProxyType(self._boxes[track_id])
         except KeyError:
             raise ProjectError(f"no track {track_id}") from None
 
+    def columns(self, track_id: int) -> BoxColumns:
+        """The boxes of a track as read-only arrays sorted by frame (no object per box)."""
+        try:
+            return self._boxes[track_id].columns()
+        except KeyError:
+            raise ProjectError(f"no track {track_id}") from None
+
     def box(self, track_id: int, frame: int) -> FrameBox | None:
-        return self._boxes.get(track_id, {}).get(frame)
+        boxes = self._boxes.get(track_id)
+        return None if boxes is None else boxes.get(frame)
 
     def boxes_at(self, frame: int) -> list[tuple[int, FrameBox]]:
         """Every track's box on ``frame`` as ``(track_id, box)``, in track-id order."""
@@ -511,12 +523,15 @@ class Project:
 
     def keyframes(self, track_id: int) -> list[int]:
         """Sorted frames where the track has a human box (manual or verified)."""
-        return sorted(f for f, b in self.boxes(track_id).items() if b.is_keyframe)
+        c = self.columns(track_id)
+        out: list[int] = c.frame[c.is_keyframe].tolist()
+        return out
 
     def extent(self, track_id: int) -> tuple[int, int] | None:
         """First and last frame with a visible (not outside) box, or ``None``."""
-        frames = [f for f, b in self.boxes(track_id).items() if not b.outside]
-        return (min(frames), max(frames)) if frames else None
+        c = self.columns(track_id)
+        frames = c.frame[~c.outside]
+        return (int(frames[0]), int(frames[-1])) if frames.size else None
 
     def n_boxes(self) -> int:
         return sum(len(b) for b in self._boxes.values())
@@ -580,9 +595,9 @@ def snapshot_project(project: Project) -> Project:
     are not copied: a run reads neither)."""
     copy = Project(project.media, list(project.labels.values()))
     with copy.edit("snapshot") as tx:
-        for tid, info in project.tracks.items():
+        for info in project.tracks.values():
             tx.set_track(info)
-            for box in project.boxes(tid).values():
-                tx.set_box(tid, box)
     copy.history.clear()
+    for tid in project.tracks:  # the columns are immutable: shared, not copied
+        copy._boxes[tid] = TrackBoxes(project.columns(tid))
     return copy

@@ -27,15 +27,17 @@ flag), and the review list all use :func:`flagged_positions`, the boxes in that 
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from tracker_annotate.core import commands
 from tracker_annotate.core.audit import ReviewCosts
-from tracker_annotate.core.boxes import BoxSource, FrameBox
+from tracker_annotate.core.boxes import FrameBox
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.proposals import review_track_ids
+from tracker_annotate.core.track_boxes import BoxColumns
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +91,27 @@ def _needs_review(box: FrameBox, unverified_derived: bool) -> bool:
     return box.flagged and not box.verified
 
 
-def review_items(project: Project, *, unverified_derived: bool = False) -> list[ReviewItem]:
+def review_items(
+    project: Project,
+    *,
+    unverified_derived: bool = False,
+    segments: list[FlagSegment] | None = None,
+) -> list[ReviewItem]:
     """Flagged boxes in review order (:func:`flagged_positions`).
 
     With ``unverified_derived`` the filter is "every derived box nobody has verified",
-    flagged or not.
+    flagged or not. ``segments``: the :func:`flag_segments` of that filter, if the caller
+    has them already (a million-box project: they are the expensive part).
     """
     out = []
-    for seg in flag_segments(project, unverified_derived=unverified_derived):
-        boxes = project.boxes(seg.track_id)
-        for f in range(seg.start, seg.end + 1):
-            b = boxes[f]
-            out.append(ReviewItem(seg.track_id, f, b.confidence, b.flag_reason))
+    if segments is None:
+        segments = flag_segments(project, unverified_derived=unverified_derived)
+    for seg in segments:
+        c = project.columns(seg.track_id)
+        first = c.index(seg.start)  # a stretch's frames are consecutive rows
+        conf = c.confidence[first : first + seg.length].tolist()
+        for k in range(seg.length):
+            out.append(ReviewItem(seg.track_id, seg.start + k, conf[k], c.reason_of(first + k)))
     return out
 
 
@@ -112,91 +123,137 @@ def flag_segments(
     costs = costs or ReviewCosts()
     segs: list[FlagSegment] = []
     for tid in review_track_ids(project):
-        boxes = project.boxes(tid)
-        frames = sorted(boxes)
-        keys: list[int] = []
-        want: list[int] = []
-        # prefix sums over `frames`: derived visible boxes, and their expected wrong when
-        # unflagged (what a correction's re-track may also fix). The hot loop of the
-        # review panel's refresh: FrameBox properties are inlined.
-        n_dv = [0]
-        e_dv = [0.0]
-        n_acc, e_acc = 0, 0.0
-        manual = BoxSource.MANUAL
-        for f in frames:
-            b = boxes[f]
-            key = b.source is manual or b.verified
-            if key:
-                keys.append(f)
-            elif not b.outside:
-                n_acc += 1
-                if not b.flagged:
-                    c = b.confidence
-                    e_acc += 1.0 - (c if c < 1.0 else 1.0) if c > 0.0 else 1.0
-            # = _needs_review(b, unverified_derived), inlined
-            if (
-                (not key and not b.outside)
-                if unverified_derived
-                else (b.flagged and not b.verified)
-            ):
-                want.append(f)
-            n_dv.append(n_acc)
-            e_dv.append(e_acc)
-        runs: list[list[int]] = []
-        for f in want:
-            if runs and f == runs[-1][-1] + 1:
-                runs[-1].append(f)
-            else:
-                runs.append([f])
-        for run in runs:
-            k = bisect.bisect_left(keys, run[0])
-            lo = keys[k - 1] if k > 0 else -1
-            k = bisect.bisect_right(keys, run[-1])
-            hi = keys[k] if k < len(keys) else 1 << 62
-            i0 = bisect.bisect_right(frames, lo)
-            i1 = bisect.bisect_left(frames, hi)
-            run_boxes = [boxes[f] for f in run]
-            in_run_dv = sum(1 for b in run_boxes if b.is_derived and not b.outside)
-            in_run_e = sum(
-                _err(b) for b in run_boxes if b.is_derived and not b.outside and not b.flagged
-            )
-            span_n = n_dv[i1] - n_dv[i0] - in_run_dv
-            span_e = e_dv[i1] - e_dv[i0] - in_run_e
-            segs.append(
-                _segment(
-                    tid, run=run, run_boxes=run_boxes, span_n=span_n, span_e=span_e, costs=costs
-                )
-            )
+        segs.extend(_track_segments(tid, project.columns(tid), unverified_derived, costs))
     segs.sort(key=lambda s: (-s.value, s.start, s.track_id))
     return segs
 
 
-def _err(b: FrameBox) -> float:
-    return 1.0 - min(1.0, max(0.0, b.confidence))
+def _track_segments(
+    tid: int, c: BoxColumns, unverified_derived: bool, costs: ReviewCosts
+) -> list[FlagSegment]:
+    frames, conf, flagged = c.frame, c.confidence, c.flagged
+    key = c.is_keyframe
+    dv = ~key & ~c.outside  # derived visible boxes
+    want = np.flatnonzero(dv if unverified_derived else flagged & ~c.verified)
+    if not want.size:
+        return []
+    # prefix sums over the track's boxes: derived visible boxes, and their expected wrong
+    # when unflagged (what a correction's re-track may also fix); cumsum adds left to
+    # right, so the floats are those of a plain loop
+    err = np.where(dv & ~flagged, np.where(conf > 0.0, 1.0 - np.minimum(conf, 1.0), 1.0), 0.0)
+    n_dv = np.concatenate(([0], np.cumsum(dv))).tolist()
+    e_dv = np.concatenate(([0.0], np.cumsum(err))).tolist()
+    wf = frames[want]
+    cut = np.flatnonzero(np.diff(wf) != 1) + 1  # runs of consecutive frames
+    starts, ends = np.concatenate(([0], cut)), np.concatenate((cut, [wf.size]))
+    keys = frames[key]
+    if keys.size:
+        k0 = np.searchsorted(keys, wf[starts], side="left")
+        lo = np.where(k0 > 0, keys[np.maximum(k0 - 1, 0)], -1)
+        k1 = np.searchsorted(keys, wf[ends - 1], side="right")
+        hi = np.where(k1 < keys.size, keys[np.minimum(k1, keys.size - 1)], 1 << 62)
+    else:
+        lo, hi = np.full(starts.size, -1), np.full(starts.size, 1 << 62)
+    i0 = np.searchsorted(frames, lo, side="right").tolist()
+    i1 = np.searchsorted(frames, hi, side="left").tolist()
+    want_l, conf_l, dv_l, fl_l = want.tolist(), conf.tolist(), dv.tolist(), flagged.tolist()
+    frame_l = frames.tolist()
+    out = []
+    for r, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        span_n, span_e = n_dv[i1[r]] - n_dv[i0[r]], e_dv[i1[r]] - e_dv[i0[r]]
+        if b - a == 1:  # most stretches are one box: the general path's arithmetic, inlined
+            i = want_l[a]
+            cv, f = conf_l[i], frame_l[i]
+            e = _err(cv)
+            span_e -= e if dv_l[i] and not fl_l[i] else 0
+            out.append(
+                _valued(
+                    tid,
+                    (f, f),
+                    e_run=e,
+                    p_wrong=1.0 - (1.0 - e),
+                    min_conf=cv,
+                    reasons={c.reason_of(i)},
+                    retracked=span_n - dv_l[i] + 1,
+                    span_e=span_e,
+                    worst=f,
+                    costs=costs,
+                )
+            )
+            continue
+        rows = want_l[a:b]
+        in_run_dv = sum(1 for i in rows if dv_l[i])
+        in_run_e = sum(_err(conf_l[i]) for i in rows if dv_l[i] and not fl_l[i])
+        out.append(
+            _segment(
+                tid,
+                run=[frame_l[i] for i in rows],
+                confs=[conf_l[i] for i in rows],
+                reasons={c.reason_of(i) for i in rows},
+                span_n=span_n - in_run_dv,
+                span_e=span_e - in_run_e,
+                costs=costs,
+            )
+        )
+    return out
+
+
+def _err(confidence: float) -> float:
+    return 1.0 - min(1.0, max(0.0, confidence))
 
 
 def _segment(
     tid: int,
     *,
     run: list[int],
-    run_boxes: list[FrameBox],
+    confs: list[float],
+    reasons: set[str],
     span_n: int,
     span_e: float,
     costs: ReviewCosts,
 ) -> FlagSegment:
-    e_run = sum(_err(b) for b in run_boxes)
-    p_wrong = 1.0 - math.prod(1.0 - _err(b) for b in run_boxes)
-    seconds = costs.watch_s * len(run) + (1 - p_wrong) * costs.verify_s + p_wrong * costs.correct_s
+    e_run = sum(_err(c) for c in confs)
+    p_wrong = 1.0 - math.prod(1.0 - _err(c) for c in confs)
+    worst = min(zip(run, confs, strict=True), key=lambda fc: (fc[1], fc[0]))[0]
+    return _valued(
+        tid,
+        (run[0], run[-1]),
+        e_run=e_run,
+        p_wrong=p_wrong,
+        min_conf=min(confs),
+        reasons=reasons,
+        retracked=span_n + len(run),
+        span_e=span_e,
+        worst=worst,
+        costs=costs,
+    )
+
+
+def _valued(
+    tid: int,
+    span: tuple[int, int],
+    *,
+    e_run: float,
+    p_wrong: float,
+    min_conf: float,
+    reasons: set[str],
+    retracked: int,
+    span_e: float,
+    worst: int,
+    costs: ReviewCosts,
+) -> FlagSegment:
+    """The stretch ``span`` with what a visit is worth (see the module doc)."""
+    n = span[1] - span[0] + 1
+    seconds = costs.watch_s * n + (1 - p_wrong) * costs.verify_s + p_wrong * costs.correct_s
     value = (e_run + p_wrong * max(0.0, span_e)) / max(seconds, 1e-9)
-    worst = min(zip(run, run_boxes, strict=True), key=lambda fb: (fb[1].confidence, fb[0]))[0]
     return FlagSegment(
         tid,
-        run[0],
-        run[-1],
-        min(b.confidence for b in run_boxes),
-        tuple(sorted({b.flag_reason for b in run_boxes if b.flag_reason})),
+        span[0],
+        span[1],
+        min_conf,
+        tuple(sorted(r for r in reasons if r)),
         e_run,
-        span_n + len(run),
+        retracked,
         seconds,
         value,
         worst,

@@ -207,8 +207,10 @@ class ReviewPanel(QWidget):
         self._refresh_quality()
         self._refresh_proposals()
         derived = self.only_derived.isChecked()
-        self._items = review_items(self._project, unverified_derived=derived)
         self._stretches = flag_segments(self._project, unverified_derived=derived)
+        self._items = review_items(
+            self._project, unverified_derived=derived, segments=self._stretches
+        )
         n, m = len(self._items), len(self._stretches)
         what = "unverified" if derived else "flagged"
         where = f" in {m} stretch{'es' if m != 1 else ''}" if m != n else ""

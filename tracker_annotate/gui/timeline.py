@@ -37,57 +37,66 @@ RULER_H = 16
 MAX_PX_PER_FRAME = 24.0
 
 IntArray = npt.NDArray[np.int64]
+#: Frames between ruler labels: 1, 5, 10, 25, 50, 100, 250, 500 ... (an hour of video too)
+_RULER_STEPS = (1, 5, *(m * 10**k for k in range(9) for m in (10, 25, 50)), 10**12)
 
 
-def _runs(frames: IntArray) -> list[tuple[int, int]]:
-    """Consecutive runs ``(start, end)`` (inclusive) of a sorted frame array."""
+def _runs(frames: IntArray) -> IntArray:
+    """Consecutive runs ``[start, end]`` (inclusive) of a sorted frame array, ``(K, 2)``."""
     if frames.size == 0:
-        return []
+        return np.zeros((0, 2), dtype=np.int64)
     breaks = np.flatnonzero(np.diff(frames) != 1)
     starts = np.concatenate(([frames[0]], frames[breaks + 1]))
     ends = np.concatenate((frames[breaks], [frames[-1]]))
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+    return np.stack([starts, ends], axis=1).astype(np.int64)
 
 
-def tick_spans(left_px: npt.NDArray[np.floating], width_px: float) -> list[tuple[float, float]]:
-    """Ticks ``[left, left + width)`` (sorted) merged where they touch on screen.
+def px_spans(
+    left_px: npt.NDArray[np.floating], right_px: npt.NDArray[np.floating]
+) -> list[tuple[float, float]]:
+    """Spans ``[left, right)`` (sorted, in frame order) merged where they touch on screen.
 
-    A long video has more frames than the lane has pixels: thousands of flagged frames
-    would otherwise be thousands of overlapping rectangles per repaint (the timeline cost
-    more than the frame on a 1800-frame 1080p video). Merging keeps one rectangle per run.
+    A long video has more frames than the lane has pixels: thousands of flagged frames or
+    of short runs would otherwise be thousands of overlapping rectangles per repaint (the
+    timeline cost more than the frame on a 1800-frame 1080p video). Merged, a lane paints
+    at most one rectangle per pixel column, however long the video.
     """
     if left_px.size == 0:
         return []
-    right = left_px + width_px
-    gaps = np.flatnonzero(left_px[1:] > right[:-1] + 0.5)
+    gaps = np.flatnonzero(left_px[1:] > right_px[:-1] + 0.5)
     starts = np.concatenate(([0], gaps + 1))
     ends = np.concatenate((gaps, [left_px.size - 1]))
-    return list(zip(left_px[starts].tolist(), right[ends].tolist(), strict=True))
+    return list(zip(left_px[starts].tolist(), right_px[ends].tolist(), strict=True))
+
+
+def tick_spans(left_px: npt.NDArray[np.floating], width_px: float) -> list[tuple[float, float]]:
+    """Ticks ``[left, left + width)`` (sorted) merged where they touch on screen."""
+    return px_spans(left_px, left_px + width_px)
 
 
 @dataclass(frozen=True)
 class LaneSummary:
     """What a lane draws, precomputed once per change of the track."""
 
-    visible_runs: list[tuple[int, int]]
+    visible_runs: IntArray  # (K, 2) inclusive [start, end] frames
     keyframes: IntArray
     flagged: IntArray
-    verified_runs: list[tuple[int, int]]
+    verified_runs: IntArray
 
     @classmethod
     def of(cls, project: Project, track_id: int) -> LaneSummary:
-        boxes = project.boxes(track_id)
-        frames = np.array(sorted(boxes), dtype=np.int64)
-        items = [boxes[int(f)] for f in frames]
-        vis = np.array([not b.outside for b in items], dtype=bool)
-        key = np.array([b.is_keyframe for b in items], dtype=bool)
+        c = project.columns(track_id)  # arrays: no FrameBox per frame of a long track
+        frames = c.frame
+        ver = c.verified
         # a proposed object's boxes are not flags until it is accepted (core.proposals)
         waiting = project.track(track_id).proposed
-        flag = np.array([b.flagged and not b.verified and not waiting for b in items], dtype=bool)
-        ver = np.array([b.verified for b in items], dtype=bool)
-        if frames.size == 0:
-            return cls([], frames, frames, [])
-        return cls(_runs(frames[vis]), frames[key], frames[flag], _runs(frames[ver]))
+        flagged = frames[c.flagged & ~ver] if not waiting else frames[:0]
+        return cls(
+            _runs(frames[~c.outside]),
+            frames[c.is_keyframe],
+            flagged,
+            _runs(frames[ver]),
+        )
 
 
 class _Lanes(QWidget):
@@ -264,11 +273,10 @@ class Timeline(QWidget):
         s = self._cache.get(track_id)
         if s is None and self._project is not None:
             s = self._cache[track_id] = LaneSummary.of(self._project, track_id)
-        return (
-            s
-            if s is not None
-            else LaneSummary([], np.zeros(0, np.int64), np.zeros(0, np.int64), [])
-        )
+        if s is None:
+            none = np.zeros(0, np.int64)
+            s = LaneSummary(none.reshape(0, 2), none, none, none.reshape(0, 2))
+        return s
 
     # -- painting ------------------------------------------------------------------------
     def paint_lanes(self, w: QWidget) -> None:
@@ -311,7 +319,7 @@ class Timeline(QWidget):
         # ruler
         p.setPen(QColor(170, 170, 170))
         step = max(1, int(80 / ppf))
-        step = next(s for s in (1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 10**9) if s >= step)
+        step = next(s for s in _RULER_STEPS if s >= step)
         for f in range((first // step) * step, last + 1, step):
             x = self.x_of(f)
             if x >= HEADER_W:
@@ -340,16 +348,15 @@ class Timeline(QWidget):
         s = self.summary(tid)
         bar = QColor(color)
         bar.setAlpha(150)
-        for a, b in s.visible_runs:
-            if b < first or a > last:
-                continue
-            x0, x1 = self.x_of(max(a, first)), self.x_of(min(b, last) + 1)
-            p.fillRect(QRectF(x0, y + 3, max(1.0, x1 - x0), LANE_H - 6), bar)
-        for a, b in s.verified_runs:
-            if b < first or a > last:
-                continue
-            x0, x1 = self.x_of(max(a, first)), self.x_of(min(b, last) + 1)
-            p.fillRect(QRectF(x0, y + LANE_H - 3, max(1.0, x1 - x0), 2), style.VERIFIED)
+        for runs, top, height, col in (
+            (s.visible_runs, y + 3, LANE_H - 6, bar),
+            (s.verified_runs, y + LANE_H - 3, 2, style.VERIFIED),
+        ):
+            on = runs[(runs[:, 1] >= first) & (runs[:, 0] <= last)]
+            lo = HEADER_W + (np.maximum(on[:, 0], first) - first) * ppf
+            hi = HEADER_W + (np.minimum(on[:, 1], last) + 1 - first) * ppf
+            for a, b in px_spans(lo, np.maximum(hi, lo + 1.0)):
+                p.fillRect(QRectF(a, top, b - a, height), col)
         tick_w = max(1.0, min(ppf, 3.0))
         for frames, col, top in (
             (s.keyframes, QColor(20, 20, 20), 2),

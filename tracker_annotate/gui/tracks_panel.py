@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 from PyQt6.QtCore import QItemSelectionModel, Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
@@ -125,10 +126,10 @@ class TracksPanel(QWidget):
         self.table.setRowCount(len(tids))
         for row, tid in enumerate(tids):
             info = p.tracks[tid]
-            boxes = p.boxes(tid)
+            cols = p.columns(tid)
             ext = p.extent(tid)
-            flags = sum(1 for b in boxes.values() if b.flagged and not b.verified)
-            keys = sum(1 for b in boxes.values() if b.is_keyframe)
+            flags = int(np.count_nonzero(cols.flagged & ~cols.verified))
+            keys = int(np.count_nonzero(cols.is_keyframe))
             show = QTableWidgetItem()
             show.setFlags(
                 Qt.ItemFlag.ItemIsUserCheckable

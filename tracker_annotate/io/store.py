@@ -55,6 +55,7 @@ from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerA
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
 from tracker_annotate.io import store_audit, store_worklog
 from tracker_annotate.io import store_backup as bk
+from tracker_annotate.io import store_packs as sp
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ class ProjectStore:
             con.close()
             raise bk.damaged(path, f"integrity check: {problem}")
         try:
+            sp.ensure_schema(con)
             project, relpath = sc.load_project(con, path, progress)
         except (sqlite3.Error, UnicodeDecodeError) as exc:  # damaged text fails to decode
             con.close()
@@ -499,7 +501,8 @@ class ProjectStore:
         if self._con is None:
             return
         try:
-            self.flush()
+            self.flush()  # raises if an edit could not be written: then no re-pack
+            self._refresh_packs()
             if self._backup_every is not None and self._edited_since_backup:
                 self.backup()
         except ProjectError:
@@ -510,6 +513,17 @@ class ProjectStore:
             with self._lock:
                 self._con.close()
                 self._con = None
+
+    def _refresh_packs(self) -> None:
+        """Re-pack the tracks edited since they were packed (see :mod:`store_packs`) from
+        the project, which after a successful flush is what the rows hold, so the next
+        open reads columns instead of rows. Failing costs only that speed."""
+        p = self.project
+        with self._lock:
+            try:
+                sp.refresh_packs(self._connection(), sc.CODEC, p.columns)
+            except (sqlite3.Error, TrackerAnnotateError, ValueError) as exc:
+                log.warning("%s: could not pack the edited tracks (%s)", self.path, exc)
 
     def __enter__(self) -> ProjectStore:
         return self

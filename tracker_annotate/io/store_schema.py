@@ -20,11 +20,15 @@ contiguous on disk, loading is one sequential scan, and an edit is a B-tree upse
 source is a small integer (:data:`SOURCE_CODES`, fixed forever: never reorder) and the four
 booleans share one ``flags`` bit field (:data:`FLAG_BITS`); ``flag_reason`` is NULL unless
 the box is flagged, which costs nothing for the common case.
+
+Opening reads each track's *pack* instead of its rows when the pack is valid: a blob of the
+rows as columns, kept honest by triggers on ``boxes`` (:mod:`.store_packs`). The rows stay
+the truth; the pack tables need no schema version (a reader without them ignores them).
 """
 
 from __future__ import annotations
 
-import gc
+import itertools
 import json
 import logging
 import os
@@ -34,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from tracker_annotate import __version__
-from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
-from tracker_annotate.core.errors import ProjectDamagedError, ProjectError
+from tracker_annotate.core.boxes import BoxSource, FrameBox
+from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.labels import Label
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
+from tracker_annotate.core.track_boxes import BoxColumns, TrackBoxes
+from tracker_annotate.io import store_packs as sp
 from tracker_annotate.io.store_audit import (
     AUDIT_DDL,
     load_quality,
@@ -170,6 +176,30 @@ def box_row(track_id: int, box: FrameBox) -> tuple[Any, ...]:
     )
 
 
+def column_rows(track_id: int, cols: BoxColumns) -> list[tuple[Any, ...]]:
+    """The ``boxes`` rows of a track's columns (what :func:`box_row` gives per box)."""
+    src = CODEC.src_out[cols.source].tolist()
+    flags = CODEC.flags_out[cols.flags].tolist()
+    flagged = cols.flagged.tolist()
+    x1, y1, x2, y2 = cols.xyxy.T.tolist()
+    reasons = [cols.reason_of(i) if f else None for i, f in enumerate(flagged)]
+    return list(
+        zip(
+            itertools.repeat(int(track_id)),
+            cols.frame.tolist(),
+            x1,
+            y1,
+            x2,
+            y2,
+            src,
+            cols.confidence.tolist(),
+            flags,
+            reasons,
+            strict=False,
+        )
+    )
+
+
 def track_row(info: TrackInfo) -> tuple[Any, ...]:
     return (info.track_id, info.label, info.name, int(info.hidden), int(info.proposed))
 
@@ -270,71 +300,10 @@ def media_from_json(text: str, where: str) -> tuple[MediaRef | None, str | None]
     return media, (str(rel) if rel else None)
 
 
-#: ``flags`` column value -> (flagged, verified, occluded, outside); a dict, so a damaged
-#: value (negative, unknown bits) is a KeyError rather than a silently wrapped index
-_FLAG_TUPLES: dict[int, tuple[bool, bool, bool, bool]] = {
-    i: (bool(i & _FLAGGED), bool(i & _VERIFIED), bool(i & _OCCLUDED), bool(i & _OUTSIDE))
-    for i in range(16)
-}
-
-
-#: Loading reports progress every this many boxes (a power of two: tested with a mask).
+#: Loading reports progress every this many boxes.
 PROGRESS_EVERY = 65_536
-_PROGRESS_MASK = PROGRESS_EVERY - 1
-#: Loading at least this many boxes ends with one full garbage collection (see load_project).
-_SETTLE_GC_BOXES = 100_000
-
-
-def build_boxes(
-    rows: Any, where: str, progress: Callable[[int], None] | None = None
-) -> dict[int, dict[int, FrameBox]]:
-    """Turn ``boxes`` rows ordered by ``(track_id, frame)`` into the project's
-    ``{track_id: {frame: FrameBox}}``. Every box is validated by its constructors; the first
-    bad row raises :class:`ProjectError` naming the track and frame. ``progress(done)`` is
-    called every :data:`PROGRESS_EVERY` boxes.
-
-    This is the hot loop of loading (a million boxes), hence the local names and the
-    cyclic garbage collector paused: the objects it creates are all kept, so each
-    collection it would trigger finds nothing to free but rescans everything built so far
-    (measured: 40% of the loop's time). The previous GC state is restored on exit.
-    """
-    out: dict[int, dict[int, FrameBox]] = {}
-    sources = SOURCES_BY_CODE
-    flag_tuples = _FLAG_TUPLES
-    frame_box = FrameBox
-    box_xyxy = BoxXYXY
-    current_tid: int | None = None
-    current: dict[int, FrameBox] = {}
-    row: Any = None
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for n, row in enumerate(rows):
-            tid, frame, x1, y1, x2, y2, src, conf, flags, reason = row
-            if tid != current_tid:
-                current = out.setdefault(tid, {})
-                current_tid = tid
-            if progress is not None and not n & _PROGRESS_MASK:
-                progress(n)
-            flagged, verified, occluded, outside = flag_tuples[flags]
-            current[frame] = frame_box(
-                frame,
-                box_xyxy(x1, y1, x2, y2),
-                sources[src],
-                conf,
-                flagged,
-                reason or "",
-                verified,
-                occluded,
-                outside,
-            )
-    except (ValueError, TypeError, IndexError, KeyError) as exc:  # BoxError is a ValueError
-        at = f"track {row[0]} frame {row[1]}" if row is not None else "a box row"
-        raise ProjectDamagedError(f"{where}: {at} is damaged: {exc!r}", path=where) from exc
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return out
+#: Converts the file's source codes and flag bits to the in-memory columns' and back.
+CODEC = sp.Codec(SOURCE_CODES, FLAG_BITS)
 
 
 # -- whole project <-> file --------------------------------------------------------------
@@ -349,8 +318,9 @@ def write_project(con: sqlite3.Connection, project: Project, project_dir: Path) 
     tids = sorted(project.tracks)
     con.executemany(UPSERT_TRACK, [track_row(project.tracks[t]) for t in tids])
     for tid in tids:  # in key order: B-tree appends instead of page splits
-        boxes = project.boxes(tid)
-        con.executemany(UPSERT_BOX, [box_row(tid, boxes[f]) for f in sorted(boxes)])
+        con.executemany(UPSERT_BOX, column_rows(tid, project.columns(tid)))
+    sp.create_schema(con)
+    sp.write_packs(con, CODEC, ((t, project.columns(t)) for t in tids))
     con.executemany(
         SET_META,
         [
@@ -387,31 +357,7 @@ def load_project(
         if label not in project.labels:
             raise ProjectError(f"{where}: track {tid} has label {label!r}, which is not defined")
         tracks[tid] = TrackInfo(tid, label, name, bool(hidden), bool(proposed))
-    total = 0
-    on_rows: Callable[[int], None] | None = None
-    if progress is not None:
-        total = int(con.execute("SELECT COUNT(*) FROM boxes").fetchone()[0])
-        report = progress
-
-        def on_rows(done: int) -> None:
-            report(done, total)
-
-    cursor = con.execute(f"SELECT {BOX_COLUMNS} FROM boxes ORDER BY track_id, frame")
-    try:
-        boxes = build_boxes(cursor, where, on_rows)
-    finally:
-        # an unfinished statement would keep the file locked after close() while the
-        # traceback of a damaged-row error holds on to it
-        cursor.close()
-    # The boxes were built with the GC paused, so they all reach the oldest generation at
-    # once and the next full collection would come a few edits later, as a pause of
-    # ~0.5 s per million boxes in the middle of the user's work. Pay it now, during loading
-    # (small projects skip it: their pause would be shorter than the collection here).
-    if sum(len(b) for b in boxes.values()) >= _SETTLE_GC_BOXES:
-        gc.collect()
-    orphans = sorted(set(boxes) - set(tracks))
-    if orphans:
-        raise ProjectError(f"{where}: boxes of tracks {orphans[:10]} whose track is missing")
+    boxes = sp.load_columns(con, CODEC, tracks, where, progress, every=PROGRESS_EVERY)
     try:
         next_id = int(json.loads(meta.get("next_track_id", "1")))
     except (ValueError, TypeError):
@@ -419,26 +365,24 @@ def load_project(
     _fill_project_unchecked(project, tracks, boxes, next_id)
     project._quality = load_quality(con, where)  # loading is not an edit (see below)
     project._stale = {(t, f) for t, f in stale_from_json(meta.get(STALE_KEY), where) if t in tracks}
-    if progress is not None:
-        progress(total, total)
     return project, relpath
 
 
 def _fill_project_unchecked(
     project: Project,
     tracks: dict[int, TrackInfo],
-    boxes: dict[int, dict[int, Any]],
+    boxes: dict[int, BoxColumns],
     next_track_id: int,
 ) -> None:
     """Install loaded tracks and boxes straight into a fresh project's internals.
 
     Deliberately bypasses :meth:`Project.edit`: loading is not an undoable edit, must not
     emit ``changed`` (which would write a million rows back), and the Transaction path costs
-    several times more per box. Each box was already validated by ``FrameBox.__post_init__``
-    and every track's label checked, so the project's invariants hold.
+    several times more per box. Each track's columns were validated as a whole
+    (:class:`BoxColumns`) and every track's label checked, so the project's invariants hold.
     """
     project._tracks = dict(tracks)
-    project._boxes = {tid: boxes.get(tid, {}) for tid in tracks}
+    project._boxes = {tid: TrackBoxes(boxes.get(tid)) for tid in tracks}
     project._next_track_id = max([next_track_id, 1, *(t + 1 for t in tracks)])
 
 
