@@ -89,6 +89,20 @@ def _raw_flags(project: Project, tids: list[int]) -> int:
     return sum(1 for t in tids for b in project.boxes(t).values() if b.flagged and not b.verified)
 
 
+def _prediction(project: Project) -> str:
+    """The predicted residual now, and what a 1% target would flag (the review panel's
+    and ``audit plan``'s figures)."""
+    from tracker_annotate.core.audit import n_visible, pick_for_target, predict_curve
+
+    curve = predict_curve(project)
+    now = next((p for p in curve if p.threshold <= 0.0), curve[0])
+    one = pick_for_target(curve, 0.01)
+    return (
+        f"≈{100 * now.residual:.1f}% of {n_visible(project)} boxes left wrong before any "
+        f"review; for a 1% target: {one.summary()}"
+    )
+
+
 def report(project: Project, finds: DetectorFinds | None, seconds: float) -> list[str]:
     tids = sorted(project.tracks)
     segs = review.flag_segments(project)
@@ -113,6 +127,8 @@ def report(project: Project, finds: DetectorFinds | None, seconds: float) -> lis
         ),
         f"- detector pass: {finds.note.lstrip('; ') if finds is not None else 'none'}",
         f"- wall time (track + detector pass + apply): {seconds:.0f} s",
+        f"- engine: `{TrackerConfig().tracker}`; what `status` predicts from the confidences: "
+        f"{_prediction(project)}",
         "",
         "| track | label | proposed | score | boxes | flagged | min conf | median conf "
         "| reasons (flagged boxes) |",
