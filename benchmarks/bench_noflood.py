@@ -93,13 +93,13 @@ def _prediction(project: Project) -> str:
     """The predicted residual now, and what a 1% target would flag (the review panel's
     and ``audit plan``'s figures)."""
     from tracker_annotate.core.audit import n_visible, pick_for_target, predict_curve
+    from tracker_annotate.core.quality_report import quality_report
 
-    curve = predict_curve(project)
-    now = next((p for p in curve if p.threshold <= 0.0), curve[0])
-    one = pick_for_target(curve, 0.01)
+    rep = quality_report(project)
+    one = pick_for_target(predict_curve(project), 0.01)
     return (
-        f"≈{100 * now.residual:.1f}% of {n_visible(project)} boxes left wrong before any "
-        f"review; for a 1% target: {one.summary()}"
+        f"≈{100 * rep['predicted_residual']:.1f}% of {n_visible(project)} boxes left wrong "
+        f"(unseen boxes, from their confidences); for a 1% target: {one.summary()}"
     )
 
 
