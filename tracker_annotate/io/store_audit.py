@@ -20,6 +20,7 @@ from tracker_annotate.core.quality import (
     QualityState,
     Stratum,
 )
+from tracker_annotate.io.store_recal import load_recal, write_recal
 
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS audit_rounds (
@@ -53,6 +54,7 @@ def migrate_add_audit(con: sqlite3.Connection) -> None:
 
 def write_quality(con: sqlite3.Connection, q: QualityState) -> None:
     """Replace the stored quality state with ``q`` (inside the caller's transaction)."""
+    write_recal(con, q.reviews, q.recal)
     con.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('quality', ?)",
         (json.dumps({"target": q.target, "threshold": q.threshold}),),
@@ -125,4 +127,4 @@ def _load_quality(con: sqlite3.Connection, where: str) -> QualityState:
         rounds.append(AuditRound(seed, thr_r, n_boxes, strata, tuple(samples.pop(rnd_i, []))))
     if samples:
         raise ProjectError(f"{where}: audit samples of rounds {sorted(samples)} with no round")
-    return QualityState(target, threshold, tuple(rounds))
+    return QualityState(target, threshold, tuple(rounds), *load_recal(con, where))

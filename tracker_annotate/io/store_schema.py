@@ -44,6 +44,7 @@ from tracker_annotate.io.store_audit import (
     migrate_add_audit,
     write_quality,
 )
+from tracker_annotate.io.store_recal import RECAL_DDL, migrate_add_recal
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,8 @@ log = logging.getLogger(__name__)
 APPLICATION_ID = int.from_bytes(b"TAPR", "big")
 #: Current schema version (``PRAGMA user_version``). Bump it and add a migration together.
 #: v2 (issue 10): the audit tables of :mod:`tracker_annotate.io.store_audit`.
-SCHEMA_VERSION = 2
+#: v3 (issue 18): the review outcomes of :mod:`tracker_annotate.io.store_recal`.
+SCHEMA_VERSION = 3
 #: Suffixes a project file may have; the first is what the GUI proposes.
 PROJECT_SUFFIXES = (".taproj", ".sqlite")
 
@@ -100,6 +102,7 @@ CREATE TABLE boxes (
 ) WITHOUT ROWID;
 """
     + AUDIT_DDL
+    + RECAL_DDL
 )
 
 BOX_COLUMNS = "track_id, frame, x1, y1, x2, y2, source, confidence, flags, flag_reason"
@@ -461,7 +464,10 @@ def check_header(path: Path) -> None:
 
 
 #: ``MIGRATIONS[v]`` upgrades a file from schema ``v`` to ``v + 1`` inside a transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: migrate_add_audit}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: migrate_add_audit,
+    2: migrate_add_recal,
+}
 
 
 def check_version(con: sqlite3.Connection, path: Path) -> None:

@@ -1,0 +1,125 @@
+"""``tracker_adaptive``: the flagged review of ``tracker_flagged``, with the confidence
+recalibrated on the video from the annotator's own verdicts, as the app does.
+
+The annotator reviews flags exactly as in ``tracker_flagged`` (verify, or correct and
+re-track). Its verdicts reach the project through the same commands the app calls
+(``accept_box``, ``set_box_geometry``, ``delete_box``), which record them; the
+recalibration (:func:`tracker_annotate.core.recalibration.maybe_recalibrate`) reads only
+those records: the confidence and the verdict of boxes the tool showed. No ground truth
+reaches it any other way. When the queue is empty the recalibration runs once more on the
+verdicts it has not used; if it flags boxes they are reviewed too, until a run adds none.
+
+Reported beside the usual figures (ground truth used for *measuring* only): the fit, the
+flags it added, and the expected calibration error of the boxes nobody reviewed, with
+the engine's confidence and with the recalibrated one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tracker_annotate.bench.annotator import SimulatedAnnotator
+from tracker_annotate.bench.sequences import GroundTruthSequence
+from tracker_annotate.bench.strategies import (
+    Engine,
+    StrategyResult,
+    _Driver,
+    _flag_stats,
+    engine_result,
+    review_flags,
+)
+from tracker_annotate.core import recalibration as rc
+from tracker_annotate.core.frames import FrameSource
+from tracker_annotate.tracking.api import TrackerConfig
+
+
+def calibration_of_unreviewed(
+    ann: SimulatedAnnotator, tau: float, params: rc.RecalParams | None = None
+) -> dict[str, Any]:
+    """ECE of the derived, visible boxes nobody verified, before (engine) and after (the
+    project's recalibration) against the annotator's standard (IoU >= ``tau``)."""
+    p = ann.project
+    conf: list[float] = []
+    right: list[bool] = []
+    for tid in sorted(p.tracks):
+        gid = ann.gt_id_of(tid)
+        if gid is None:
+            continue
+        for f, b in sorted(p.boxes(tid).items()):
+            if b.is_derived and not b.outside and not b.verified:
+                conf.append(b.confidence)
+                right.append(not ann.is_wrong(gid, f, tau))
+    m = rc.map_of(p.quality.recal, params)
+    after = m.apply(conf) if conf else np.zeros(0)
+    return {
+        "boxes": len(conf),
+        "wrong": int(len(right) - sum(right)),
+        "mean_confidence_before": float(np.mean(conf)) if conf else None,
+        "mean_confidence_after": float(np.mean(after)) if conf else None,
+        "accuracy": float(np.mean(right)) if conf else None,
+        "ece_before": rc.ece(conf, right) if conf else None,
+        "ece_after": rc.ece(after, right) if conf else None,
+    }
+
+
+def run_tracker_adaptive(
+    gt: GroundTruthSequence,
+    engine: Engine,
+    source: FrameSource | None,
+    config: TrackerConfig,
+    tau: float,
+    *,
+    params: rc.RecalParams | None = None,
+) -> StrategyResult:
+    params = params or rc.RecalParams()
+    ann = SimulatedAnnotator(gt)
+    driver = _Driver(engine, source, config)
+    for gid in ann.gt_track_ids:
+        for first, last in ann.runs(gid):
+            ann.draw(gid, first)
+            ann.mark_end(gid, last)
+    driver.track_all(ann.project)
+    precision, recall = _flag_stats(ann, tau)
+    project = ann.project
+    threshold = config.flag_threshold
+    runs: list[rc.RecalState] = []
+
+    def recalibrate() -> bool:
+        res = rc.maybe_recalibrate(project, threshold, params)
+        if res is None:
+            return False
+        runs.append(res.state)
+        return bool(res.state.flagged or res.state.lifted)
+
+    visits = 0
+    while True:
+        visits += review_flags(ann, driver, tau, after_visit=recalibrate)
+        if not recalibrate():  # the queue is empty: learn from what is left, once more
+            break
+    project.history.clear()  # a long bench run needs no undo stack
+    st = project.quality.recal
+    use = rc.usable(project.quality.reviews)
+    return engine_result(
+        gt,
+        "tracker_adaptive",
+        tau,
+        ann,
+        driver,
+        flags=(precision, recall),
+        flag_visits=visits,
+        recalibration={
+            "runs": len(runs),
+            "labels": len(use),
+            "labels_wrong": sum(not o.right for o in use),
+            "labels_other": len(project.quality.reviews) - len(use),
+            "intercept": st.a if st else 0.0,
+            "slope": st.b if st else 1.0,
+            "support": [st.support_lo, st.support_hi] if st else None,
+            "flags_added": sum(r.flagged for r in runs),
+            "flags_lifted": sum(r.lifted for r in runs),
+            "summary": rc.summary(project),
+            "unreviewed": calibration_of_unreviewed(ann, tau, params),
+        },
+    )
