@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker_annotate import __version__
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, recalibration
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.review import flag_segments
 
@@ -43,6 +43,7 @@ def quality_report(project: Project) -> dict[str, Any]:
         "predicted_residual": expected / visible if visible else 0.0,
         "residual_definition": "wrong boxes nobody looked at / visible boxes",
         "audit": None,
+        "recalibration": recalibration.report(project),
     }
     rnd = audit.current_round(project)
     if rnd is not None:
@@ -109,6 +110,13 @@ def status_text(project: Project) -> str:
         f"predicted:  ≈{rep['predicted_wrong_unseen']:.1f} wrong unseen boxes → "
         f"≈{100 * rep['predicted_residual']:.2f}% left (from confidences)",
     ]
+    recal = rep["recalibration"]
+    lines.append(f"learned:    {recal['summary']}")
+    if recal["fitted"]:
+        lines.append(
+            f"            recalibrated prediction ≈"
+            f"{100 * recal['predicted_residual_recalibrated']:.2f}% left"
+        )
     pick = audit.choose_threshold(project, target=rep["target_residual"])
     if pick.flagged > rep["unreviewed_flags"]:
         lines.append(f"to target:  threshold {pick.threshold:.3f}: {pick.summary()}")

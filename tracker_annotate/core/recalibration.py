@@ -465,6 +465,11 @@ def _audit_supports(
     return got is not None and got[1] <= 1.0 - threshold
 
 
+def flag_threshold(project: Project, engine_threshold: float) -> float:
+    """The flag threshold in force: the engine's, or the quality target's when higher."""
+    return max(engine_threshold, project.quality.threshold or 0.0)
+
+
 def unreviewed_flags(project: Project) -> int:
     return sum(
         1 for t in project.tracks for b in project.boxes(t).values() if b.flagged and not b.verified

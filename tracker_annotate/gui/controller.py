@@ -29,7 +29,7 @@ from tracker_annotate.app.jobs import (
     TrackRequest,
     prepare_job,
 )
-from tracker_annotate.core import audit, commands, review
+from tracker_annotate.core import audit, commands, recalibration, review
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project
@@ -211,8 +211,21 @@ class Controller(QObject):
     advance_after_review = True
 
     def advance_review(self) -> None:
+        self.learn()
         if self.advance_after_review:
             self.go_to_flag()
+
+    def learn(self) -> None:
+        """Recalibrate the confidence from the verdicts when due (every few reviews, or
+        when the queue is empty: :func:`~tracker_annotate.core.recalibration.
+        maybe_recalibrate`), as its own undo step; not while a re-track is running or
+        queued (a fix and its re-track stay one step; it runs when they are applied)."""
+        p = self.project
+        if p is None or self.busy or self.jobs.pending:
+            return
+        thr = recalibration.flag_threshold(p, self.prefs.flag_threshold)
+        if self.do(lambda: recalibration.maybe_recalibrate(p, thr)) is not None:
+            self.status.emit(f"{recalibration.summary(p)}; Ctrl+Z undoes it")
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
         """Go to the next (previous) flagged box in review order (the list's) and select it,
@@ -405,6 +418,7 @@ class Controller(QObject):
         self._preview_timer.stop()
         self.preview_changed.emit({})
         self.busy_changed.emit(False)
+        self.learn()  # after a fix's re-track (its verdict), before the next re-track
         self._run_pending_retrack()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:
