@@ -9,6 +9,16 @@ those records: the confidence and the verdict of boxes the tool showed. No groun
 reaches it any other way. When the queue is empty the recalibration runs once more on the
 verdicts it has not used; if it flags boxes they are reviewed too, until a run adds none.
 
+The flags alone say nothing about the confident range: every flagged box is below the
+threshold, and the recalibration does not extrapolate past its labels. So, once the
+queue is empty, the annotator checks a small *calibration probe*: one audit round of
+``probe`` random unflagged boxes (:func:`tracker_annotate.core.audit.start_audit`, the
+app's Start audit), each verified or corrected as the app's audit walk does
+(:func:`~tracker_annotate.core.audit.record_outcome`, then accept or redraw and re-track).
+Those verdicts are labels with a known inclusion probability in the confident range;
+the recalibration runs on them and the flags it raises are reviewed like the rest.
+``probe=0`` is the flags-only variant.
+
 Reported beside the usual figures (ground truth used for *measuring* only): the fit, the
 flags it added, and the expected calibration error of the boxes nobody reviewed, with
 the engine's confidence and with the recalibrated one.
@@ -21,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from tracker_annotate.bench.annotator import SimulatedAnnotator
+from tracker_annotate.bench.review_strategies import judge
 from tracker_annotate.bench.sequences import GroundTruthSequence
 from tracker_annotate.bench.strategies import (
     Engine,
@@ -30,9 +41,39 @@ from tracker_annotate.bench.strategies import (
     engine_result,
     review_flags,
 )
+from tracker_annotate.core import audit
 from tracker_annotate.core import recalibration as rc
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.tracking.api import TrackerConfig
+
+#: Audit samples of the calibration probe (see the module doc): enough for a handful of
+#: wrong ones where the engine is badly over-sure, cheap next to the review (~40 s).
+PROBE = 20
+
+
+def check_probe(ann: SimulatedAnnotator, driver: _Driver, tau: float, n: int, seed: int) -> int:
+    """Draw an audit round of ``n`` unflagged boxes and check each the app's way; returns
+    how many were wrong (0 when nothing is left unseen)."""
+    p = ann.project
+    if n <= 0 or not audit.unseen_boxes(p):
+        return 0
+    rnd = audit.start_audit(p, seed=seed, n=n, force=True)
+    judged = judge(ann, rnd, tau)  # the annotator's verdicts (it holds the ground truth)
+    for s in judged.samples:  # every label first, on the boxes as drawn
+        audit.record_outcome(p, s.track_id, s.frame, s.outcome)
+    for s in judged.samples:  # then fix what is wrong (a re-track may change later ones)
+        gid = ann.gt_id_of(s.track_id)
+        box = p.box(s.track_id, s.frame)
+        if gid is None or box is None or box.is_keyframe or box.outside:
+            continue
+        if not ann.is_wrong(gid, s.frame, tau):
+            ann.verify(gid, s.frame)
+        elif ann.iou_at(gid, s.frame) is None:
+            ann.delete(gid, s.frame)
+        else:
+            ann.correct(gid, s.frame)
+            driver.retrack(p, s.track_id, s.frame)
+    return judged.wrong
 
 
 def calibration_of_unreviewed(
@@ -72,6 +113,8 @@ def run_tracker_adaptive(
     tau: float,
     *,
     params: rc.RecalParams | None = None,
+    probe: int = PROBE,
+    seed: int = 0,
 ) -> StrategyResult:
     params = params or rc.RecalParams()
     ann = SimulatedAnnotator(gt)
@@ -94,9 +137,17 @@ def run_tracker_adaptive(
         return bool(res.state.flagged or res.state.lifted)
 
     visits = 0
+    probe_wrong = 0
+    probed = False
     while True:
         visits += review_flags(ann, driver, tau, after_visit=recalibrate)
-        if not recalibrate():  # the queue is empty: learn from what is left, once more
+        if recalibrate():  # the queue is empty: learn from what is left, once more
+            continue
+        if probed:
+            break
+        probed = True  # one probe of the confident range, then learn from it
+        probe_wrong = check_probe(ann, driver, tau, probe, seed)
+        if not recalibrate():
             break
     project.history.clear()  # a long bench run needs no undo stack
     st = project.quality.recal
@@ -110,6 +161,8 @@ def run_tracker_adaptive(
         flags=(precision, recall),
         flag_visits=visits,
         recalibration={
+            "probe_samples": probe,
+            "probe_wrong": probe_wrong,
             "runs": len(runs),
             "labels": len(use),
             "labels_wrong": sum(not o.right for o in use),
