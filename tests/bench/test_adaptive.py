@@ -45,7 +45,7 @@ def test_adaptive_learns_only_from_what_it_showed_and_calibrates_the_rest(
         return IndependentErrorsDouble(gt, shift=dict(shift), flag=set(flag))
 
     flagged = run_tracker_flagged(gt, double(), None, CFG, 0.7)
-    r = run_tracker_adaptive(gt, double(), None, CFG, 0.7, probe=20, seed=1)
+    r = run_tracker_adaptive(gt, double(), None, CFG, 0.7, probe=20, seed=1, target=None)
     rec = r.extra["recalibration"]
     assert rec["probe_samples"] == 20 and rec["probe_wrong"] > 0
     assert rec["labels"] >= 30 + 20 and rec["labels_other"] == 0
@@ -58,17 +58,36 @@ def test_adaptive_learns_only_from_what_it_showed_and_calibrates_the_rest(
     json.dumps(r.to_dict(CostModel()))
 
 
-def test_without_a_probe_the_flags_alone_do_not_touch_the_confident_boxes(
+def test_flags_only_do_not_touch_the_confident_boxes(
     make_sequence: MakeSequence,
 ) -> None:
     gt = load_mot_sequence(make_sequence({1: static(range(300))}, 300))
     shift = {(1, f): 20.0 for f in range(2, 300, 4)}
     flag = {(1, f) for f in range(5, 300, 20)}
     double = GroundTruthEngineDouble(gt, shift=dict(shift), flag=set(flag))
-    r = run_tracker_adaptive(gt, double, None, CFG, 0.7, probe=0)
+    r = run_tracker_adaptive(gt, double, None, CFG, 0.7, probe=0, target=None)
     rec = r.extra["recalibration"]
     # the flagged boxes (0.2) were all right: the map raises them, but 0.9 is beyond the
     # labels' range, so the confident boxes keep the engine's confidence and no flag moves
     assert rec["labels"] == len(flag) and rec["flags_added"] == rec["flags_lifted"] == 0
     cal = rec["unreviewed"]
     assert cal["mean_confidence_after"] == pytest.approx(cal["mean_confidence_before"])
+
+
+
+def test_with_the_target_the_recalibrated_confidence_flags_what_it_needs(
+    make_sequence: MakeSequence,
+) -> None:
+    gt = load_mot_sequence(make_sequence({1: static(range(300))}, 300))
+    shift = {(1, f): 20.0 for f in range(2, 300, 4)}
+    flag = {(1, f) for f in range(5, 300, 20)}
+    flagged = run_tracker_flagged(
+        gt, IndependentErrorsDouble(gt, shift=dict(shift), flag=set(flag)), None, CFG, 0.7
+    )
+    r = run_tracker_adaptive(
+        gt, IndependentErrorsDouble(gt, shift=dict(shift), flag=set(flag)), None, CFG, 0.7
+    )
+    rec = r.extra["recalibration"]
+    assert rec["target"] == 0.01 and rec["flags_added"] > 0
+    assert flagged.quality.unseen_below_half == 75  # every wrong box at 0.9 went unseen
+    assert r.quality.unseen_below_half / 300 <= 0.02

@@ -17,7 +17,9 @@ app's Start audit), each verified or corrected as the app's audit walk does
 (:func:`~tracker_annotate.core.audit.record_outcome`, then accept or redraw and re-track).
 Those verdicts are labels with a known inclusion probability in the confident range;
 the recalibration runs on them and the flags it raises are reviewed like the rest.
-``probe=0`` is the flags-only variant.
+The annotator has applied the project's quality target (``target``, 1%): each
+recalibration flags what that target needs on the recalibrated confidences. ``probe=0``
+and ``target=None`` give the flags-only variant.
 
 Reported beside the usual figures (ground truth used for *measuring* only): the fit, the
 flags it added, and the expected calibration error of the boxes nobody reviewed, with
@@ -44,6 +46,7 @@ from tracker_annotate.bench.strategies import (
 from tracker_annotate.core import audit
 from tracker_annotate.core import recalibration as rc
 from tracker_annotate.core.frames import FrameSource
+from tracker_annotate.core.quality import DEFAULT_TARGET
 from tracker_annotate.tracking.api import TrackerConfig
 
 #: Audit samples of the calibration probe (see the module doc): enough for a handful of
@@ -115,6 +118,7 @@ def run_tracker_adaptive(
     params: rc.RecalParams | None = None,
     probe: int = PROBE,
     seed: int = 0,
+    target: float | None = DEFAULT_TARGET,
 ) -> StrategyResult:
     params = params or rc.RecalParams()
     ann = SimulatedAnnotator(gt)
@@ -130,7 +134,7 @@ def run_tracker_adaptive(
     runs: list[rc.RecalState] = []
 
     def recalibrate() -> bool:
-        res = rc.maybe_recalibrate(project, threshold, params)
+        res = rc.maybe_recalibrate(project, threshold, params, target=target)
         if res is None:
             return False
         runs.append(res.state)
@@ -161,6 +165,8 @@ def run_tracker_adaptive(
         flags=(precision, recall),
         flag_visits=visits,
         recalibration={
+            "target": target,
+            "threshold": st.threshold if st else None,
             "probe_samples": probe,
             "probe_wrong": probe_wrong,
             "runs": len(runs),

@@ -42,7 +42,11 @@ Re-flag (:func:`recalibrate`, one undoable step). A derived, visible, unverified
 recalibrated confidence is below the threshold is flagged, with the reason "the engine was
 over-sure on this video: N of M reviewed boxes at this confidence were wrong" (the M
 labels nearest in confidence). Flags the recalibration raised before are recomputed
-(lifted when the new map no longer lowers the box below the threshold). Any other
+(lifted when the new map no longer lowers the box below the threshold). Once the annotator
+has applied a quality target (``target``), the threshold is what that target needs on the
+recalibrated confidences (:func:`target_threshold`: the lowest one whose predicted
+residual ``sum(1 - r) / visible`` over the boxes left meets it), so a video the engine was
+over-sure on gets the extra flags its real error rate calls for. Any other
 confidence flag is lifted only when the map raises the box above the threshold *and* the
 audit samples around its confidence support it (:func:`band_error`: at least
 :attr:`RecalParams.min_band_samples` of them, the 95% upper bound of their weighted error
@@ -76,6 +80,9 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Prefix of the reason given to the boxes the recalibration flags.
 REASON_PREFIX = "the engine was over-sure on this video"
+#: Prefix of the reason given to boxes flagged for the quality target on the recalibrated
+#: confidences (not lowered themselves, but below what the target needs).
+TARGET_PREFIX = "below the quality target on this video's recalibrated confidence"
 #: Confidences are clipped to ``[EPS, 1 - EPS]`` before the logit (logit range ±9.2).
 EPS = 1e-4
 #: Flag reasons raised by a rule, not by the confidence: never lifted by a recalibration.
@@ -393,14 +400,40 @@ class RecalResult:
     description: str
 
 
+def target_threshold(recal: npt.ArrayLike, n_visible: int, target: float) -> float:
+    """The lowest threshold on the recalibrated confidences ``recal`` of the unseen boxes
+    whose predicted residual (``sum(1 - r)`` over the boxes left at or above it, over
+    ``n_visible``) is at most ``target``; above every box when none is."""
+    r = np.sort(np.asarray(recal, dtype=np.float64))
+    if len(r) == 0:
+        return 0.0
+    tail = np.concatenate([np.cumsum((1.0 - r)[::-1])[::-1], [0.0]]) / max(1, n_visible)
+    # a threshold keeps the boxes at or above it: only the first of equal values is a step
+    uniq, first = np.unique(r, return_index=True)
+    ok = np.flatnonzero(tail[first] <= target)
+    return float(uniq[ok[0]]) if len(ok) else float(np.nextafter(r[-1], 2.0))
+
+
+def _own(b: FrameBox) -> bool:
+    return b.flagged and b.flag_reason.startswith((REASON_PREFIX, TARGET_PREFIX))
+
+
 def recalibrate(
-    project: Project, threshold: float, params: RecalParams | None = None
+    project: Project,
+    threshold: float,
+    params: RecalParams | None = None,
+    *,
+    target: float | None = None,
 ) -> RecalResult:
     """Fit the map from the stored outcomes and re-flag (see the module doc), as one
     undoable step. ``threshold`` is the flag threshold in force (the engine's, or the
-    quality target's if higher)."""
+    quality target's if higher). With ``target`` (a residual, the project's quality
+    target once the annotator applied it) the threshold rises to what the target needs
+    on the *recalibrated* confidences (:func:`target_threshold`)."""
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"flag threshold must be in [0, 1], got {threshold}")
+    if target is not None and not 0.0 < target < 1.0:
+        raise ConfigError(f"target residual must be in (0, 1), got {target}")
     params = params or RecalParams()
     q = project.quality
     f = fit(q.reviews, params)
@@ -409,17 +442,26 @@ def recalibrate(
     x_sorted = logit([c for c, _ in labels]) if labels else np.zeros(0)
     cands = _candidates(project)
     recal = f.map.apply([b.confidence for _, b in cands]) if cands else np.zeros(0)
+    thr = threshold
+    if target is not None and not f.map.is_identity:
+        pool = [
+            r for (_, b), r in zip(cands, recal.tolist(), strict=True) if not b.flagged or _own(b)
+        ]
+        visible = sum(1 for t in project.tracks for b in project.boxes(t).values() if not b.outside)
+        thr = max(threshold, target_threshold(pool, visible, target))
     added = lifted = lifted_own = 0
     reasons: dict[float, str] = {}
     desc = f"Recalibrate confidence from {f.labels} reviews"
     with project.edit(desc) as tx:
         for (tid, b), r in zip(cands, recal.tolist(), strict=True):
-            own = b.flagged and b.flag_reason.startswith(REASON_PREFIX)
-            if r < threshold and not f.map.is_identity:
+            own = _own(b)
+            if r < thr and not f.map.is_identity:
                 if not b.flagged:
                     if b.confidence not in reasons:
-                        reasons[b.confidence] = _reason(
-                            labels, x_sorted, b.confidence, params.near_labels
+                        reasons[b.confidence] = (
+                            _reason(labels, x_sorted, b.confidence, params.near_labels)
+                            if r < b.confidence - 0.005
+                            else f"{TARGET_PREFIX} ({r:.2f} < {thr:.2f})"
                         )
                     tx.set_box(tid, b.with_(flagged=True, flag_reason=reasons[b.confidence]))
                     added += 1
@@ -430,8 +472,8 @@ def recalibrate(
             elif (
                 b.flagged
                 and b.flag_reason not in RULE_REASONS
-                and b.confidence < threshold
-                and _audit_supports(use, b.confidence, threshold, params)
+                and b.confidence < thr
+                and _audit_supports(use, b.confidence, thr, params)
             ):
                 tx.set_box(tid, b.with_(flagged=False))
                 lifted += 1
@@ -448,7 +490,7 @@ def recalibrate(
             f.labels,
             f.wrong,
             f.audit_labels,
-            float(threshold),
+            float(thr),
             added,
             lifted + lifted_own,
             max(0, prev + added - lifted_own),
@@ -477,7 +519,11 @@ def unreviewed_flags(project: Project) -> int:
 
 
 def maybe_recalibrate(
-    project: Project, threshold: float, params: RecalParams | None = None
+    project: Project,
+    threshold: float,
+    params: RecalParams | None = None,
+    *,
+    target: float | None = None,
 ) -> RecalResult | None:
     """Run :func:`recalibrate` when it is due: ``every`` usable labels since the last run,
     or any new one once the flag queue is empty. ``None`` when not due."""
@@ -490,7 +536,7 @@ def maybe_recalibrate(
         return None
     if new < params.every and unreviewed_flags(project):
         return None
-    return recalibrate(project, threshold, params)
+    return recalibrate(project, threshold, params, target=target)
 
 
 # -- what it says ------------------------------------------------------------------------------

@@ -224,7 +224,9 @@ class Controller(QObject):
         if p is None or self.busy or self.jobs.pending:
             return
         thr = recalibration.flag_threshold(p, self.prefs.flag_threshold)
-        if self.do(lambda: recalibration.maybe_recalibrate(p, thr)) is not None:
+        q = p.quality
+        target = q.target if q.threshold is not None else None  # once a target is applied
+        if self.do(lambda: recalibration.maybe_recalibrate(p, thr, target=target)) is not None:
             self.status.emit(f"{recalibration.summary(p)}; Ctrl+Z undoes it")
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
