@@ -28,6 +28,7 @@ the engine's confidence and with the recalibrated one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ from tracker_annotate.core import audit
 from tracker_annotate.core import recalibration as rc
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.quality import DEFAULT_TARGET
+from tracker_annotate.core.recal_state import ReviewOutcome
 from tracker_annotate.tracking.api import TrackerConfig
 
 #: Audit samples of the calibration probe (see the module doc): enough for a handful of
@@ -77,6 +79,43 @@ def check_probe(ann: SimulatedAnnotator, driver: _Driver, tau: float, n: int, se
             ann.correct(gid, s.frame)
             driver.retrack(p, s.track_id, s.frame)
     return judged.wrong
+
+
+def _flagged_now(ann: SimulatedAnnotator, tau: float) -> list[tuple[int, int, float, bool]]:
+    """``(track, frame, confidence, wrong)`` of every flagged derived box (wrong from GT,
+    for measuring only)."""
+    p = ann.project
+    out = []
+    for tid in sorted(p.tracks):
+        gid = ann.gt_id_of(tid)
+        if gid is None:
+            continue
+        for f, b in sorted(p.boxes(tid).items()):
+            if b.flagged and b.is_derived and not b.outside:
+                out.append((tid, f, b.confidence, ann.is_wrong(gid, f, tau)))
+    return out
+
+
+def selection_check(
+    initial: list[tuple[int, int, float, bool]], reviews: Sequence[ReviewOutcome]
+) -> dict[str, Any]:
+    """Does a flag's chance of being labelled depend on its correctness? Of the boxes the
+    first tracking run flagged, some were labelled and some were re-tracked away before
+    their visit. Independence given the confidence means both groups are wrong at the
+    rate their confidences predict; the figures say how far each is from it."""
+    seen = {(o.track_id, o.frame, o.confidence) for o in reviews if o.selection == "flag"}
+
+    def group(rows: list[tuple[int, int, float, bool]]) -> dict[str, Any]:
+        n = len(rows)
+        return {
+            "boxes": n,
+            "wrong_rate": sum(w for *_, w in rows) / n if n else None,
+            "predicted_wrong_rate": sum(1.0 - c for _, _, c, _ in rows) / n if n else None,
+        }
+
+    lab = [r for r in initial if (r[0], r[1], r[2]) in seen]
+    gone = [r for r in initial if (r[0], r[1], r[2]) not in seen]
+    return {"labelled": group(lab), "not_labelled": group(gone)}
 
 
 def calibration_of_unreviewed(
@@ -129,6 +168,7 @@ def run_tracker_adaptive(
             ann.mark_end(gid, last)
     driver.track_all(ann.project)
     precision, recall = _flag_stats(ann, tau)
+    initial = _flagged_now(ann, tau)  # for the selection check only (ground truth)
     project = ann.project
     threshold = config.flag_threshold
     runs: list[rc.RecalState] = []
@@ -180,5 +220,6 @@ def run_tracker_adaptive(
             "flags_lifted": sum(r.lifted for r in runs),
             "summary": rc.summary(project),
             "unreviewed": calibration_of_unreviewed(ann, tau, params),
+            "selection_check": selection_check(initial, project.quality.reviews),
         },
     )

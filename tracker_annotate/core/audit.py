@@ -45,7 +45,7 @@ from typing import Literal
 
 import numpy as np
 
-from tracker_annotate.core import intervals, recalibration
+from tracker_annotate.core import intervals, review_log
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import Project
@@ -343,7 +343,7 @@ def record_outcome(project: Project, track_id: int, frame: int, outcome: Outcome
     new = replace(rnd, samples=samples)
     with project.edit(f"Audit: {outcome or 'unchecked'}") as tx:
         # the verdict is a label for the recalibration too (while the box is as drawn)
-        recalibration.note_audit(
+        review_log.note_audit(
             project, track_id, frame, None if outcome is None else outcome == "ok"
         )
         tx.set_quality(replace(project.quality, rounds=(*q.rounds[:-1], new)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from tracker_annotate.core import recalibration
+from tracker_annotate.core import review_log
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.labels import Label, distinct_color
@@ -44,7 +44,7 @@ def add_box(project: Project, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
     """Draw (or redraw) a track's box on a frame: a manual keyframe."""
     project.track(track_id)
     with project.edit("Add box") as tx:
-        recalibration.note_review(project, track_id, project.box(track_id, frame), right=False)
+        review_log.note_review(project, track_id, project.box(track_id, frame), right=False)
         tx.set_box(track_id, _manual(frame, xyxy))
 
 
@@ -54,7 +54,7 @@ def set_box_geometry(
     """Move or resize a box. The result is a manual keyframe (it is now human truth)."""
     old = project.box(track_id, frame)
     with project.edit(description) as tx:
-        recalibration.note_review(project, track_id, old, right=False)
+        review_log.note_review(project, track_id, old, right=False)
         tx.set_box(
             track_id, _manual(frame, xyxy, occluded=old.occluded if old is not None else False)
         )
@@ -65,7 +65,7 @@ def delete_box(project: Project, track_id: int, frame: int) -> None:
     only :func:`delete_track` removes a track, so no day's work vanishes by accident."""
     box = _require_box(project, track_id, frame)
     with project.edit("Delete box") as tx:
-        recalibration.note_review(project, track_id, box, right=False)
+        review_log.note_review(project, track_id, box, right=False)
         tx.remove_box(track_id, frame)
 
 
@@ -184,7 +184,7 @@ def accept_box(project: Project, track_id: int, frame: int) -> None:
     """The annotator confirms a derived box: verified, flag cleared. It is now truth."""
     box = _require_box(project, track_id, frame)
     with project.edit("Accept box") as tx:
-        recalibration.note_review(project, track_id, box, right=True)
+        review_log.note_review(project, track_id, box, right=True)
         tx.set_box(track_id, box.with_(verified=True, flagged=False, flag_reason=""))
 
 
