@@ -13,10 +13,14 @@ shown (:data:`~tracker_annotate.core.recal_state.Selection`), read from the box'
 * ``other``: the annotator fixed a box nobody asked about, perhaps *because* it looked
   wrong. Its selection may depend on its correctness, so the fit never uses it.
 
-The fit (:func:`fit`). ``logit P(right) = a + b logit c`` (Platt scaling on the engine's
-logit), the MAP estimate under a Gaussian prior centred on the identity (``a = 0``,
-``b = 1``; :class:`RecalParams` says how strongly), by Newton's method: deterministic,
-the same outcomes in the same order give the same map. It is a regression of correctness
+The fit (:func:`fit`). ``logit P(right) = a + b x + d max(0, x - logit knot)`` with
+``x = logit c``: Platt scaling on the engine's logit, with one bend at the knot (0.5, the
+usual flag threshold) so the flagged range and the confident range may be off by
+different amounts (one line through both let the many flag labels set the confident
+boxes' map against the few audit samples there). The MAP estimate under a Gaussian prior
+centred on the identity (``a = 0``, ``b = 1``, ``d = 0``; :class:`RecalParams` says how
+strongly), by Newton's method: deterministic, the same outcomes in the same order give
+the same map. It is a regression of correctness
 *on* ``c``: if a label's selection depends only on ``c`` (and on randomness independent of
 correctness), ``P(right | c, selected) = P(right | c)`` and the conditional likelihood is
 unbiased without weights, however unevenly the labels are spread over ``c``. That holds
@@ -106,9 +110,11 @@ RULE_REASONS = frozenset(
 class RecalParams:
     """The recalibration's knobs, each a trade-off.
 
-    ``prior_sd_a`` / ``prior_sd_b``: prior spread of the intercept and slope around the
-    identity. Smaller trusts the engine's calibration longer (a few labels barely move
-    it); larger follows this video's labels sooner but chases noise on a handful.
+    ``prior_sd_a`` / ``prior_sd_b`` / ``prior_sd_d``: prior spread of the intercept, the
+    slope and the slope's change at ``knot`` (a confidence; the engine's usual flag
+    threshold, where the flagged range meets the confident one) around the identity.
+    Smaller trusts the engine's calibration longer (a few labels barely move it); larger
+    follows this video's labels sooner but chases noise on a handful.
     ``min_labels``: below this many usable labels the map stays the identity.
     ``min_support``: labels needed beyond a confidence for it to count as covered; more
     is safer against one stray label stretching the map's range.
@@ -124,6 +130,8 @@ class RecalParams:
 
     prior_sd_a: float = 0.5
     prior_sd_b: float = 0.25
+    prior_sd_d: float = 0.5
+    knot: float = 0.5
     min_labels: int = 10
     min_support: int = 5
     fade_logits: float = 2.0
@@ -134,7 +142,9 @@ class RecalParams:
     min_band_samples: int = 5
 
     def __post_init__(self) -> None:
-        for name in ("prior_sd_a", "prior_sd_b", "min_slope", "band_logits"):
+        if not 0.0 < self.knot < 1.0:
+            raise ConfigError(f"recalibration knot must be in (0, 1), got {self.knot}")
+        for name in ("prior_sd_a", "prior_sd_b", "prior_sd_d", "min_slope", "band_logits"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"recalibration {name} must be > 0, got {getattr(self, name)}")
         if self.fade_logits < 0:
@@ -160,18 +170,27 @@ def _sigmoid(x: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True, slots=True)
 class RecalMap:
-    """``logit P = a + b logit c`` on the support ``[lo, hi]`` (logits), faded outside it
-    (see the module doc). The identity map has ``a = 0, b = 1``."""
+    """``logit P = a + b x + d max(0, x - knot)`` (``x = logit c``) on the support
+    ``[lo, hi]`` (logits), faded outside it (see the module doc). The identity map has
+    ``a = 0, b = 1, d = 0``."""
 
     a: float = 0.0
     b: float = 1.0
     lo: float = 0.0
     hi: float = 0.0
     fade: float = 2.0
+    d: float = 0.0
+    knot: float = 0.0
 
     @property
     def is_identity(self) -> bool:
-        return self.a == 0.0 and self.b == 1.0
+        return self.a == 0.0 and self.b == 1.0 and self.d == 0.0
+
+    def _g(self, x: FloatArray | float) -> FloatArray:
+        return np.asarray(
+            self.a + self.b * np.asarray(x) + self.d * np.maximum(0.0, np.asarray(x) - self.knot),
+            dtype=np.float64,
+        )
 
     def logit_shift(self, c: npt.ArrayLike) -> FloatArray:
         """How far the map moves each confidence, in logits (negative: lowered)."""
@@ -179,16 +198,16 @@ class RecalMap:
         return self._map_logit(x) - x
 
     def _map_logit(self, x: FloatArray) -> FloatArray:
-        a, b, lo, hi, fade = self.a, self.b, self.lo, self.hi, self.fade
-        out = a + b * x
-        s_hi = a + (b - 1.0) * hi  # shift at the top edge of the support
+        lo, hi, fade = self.lo, self.hi, self.fade
+        out = self._g(x)
+        s_hi = float(self._g(hi)) - hi  # shift at the top edge of the support
         above = x > hi
         if s_hi <= 0:
             w = np.clip(1.0 - (x - hi) / fade, 0.0, 1.0) if fade > 0 else np.zeros_like(x)
             out = np.where(above, x + s_hi * w, out)
         else:
             out = np.where(above, np.maximum(x, hi + s_hi), out)
-        s_lo = a + (b - 1.0) * lo
+        s_lo = float(self._g(lo)) - lo
         below = x < lo
         if s_lo >= 0:
             w = np.clip(1.0 - (lo - x) / fade, 0.0, 1.0) if fade > 0 else np.zeros_like(x)
@@ -211,9 +230,8 @@ def map_of(state: RecalState | None, params: RecalParams | None = None) -> Recal
     if state is None:
         return RecalMap()
     fade = (params or RecalParams()).fade_logits
-    return RecalMap(
-        state.a, state.b, float(logit(state.support_lo)), float(logit(state.support_hi)), fade
-    )
+    lo, hi = float(logit(state.support_lo)), float(logit(state.support_hi))
+    return RecalMap(state.a, state.b, lo, hi, fade, state.d, float(logit(state.knot)))
 
 
 # -- the fit --------------------------------------------------------------------------------
@@ -244,16 +262,19 @@ def fit(outcomes: Sequence[ReviewOutcome], params: RecalParams | None = None) ->
     n = len(use)
     wrong = sum(not o.right for o in use)
     n_audit = sum(o.selection == "audit" for o in use)
+    knot = float(logit(params.knot))
     if n < params.min_labels:
-        return Fit(RecalMap(fade=params.fade_logits), n, wrong, n_audit, 0.5, 0.5)
+        return Fit(RecalMap(fade=params.fade_logits, knot=knot), n, wrong, n_audit, 0.5, 0.5)
     x = logit([o.confidence for o in use])
     y = np.array([1.0 if o.right else 0.0 for o in use])
     k = min(params.min_support, n)
     xs = np.sort(x)
     lo, hi = float(xs[k - 1]), float(xs[n - k])
-    prior_mean = np.array([0.0, 1.0])
-    prec = np.diag([1.0 / params.prior_sd_a**2, 1.0 / params.prior_sd_b**2])
-    design = np.stack([np.ones(n), x], axis=1)
+    prior_mean = np.array([0.0, 1.0, 0.0])
+    prec = np.diag(
+        [1.0 / params.prior_sd_a**2, 1.0 / params.prior_sd_b**2, 1.0 / params.prior_sd_d**2]
+    )
+    design = np.stack([np.ones(n), x, np.maximum(0.0, x - knot)], axis=1)
     theta = prior_mean.copy()
     for _ in range(100):
         p = _sigmoid(design @ theta)
@@ -263,10 +284,11 @@ def fit(outcomes: Sequence[ReviewOutcome], params: RecalParams | None = None) ->
         step = np.linalg.solve(hess, grad)
         theta = theta - step
         theta[1] = max(theta[1], params.min_slope)
+        theta[2] = max(theta[2], params.min_slope - theta[1])  # increasing above the knot
         if float(np.abs(step).max()) < 1e-10:
             break
-    a, b = float(theta[0]), float(theta[1])
-    m = RecalMap(a, b, lo, hi, params.fade_logits)
+    a, b, d = float(theta[0]), float(theta[1]), float(theta[2])
+    m = RecalMap(a, b, lo, hi, params.fade_logits, d, knot)
     return Fit(m, n, wrong, n_audit, float(_sigmoid(np.array(lo))), float(_sigmoid(np.array(hi))))
 
 
@@ -424,6 +446,8 @@ def recalibrate(
             lifted + lifted_own,
             max(0, prev + added - lifted_own),
             direction,  # type: ignore[arg-type]
+            f.map.d,
+            params.knot,
         )
         tx.set_quality(replace(project.quality, recal=state))
     return RecalResult(state, desc)
@@ -514,6 +538,8 @@ def report(project: Project) -> dict[str, Any]:
         "fitted": st is not None,
         "intercept": st.a if st else 0.0,
         "slope": st.b if st else 1.0,
+        "slope_change": st.d if st else 0.0,
+        "knot": st.knot if st else RecalParams().knot,
         "support": [st.support_lo, st.support_hi] if st else None,
         "labels_at_fit": st.labels if st else 0,
         "threshold": st.threshold if st else None,

@@ -73,6 +73,8 @@ def write_recal(
         "lifted": state.lifted,
         "flagged_total": state.flagged_total,
         "direction": state.direction,
+        "d": state.d,
+        "knot": state.knot,
     }
     con.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (RECAL_KEY, json.dumps(d))
@@ -114,6 +116,8 @@ def load_recal(
                 int(d["lifted"]),
                 int(d["flagged_total"]),
                 d["direction"],
+                float(d.get("d", 0.0)),
+                float(d.get("knot", 0.5)),
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise ProjectError(f"{where}: the recalibration record is damaged ({exc})") from exc
