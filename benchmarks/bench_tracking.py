@@ -42,6 +42,7 @@ from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.io.media import open_media
+from tracker_annotate.tracking import confidence as cm
 from tracker_annotate.tracking.api import TrackerConfig
 from tracker_annotate.tracking.engine import track_project
 
@@ -121,9 +122,10 @@ def config_for(spec: str, *, extend: bool) -> TrackerConfig:
     return c
 
 
-def loso_confidence(run: Any, seq_name: str) -> dict[tuple[int, int], float] | None:
-    """Each box's confidence under the LOSO model that never saw ``seq_name`` (or None)."""
-    path = LOSO_DIR / f"{seq_name}.json"
+def loso_confidence(run: Any, seq_name: str, tracker: str) -> dict[tuple[int, int], float] | None:
+    """Each box's confidence under ``tracker``'s LOSO model that never saw ``seq_name``
+    (``benchmarks/results/loso_models/<tracker>/``; None when there is none)."""
+    path = LOSO_DIR / tracker.partition("@")[0] / f"{seq_name}.json"
     if not path.is_file() or not run.features:
         return None
     from tracker_annotate.tracking.calibration import load_model
@@ -164,7 +166,7 @@ def run_one(
     wall = time.perf_counter() - t0
     src.close()
     ious, confs, flags = [], [], []
-    loso = loso_confidence(run, gt.name)
+    loso = loso_confidence(run, gt.name, tracker)
     thr = config.flag_threshold
     for tid, frames in evals.items():
         got = {b.frame: b for b in run.boxes.get(tid, [])}
@@ -183,10 +185,10 @@ def run_one(
                     and b.confidence < thr
                     and (b.flag_reason or "")
                     in {
-                        "two tracks on one object",
-                        "parted from another track: same object?",
-                        "track end: confirm",
-                        "left the frame?",
+                        cm.REASON_CONFLICT,
+                        cm.REASON_PARTED,
+                        cm.REASON_END,
+                        cm.REASON_LEFT,
                     }
                 )
                 c = loso[(tid, f)]
@@ -212,17 +214,45 @@ def run_one(
     }
 
 
+class RawMember:
+    """A committee member (``nano2``, ``nano3``, ``fear``...) alone, with OpenCV's tracker
+    interface (``init(img, xywh)``, ``update(img) -> (ok, xywh)``)."""
+
+    def __init__(self, name: str) -> None:
+        from tracker_annotate.tracking.backends import make_measurer
+
+        self.member = make_measurer(name).member  # type: ignore[attr-defined]
+
+    def init(self, img: Any, xywh: tuple[int, int, int, int]) -> None:
+        x, y, w, h = xywh
+        self.member.init(img, np.array([x, y, x + w, y + h], dtype=np.float64))
+
+    def update(self, img: Any) -> tuple[bool, tuple[float, float, float, float]]:
+        b = self.member.update(img).xyxy
+        return True, (float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1]))
+
+
+def raw_factory(name: str) -> Any:
+    """A constructor of the raw tracker ``name``: ``csrt``, ``nano`` (cv2.TrackerNano), or
+    any learned member of the back-end registry."""
+    if name == "csrt":
+        return cv2.TrackerCSRT_create
+    if name == "nano":
+        from tracker_annotate.tracking.nano import create_nano
+
+        return create_nano
+    return lambda: RawMember(name)
+
+
 def raw_runs(gt: GT, name: str, min_len: int = 5) -> list[dict[str, Any]]:
     """An OpenCV tracker alone, seeded with each track's first GT box, never corrected.
 
     Frame-major (each frame decoded once for all tracks, as the engine does). Returns one
     row per seeding, scored on the same frames as the engine's rows.
     """
-    from tracker_annotate.tracking.nano import create_nano
-
     src = open_media(gt.path)
     n = src.n_frames
-    make = create_nano if name == "nano" else cv2.TrackerCSRT_create
+    make = raw_factory(name)
     firsts: dict[int, int] = {}
     for tid, boxes in gt.tracks.items():
         frames = sorted(boxes)
@@ -498,7 +528,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--synthetic", type=Path, default=REPO / "sample_videos" / "synthetic")
     ap.add_argument("--engines", default="nano,cascade,linear")
-    ap.add_argument("--raw", default="csrt,nano", help="raw OpenCV trackers (csrt, nano)")
+    ap.add_argument(
+        "--raw",
+        default="csrt,nano",
+        help="raw trackers alone: csrt, nano (cv2.TrackerNano), or learned members (nano2, "
+        "nano3, fear)",
+    )
     ap.add_argument("--sequences", default="", help="comma-separated names (default: all)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "tracking.md")
     ap.add_argument("--json", type=Path, default=None)

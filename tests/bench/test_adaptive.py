@@ -74,7 +74,6 @@ def test_flags_only_do_not_touch_the_confident_boxes(
     assert cal["mean_confidence_after"] == pytest.approx(cal["mean_confidence_before"])
 
 
-
 def test_with_the_target_the_recalibrated_confidence_flags_what_it_needs(
     make_sequence: MakeSequence,
 ) -> None:

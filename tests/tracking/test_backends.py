@@ -27,6 +27,8 @@ def test_registry_is_the_one_list_of_names() -> None:
     ("name", "visual", "engine_search", "self_contained", "gives_score"),
     [
         ("nano", True, False, True, True),  # Siamese model of its own, reports a score
+        ("nano3", True, False, True, True),  # NanoTrack v3 through cv2.dnn: raw response peak
+        ("nano2", True, False, True, True),  # v2's weights through cv2.dnn: raw response peak
         ("cascade", True, True, False, False),  # LK + the engine's NCC search and loss rules
         ("linear", False, False, False, False),  # no pixels at all
         ("csrt", True, False, True, False),  # OpenCV keeps its own filter

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
+from tracker_annotate.tracking.backends import BACKENDS
 from tracker_annotate.tracking.calibration import (
     FEATURES,
     ConfidenceModel,
     expected_calibration_error,
     fit_isotonic,
     fit_model,
-    load_model,
+    model_for,
     recalibrate,
 )
 
@@ -55,9 +57,11 @@ def test_ece_known_answer() -> None:
     assert abs(expected_calibration_error(np.full(10, 1.0), np.zeros(10, bool)) - 1.0) < 1e-12
 
 
-def test_shipped_model_loads_and_round_trips() -> None:
-    m = load_model()
-    assert m.names == FEATURES
+@pytest.mark.parametrize("tracker", sorted({b.name for b in BACKENDS.values()}))
+def test_every_backends_model_loads_and_round_trips(tracker: str) -> None:
+    m = model_for(tracker)
+    assert set(m.names) <= set(FEATURES)
+    assert len(set(m.names)) == len(m.names)
     again = ConfidenceModel.from_json(json.loads(json.dumps(m.to_json())))
     x = np.zeros((3, len(FEATURES)))
     np.testing.assert_allclose(m.predict(x), again.predict(x))

@@ -11,6 +11,7 @@ from tracker_annotate.core.detections import Detections
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.tracking.api import CancelToken, TrackerConfig, apply_run
 from tracker_annotate.tracking.backends import available_trackers
+from tracker_annotate.tracking.confidence import REASON_CONFLICT
 from tracker_annotate.tracking.engine import retrack_after_edit, track_project
 
 
@@ -162,7 +163,7 @@ def test_two_tracks_seeded_on_one_object_are_flagged() -> None:
     assert run.boxes == {1: [], 2: []}  # nothing to do: single keyframes, no extension
     run = track_project(p, src)
     reasons = {b.flag_reason for tid in (1, 2) for b in run.boxes[tid] if b.flagged}
-    assert "two tracks on one object" in reasons
+    assert REASON_CONFLICT in reasons
 
 
 def test_detections_propose_tracks_for_unannotated_objects(two_objects: ArraySource) -> None:

@@ -21,7 +21,7 @@ it to a worker thread and the status bar.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -241,14 +241,29 @@ class TrackingJobs:
         its new keyframe. Returns whether a re-track was queued (an edit that changed
         nothing, or deleted the track, queues none). Errors of ``edit`` propagate, with
         nothing changed."""
+        return self.edit_then_queue_all(project, [(track_id, frame)], edit, retrack=retrack)
+
+    def edit_then_queue_all(
+        self,
+        project: Project,
+        stretches: Sequence[tuple[int, int]],
+        edit: Callable[[], None],
+        *,
+        retrack: bool,
+    ) -> bool:
+        """:meth:`edit_then_queue` for an edit that changes several stretches at once
+        (``(track_id, frame)`` each: a swap of identities changes two tracks): all marked
+        stale in the edit's transaction, each re-track joining the edit's undo step."""
         with project.edit("") as tx:  # the command names the step
             edit()
-            if retrack and not tx.is_empty() and track_id in project.tracks:
-                tx.mark_stale(track_id, frame)
-        if not retrack or (track_id, frame) not in project.stale:
-            return False
-        self.queue_retrack(track_id, frame, project.history.last)
-        return True
+            if retrack and not tx.is_empty():
+                for track_id, frame in stretches:
+                    if track_id in project.tracks:
+                        tx.mark_stale(track_id, frame)
+        queued = [k for k in stretches if retrack and k in project.stale]
+        for track_id, frame in queued:
+            self.queue_retrack(track_id, frame, project.history.last)
+        return bool(queued)
 
     def queue_retrack(self, track_id: int, frame: int, step: Transaction | None) -> None:
         """Queue a re-track of the stretch around ``(track_id, frame)``; ``step`` is the
@@ -324,9 +339,17 @@ class TrackingJobs:
             # an empty run pushes no undo step
             return Applied(desc, boxes=n, flags_before=flags_before, flags_after=flags_before)
         note = after.note if after is not None else ""
+        suffix = "" if step is None or step.description.endswith(" + re-track") else " + re-track"
         merged = step is not None and project.history.merge_last_two(
-            step, f"{step.description} + re-track"
+            step, f"{step.description}{suffix}"
         )
+        if merged:
+            # an edit of several stretches queued a re-track for each: the ones still
+            # waiting join the merged step (the edit's own is no longer on the stack)
+            joined = project.history.last
+            for k, s in self._edit_steps.items():
+                if s is step:
+                    self._edit_steps[k] = joined
         return Applied(
             desc,
             changed=True,

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from tracker_annotate.cli.gui_libs import check_xcb_libraries
 from tracker_annotate.core.errors import TrackerAnnotateError
 
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
             "no display found (DISPLAY/WAYLAND_DISPLAY unset); run it on a desktop, "
             "over ssh -X, or under xvfb-run"
         )
+    # Qt aborts with a core dump when its X11 plugin lacks a library: say which, and exit
+    check_xcb_libraries(os.environ)
     try:
         from tracker_annotate.gui.app import run_gui
     except ImportError as exc:

@@ -9,6 +9,8 @@ Edits of several tracks at once (merge, delete, hide/show, end, accept) are one 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from numbers import Integral
 
 from tracker_annotate.core import review_log
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
@@ -160,6 +162,83 @@ def split_track(project: Project, track_id: int, frame: int) -> int:
             tx.remove_box(track_id, f)
             tx.set_box(new_id, b)
     return new_id
+
+
+#: The app's key for :func:`swap_identities`; the overlap flags name it in their reason.
+SWAP_IDENTITIES_KEY = "X"
+#: What an overlap flag's reason adds: where two tracks cross, identities may switch.
+SWAP_HINT = f"{SWAP_IDENTITIES_KEY} swaps identities"
+
+
+def swap_identities(
+    project: Project, track_a: int, track_b: int, frame: int, *, anchor: bool = True
+) -> int:
+    """The tracks switched objects where they crossed: from ``frame`` on, every box of
+    ``track_a`` (any source; keyframe, flag, outside and occluded marks as they are) goes
+    to ``track_b`` and every box of ``track_b`` to ``track_a``, as one step. The tracks keep
+    their ids, labels and names: the boxes move, the identities stay. Boxes before
+    ``frame`` stay where they are. Returns how many boxes moved.
+
+    What followed the boxes follows them too: the stale marks (:attr:`Project.stale`) and
+    the audit samples on or after ``frame``. With ``anchor`` the derived boxes on
+    ``frame`` itself, where the annotator saw which object is which, become verified
+    keyframes (flag cleared): the re-track of the stretches around ``frame`` then starts
+    from them instead of following the tracker into the same switch again.
+
+    Raises :class:`ProjectError`, changing nothing, for one track given twice, an unknown
+    track, a frame outside the media, or no box on or after ``frame`` in either track.
+    """
+    if track_a == track_b:
+        raise ProjectError(f"cannot swap track {track_a} with itself: select two tracks")
+    project.track(track_a)
+    project.track(track_b)
+    if isinstance(frame, bool) or not isinstance(frame, Integral) or frame < 0:
+        raise ProjectError(f"frame must be a 0-based frame number, got {frame!r}")
+    if project.media is not None and frame >= project.media.n_frames:
+        raise ProjectError(
+            f"frame {frame} is beyond the last frame {project.media.n_frames - 1} of "
+            f"{project.media.path}"
+        )
+    later = {
+        t: {f: b for f, b in project.boxes(t).items() if f >= frame} for t in (track_a, track_b)
+    }
+    if not later[track_a] and not later[track_b]:
+        raise ProjectError(
+            f"neither track {track_a} nor track {track_b} has a box on or after frame "
+            f"{frame}: nothing to swap"
+        )
+    other = {track_a: track_b, track_b: track_a}
+    with project.edit(
+        f"Swap identities of tracks {track_a} and {track_b} from frame {frame}"
+    ) as tx:
+        for t, boxes in later.items():
+            for f in boxes:
+                tx.remove_box(t, f)
+        for t, boxes in later.items():
+            for f, box in boxes.items():
+                seen_here = anchor and f == frame and box.is_derived and not box.outside
+                tx.set_box(other[t], box.with_(verified=True, flagged=False) if seen_here else box)
+        moved = sorted((t, f) for t, f in project.stale if t in other and f >= frame)
+        for t, f in moved:
+            tx.clear_stale(t, f)
+        for t, f in moved:
+            tx.mark_stale(other[t], f)
+        q = project.quality
+        rounds = tuple(
+            replace(
+                r,
+                samples=tuple(
+                    replace(s, track_id=other[s.track_id])
+                    if s.track_id in other and s.frame >= frame
+                    else s
+                    for s in r.samples
+                ),
+            )
+            for r in q.rounds
+        )
+        if rounds != q.rounds:
+            tx.set_quality(replace(q, rounds=rounds))
+    return len(later[track_a]) + len(later[track_b])
 
 
 def mark_outside(project: Project, track_id: int, frame: int) -> None:

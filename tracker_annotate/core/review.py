@@ -351,3 +351,28 @@ def suggest_keyframe(project: Project) -> tuple[int, int, str] | None:
         f"frame {frame} is the least confident ({conf:.2f})"
     )
     return frame, tid, why
+
+
+def suggests_swap(box: FrameBox | None) -> bool:
+    """Whether ``box`` carries an overlap flag ("two tracks on one object", "parted from
+    another track"): where two tracks cross, identities may have switched, and the flag
+    names :func:`~tracker_annotate.core.commands.swap_identities`' key."""
+    return box is not None and box.flagged and commands.SWAP_HINT in box.flag_reason
+
+
+def crossing_partner(project: Project, track_id: int, frame: int) -> int | None:
+    """The track that ``track_id`` crosses on ``frame``: the other visible track whose box
+    overlaps its box most there or on the frame before (a "parted" flag sits on the first
+    frame after the overlap). ``None`` when no other box overlaps it."""
+    best: tuple[float, int] | None = None
+    for f in (frame, frame - 1):
+        mine = project.box(track_id, f)
+        if mine is None or mine.outside:
+            continue
+        for tid, b in project.boxes_at(f):
+            if tid == track_id or b.outside or project.tracks[tid].hidden:
+                continue
+            iou = mine.xyxy.iou(b.xyxy)
+            if iou > 0 and (best is None or (iou, -tid) > (best[0], -best[1])):
+                best = (iou, tid)
+    return best[1] if best is not None else None

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QWidget
 
+from tracker_annotate.core.commands import SWAP_IDENTITIES_KEY
+
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -90,6 +92,15 @@ SPECS: tuple[ActionSpec, ...] = (
         ("Shift+Return", "Shift+Enter"),
         "Edit",
         "Verify every flagged box in this track's run of flagged frames (play it first)",
+    ),
+    ActionSpec(
+        "swap_identities",
+        "S&wap identities from here",
+        (SWAP_IDENTITIES_KEY,),
+        "Edit",
+        "Two tracks switched objects where they crossed: their boxes from this frame on change "
+        "tracks (the two selected in the Tracks list, or the selected box's track and the "
+        "track it crosses here)",
     ),
     # View
     ActionSpec("zoom_fit", "&Fit frame", ("Ctrl+0",), "View", "Fit the whole frame in the window"),

@@ -15,7 +15,7 @@ The audit and detector flows get it as their host: they declare what they use of
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PyQt6.QtCore import QObject, QTimer, pyqtSignal
@@ -181,6 +181,61 @@ class Controller(QObject):
         n = done.count
         self.status.emit(f"{done.description} ({n} box{'es' if n > 1 else ''}); Ctrl+Z undoes it")
         self.advance_review()
+
+    def swap_identities(self, track_ids: Sequence[int] = ()) -> None:
+        """Two tracks switched objects where they crossed: swap their boxes from the
+        current frame on (one undo step, :func:`~tracker_annotate.core.commands.
+        swap_identities`), and with auto re-track re-track both around it (joining that
+        step). The tracks are the two of ``track_ids`` (the Tracks list's selection), or the
+        selected track and the one it crosses on this frame
+        (:func:`~tracker_annotate.core.review.crossing_partner`)."""
+        p, s = self.project, self.session
+        if p is None or s is None:
+            return
+        pair = self._swap_pair(sorted(set(track_ids)))
+        if pair is None:
+            return
+        a, b = pair
+        frame = s.frame
+        moved: list[int] = []
+        queued = self.do(
+            lambda: self.jobs.edit_then_queue_all(
+                p,
+                [(a, frame), (b, frame)],
+                lambda: moved.append(commands.swap_identities(p, a, b, frame)),
+                retrack=self._will_retrack(a),
+            )
+        )
+        if queued is None:
+            return
+        then = "; re-tracking both around it" if queued else ""
+        self.status.emit(
+            f"Tracks {a} and {b} swapped identities from frame {frame} "
+            f"({moved[0]} boxes changed tracks){then}; Ctrl+Z undoes it"
+        )
+        if queued and not self.busy:
+            self._run_pending_retrack()
+
+    def _swap_pair(self, ids: list[int]) -> tuple[int, int] | None:
+        p, s = self.project, self.session
+        assert p is not None and s is not None
+        if len(ids) == 2:
+            return ids[0], ids[1]
+        if len(ids) > 2:
+            self.status.emit(f"Select two tracks to swap, not {len(ids)}")
+            return None
+        sel = ids[0] if ids else s.selected
+        partner = review.crossing_partner(p, sel, s.frame) if sel is not None else None
+        if sel is None or partner is None:
+            where = "No track selected"
+            if sel is not None:
+                where = f"Track {sel} crosses no other track on frame {s.frame}"
+            self.status.emit(
+                f"{where}: select the two tracks to swap (Ctrl+click in the Tracks list), "
+                "or a box where two tracks cross"
+            )
+            return None
+        return sel, partner
 
     def copy_to_next(self) -> None:
         p, s, sel = self.project, self.session, self._selected_box()

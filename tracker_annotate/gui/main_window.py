@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
         self.review.add_action_buttons(
             [a["accept"], a["accept_stretch"], a["delete_box"], a["mark_outside"]]
         )
+        self.review.set_swap_action(a["swap_identities"])
         self.review.add_quality_buttons([a["apply_target"], a["start_audit"], a["audit_next"]])
         sb = self.statusBar()
         assert sb is not None
@@ -168,6 +169,7 @@ class MainWindow(QMainWindow):
             "copy_next": c.copy_to_next,
             "accept": c.accept_selected,
             "accept_stretch": c.accept_stretch,
+            "swap_identities": lambda: c.swap_identities(self.tracks.selected_tracks()),
             "zoom_fit": self.canvas.fit,
             "zoom_in": lambda: self.canvas.set_zoom(self.canvas.zoom * 1.25),
             "zoom_out": lambda: self.canvas.set_zoom(self.canvas.zoom / 1.25),

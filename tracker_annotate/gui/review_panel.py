@@ -7,8 +7,9 @@ fixed per second, :mod:`tracker_annotate.core.review`), the order F / Shift+F wa
 wraps to show its whole reason (also its tooltip). Selecting a row goes to the stretch's
 first frame and selects the box. Accept (Enter), Accept stretch (Shift+Enter), Reject
 (Delete) and Outside (O) are the window's actions, shown here as buttons, so the keyboard
-and the panel do the same thing. The counter says how many boxes are left, and in how many
-stretches.
+and the panel do the same thing; on an overlap flag (two tracks crossing) the panel also
+offers Swap identities (X), naming the two tracks. The counter says how many boxes are
+left, and in how many stretches.
 """
 
 from __future__ import annotations
@@ -31,8 +32,16 @@ from PyQt6.QtWidgets import (
 )
 
 from tracker_annotate.core import audit, quality, recalibration
+from tracker_annotate.core.commands import SWAP_IDENTITIES_KEY
 from tracker_annotate.core.project import ChangeSet, Project
-from tracker_annotate.core.review import FlagSegment, ReviewItem, flag_segments, review_items
+from tracker_annotate.core.review import (
+    FlagSegment,
+    ReviewItem,
+    crossing_partner,
+    flag_segments,
+    review_items,
+    suggests_swap,
+)
 from tracker_annotate.core.session import Session
 from tracker_annotate.gui import style
 from tracker_annotate.gui.bind import Binding
@@ -78,6 +87,18 @@ class ReviewPanel(QWidget):
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.currentRowChanged.connect(self._on_row)
         self.buttons = QGridLayout()
+        # offered on an overlap flag: where two tracks cross, identities may have switched
+        self.swap_hint = QLabel()
+        self.swap_hint.setWordWrap(True)
+        self.swap_button = QToolButton()
+        self.swap_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.swap_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.swap_offer = QWidget()
+        offer = QVBoxLayout(self.swap_offer)
+        offer.setContentsMargins(0, 0, 0, 0)
+        offer.addWidget(self.swap_hint)
+        offer.addWidget(self.swap_button)
+        self.swap_offer.hide()
         self.target = QDoubleSpinBox()
         self.target.setRange(0.1, 50.0)
         self.target.setDecimals(1)
@@ -112,6 +133,7 @@ class ReviewPanel(QWidget):
         lay.addWidget(self.only_derived)
         lay.addWidget(self.auto_advance)
         lay.addWidget(self.list, 1)
+        lay.addWidget(self.swap_offer)
         lay.addLayout(self.buttons)
 
     def add_action_buttons(self, actions: list[QAction]) -> None:
@@ -122,6 +144,11 @@ class ReviewPanel(QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             self.buttons.addWidget(b, i // 2, i % 2)
+
+    def set_swap_action(self, action: QAction) -> None:
+        """The window's swap-identities action, offered (with the two tracks named) when
+        the box the session is on carries an overlap flag."""
+        self.swap_button.setDefaultAction(action)
 
     def add_quality_buttons(self, actions: list[QAction]) -> None:
         for i, act in enumerate(actions):
@@ -257,3 +284,22 @@ class ReviewPanel(QWidget):
         self.list.blockSignals(True)
         self.list.setCurrentRow(row)
         self.list.blockSignals(False)
+        self._offer_swap()
+
+    def _offer_swap(self) -> None:
+        """Show the swap offer when the selected box's flag says two tracks cross here."""
+        p, s = self._project, self._session
+        partner = None
+        if (
+            p is not None
+            and s is not None
+            and s.selected is not None
+            and suggests_swap(p.box(s.selected, s.frame))
+        ):
+            partner = crossing_partner(p, s.selected, s.frame)
+        if partner is not None and s is not None:
+            self.swap_hint.setText(
+                f"Track {s.selected} crosses track {partner} here. If they switched "
+                f"objects, swap their identities from this frame ({SWAP_IDENTITIES_KEY}):"
+            )
+        self.swap_offer.setVisible(partner is not None)

@@ -3,9 +3,16 @@
 Each shipped model lives in its own folder beside this file with its licence:
 
 * ``nanotrack-v2/``: NanoTrack v2 (Apache-2.0, github HonglinChu/SiamTrackers), the ``nano``
-  measurement back-end (``cv2.TrackerNano``).
+  measurement back-end (``cv2.TrackerNano``), and the ``nano2`` back-end (the same files
+  through ``cv2.dnn``, :mod:`tracker_annotate.tracking.siamese_nano`).
+* ``nanotrack-v3/``: NanoTrack v3 (Apache-2.0, same repository, commit 4dbbbbc9), the ``nano3``
+  back-end (``cv2.dnn``; ``cv2.TrackerNano`` cannot run its 15x15 head).
 * ``yolox-nano/``: YOLOX-nano, 80 COCO classes (weights Apache-2.0 by Megvii; the ONNX
   conversion MIT by hamacom2004jp/iinfer), the shipped detector.
+* ``fear-xs/``: FEAR-XS (MIT, github PinataFarms/FEARTracker; its Core ML demo models
+  converted to ONNX, weights unchanged), the ``fear`` back-end (``cv2.dnn``).
+* ``vittrack/``: VitTrack (Apache-2.0, the OpenCV model zoo), the ``vit`` back-end
+  (``cv2.dnn``).
 
 :func:`verified_path` returns a file's path after checking its size and sha256 once per
 process; a missing or damaged file is a :class:`~tracker_annotate.core.errors.ModelError`
@@ -45,10 +52,35 @@ MODEL_FILES: dict[str, ModelFile] = {
         726_198,
         "0d8c0637be849f092cc7236cae02e55c8b9455ebe37ba50601d6115db4247cd9",
     ),
+    "nanotrack3_backbone": ModelFile(
+        "nanotrack-v3/nanotrack_backbone.onnx",
+        1_431_635,
+        "50be1320abf9384fd3479ea829f95e244cf3f3838190c5ab60c750fb8c1ce828",
+    ),
+    "nanotrack3_head": ModelFile(
+        "nanotrack-v3/nanotrack_head.onnx",
+        1_183_740,
+        "75357903be3f4817c965af16cb5a11fd32b1467f597a408405a98635ac63f61d",
+    ),
     "yolox_nano": ModelFile(
         "yolox-nano/yolox_nano.onnx",
         3_713_911,
         "d39bee73564e338080378b0ad567fbb40e818b55bbfaf971de82a0267ed16b8a",
+    ),
+    "fear_xs_template": ModelFile(
+        "fear-xs/fear_xs_template.onnx",
+        3_060_656,
+        "fa8321d53fc868464e027b16aa6718daf60bf29ea0d7df93e6edcb148f25d070",
+    ),
+    "fear_xs_track": ModelFile(
+        "fear-xs/fear_xs_track.onnx",
+        5_413_904,
+        "ecc9e77bd305ca7f90a2637f337de824baf386dc964488dabf136d244d2dfc74",
+    ),
+    "vittrack": ModelFile(
+        "vittrack/object_tracking_vittrack_2023sep.onnx",
+        714_726,
+        "2990f0b7cd44d92afa48cd97db6de7be113fc1d9594fddb74e2725c10478e91d",
     ),
 }
 

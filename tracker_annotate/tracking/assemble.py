@@ -19,8 +19,14 @@ from tracker_annotate.core.project import Project
 from tracker_annotate.tracking import confidence as cm
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun
 from tracker_annotate.tracking.backends import backend
-from tracker_annotate.tracking.calibration import FEATURES, load_model
-from tracker_annotate.tracking.fusion import FusedBox, extension_boxes, fuse_segment, line_segment
+from tracker_annotate.tracking.calibration import FEATURES, model_for
+from tracker_annotate.tracking.fusion import (
+    FusedBox,
+    extension_boxes,
+    fuse_segment,
+    line_segment,
+    window_evidence,
+)
 from tracker_annotate.tracking.passes import LEFT_VIS, StepSignals, TrackPass
 from tracker_annotate.tracking.plan import Segment
 
@@ -84,7 +90,7 @@ def calibrated(fused: list[FusedBox], config: TrackerConfig) -> list[float]:
     """The calibrated confidence of each fused box (0 where the frame was unreadable)."""
     if not fused:
         return []
-    model = load_model()
+    model = model_for(config.tracker)
     conf = model.predict(np.stack([fb.features for fb in fused]))
     for i, fb in enumerate(fused):
         if fb.unreadable:
@@ -109,6 +115,8 @@ def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
     tid, a, b = seg.track_id, seg.a, seg.b
     info = backend(config.tracker)
     fp = passes.get((tid, a.frame, +1)) if not a.outside else None
+    if fp is not None:
+        window_evidence(fp.out)
     if b is None:
         if fp is None or not fp.out:
             return []
@@ -130,6 +138,8 @@ def _assemble_fused(  # noqa: PLR0917 - internal, called in one place
             out[-1] = last.with_(flagged=True, flag_reason=reason, confidence=conf)
         return out
     bp = passes.get((tid, b.frame, -1)) if not b.outside else None
+    if bp is not None:
+        window_evidence(bp.out)
     if a.outside or b.outside:  # entering or leaving: the one pass there is, as it ended
         one = fp if fp is not None else bp
         if one is None or not one.out:
@@ -297,7 +307,7 @@ def _rescore_with_overlap(
         return
     x = np.stack([feats[boxes[i].frame] for i in idx])
     x[:, col] = overlap[idx]
-    conf = load_model().predict(x)
+    conf = model_for(config.tracker).predict(x)
     reasons = run.reasons.get(tid, {})
     for k, i in enumerate(idx):
         b = boxes[i]

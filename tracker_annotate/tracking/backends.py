@@ -47,6 +47,9 @@ class BackendInfo:
     gives_score: bool = False
     backward: bool = True
     cost: float = 1.0
+    #: The fitted confidence model of this back-end's boxes (a file in ``tracking/``,
+    #: written by ``benchmarks/fit_confidence.py``): its evidence differs by back-end.
+    confidence_model: str = "confidence_model.json"
 
     def create(self) -> Measurer:
         mod_name, _, attr = self.factory.partition(":")
@@ -56,9 +59,12 @@ class BackendInfo:
 
 
 _OPENCV = "tracker_annotate.tracking.measure:OpenCVMeasurer"
+_MEMBER = "tracker_annotate.tracking.siamese_nano:nano_member"
 
 #: Every back-end, the default first. Costs are object-frame costs relative to ``cascade``
-#: measured by ``benchmarks/bench_tracking.py`` (see benchmarks/results/tracking.md).
+#: measured by ``benchmarks/bench_tracking.py`` (see benchmarks/results/tracking.md);
+#: ``nano2`` and ``nano3`` scale ``nano``'s by their update time against ``cv2.TrackerNano``
+#: timed side by side on the same frames (1.07x and 1.32x, one thread).
 BACKENDS: dict[str, BackendInfo] = {
     b.name: b
     for b in (
@@ -68,6 +74,32 @@ BACKENDS: dict[str, BackendInfo] = {
             description="NanoTrack v2 (Siamese, shipped ONNX through cv2.TrackerNano)",
             gives_score=True,
             cost=1.5,
+        ),
+        BackendInfo(
+            "nano3",
+            _MEMBER,
+            ("v3",),
+            "NanoTrack v3 (Siamese, shipped ONNX through cv2.dnn; score: raw response peak)",
+            gives_score=True,
+            cost=2.0,
+        ),
+        BackendInfo(
+            "nano2",
+            _MEMBER,
+            ("v2",),
+            "NanoTrack v2 through cv2.dnn (as nano; score: raw response peak, not OpenCV's)",
+            gives_score=True,
+            cost=1.6,
+        ),
+        BackendInfo(
+            "committee",
+            "tracker_annotate.tracking.committee:CommitteeMeasurer",
+            ("nano3", "nano2"),
+            "committee of learned trackers (NanoTrack v3 + v2); their disagreement and "
+            "response maps drive the confidence",
+            gives_score=True,
+            cost=3.6,
+            confidence_model="confidence_committee.json",
         ),
         BackendInfo(
             "cascade",
@@ -92,6 +124,21 @@ BACKENDS: dict[str, BackendInfo] = {
             "medianflow", _OPENCV, ("medianflow",), "OpenCV MedianFlow (cv2.legacy)", cost=0.5
         ),
         BackendInfo("mil", _OPENCV, ("mil",), "OpenCV MIL (contrib)", cost=10.0),
+        BackendInfo(
+            "fear",
+            "tracker_annotate.tracking.siamese_fear:fear_measurer",
+            description="FEAR-XS (Siamese, shipped ONNX through cv2.dnn, raw sigmoid peak)",
+            gives_score=True,
+            # 3.6x nano's CPU time per update, measured side by side (one thread)
+            cost=5.5,
+        ),
+        BackendInfo(
+            "vit",
+            "tracker_annotate.tracking.siamese_vit:vit_measurer",
+            description="VitTrack (OpenCV zoo, shipped ONNX through cv2.dnn, fixed normalisation)",
+            gives_score=True,
+            cost=1.8,  # 1.2x nano's CPU time per update, measured side by side
+        ),
     )
 }
 

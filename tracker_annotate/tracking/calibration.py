@@ -60,7 +60,23 @@ FEATURES: tuple[str, ...] = (
     "motion",
     "alarm",
     "app_drop",
+    # committee back-ends only (0 elsewhere): see tracking/committee.py
+    "agree",
+    "on_choice",
+    "peak",
+    "psr",
+    "second",
+    "entropy",
+    "sim",
+    "chain_agree",
+    "chain_sim",
+    "win_agree",
+    "win_sim",
 )
+
+#: The features a committee adds (0 for other back-ends; a model that does not name them
+#: ignores them).
+COMMITTEE_ONLY: tuple[str, ...] = FEATURES[FEATURES.index("agree") :]
 
 MODEL_PATH = Path(__file__).resolve().parent / "confidence_model.json"
 
@@ -81,9 +97,16 @@ class ConfidenceModel:
     #: ``"linear"`` (the features) or ``"quadratic"`` (the features and their squares).
     terms: str = "linear"
 
+    def columns(self, x: FloatArray) -> FloatArray:
+        """The model's own columns (:attr:`names`) of rows over all :data:`FEATURES`."""
+        x = np.atleast_2d(x)
+        if self.names == FEATURES:
+            return x
+        return x[:, [FEATURES.index(n) for n in self.names]]
+
     def raw(self, x: FloatArray) -> FloatArray:
-        """Logistic P(right) before calibration, for rows of ``x`` (n x len(names))."""
-        z = (expand(np.atleast_2d(x), self.terms) - np.asarray(self.mean)) / np.asarray(self.std)
+        """Logistic P(right) before calibration, for rows of ``x`` (n x len(FEATURES))."""
+        z = (expand(self.columns(x), self.terms) - np.asarray(self.mean)) / np.asarray(self.std)
         return _sigmoid(z @ np.asarray(self.coef) + self.intercept)
 
     def predict(self, x: FloatArray) -> FloatArray:
@@ -109,8 +132,9 @@ class ConfidenceModel:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ConfidenceModel:
         names = tuple(d["names"])
-        if names != FEATURES:
-            raise ConfigError(f"confidence model features {names} do not match {FEATURES}")
+        unknown = [n for n in names if n not in FEATURES]
+        if unknown:
+            raise ConfigError(f"confidence model features {unknown} are not among {FEATURES}")
         return cls(
             names,
             tuple(float(v) for v in d["mean"]),
@@ -181,17 +205,20 @@ def fit_isotonic(score: FloatArray, y: npt.NDArray[np.bool_]) -> tuple[FloatArra
     return xs, ys
 
 
-def fit_model(
+def fit_model(  # noqa: PLR0917 - the fit's knobs, all with defaults
     x: FloatArray,
     y: npt.NDArray[np.bool_],
     l2: float = 1.0,
     meta: dict[str, Any] | None = None,
     terms: str = "linear",
+    names: tuple[str, ...] = FEATURES,
 ) -> ConfidenceModel:
-    """Fit the logistic part and its isotonic calibration on the same rows."""
-    mean, std, coef, b = fit_logistic(expand(x, terms), y, l2)
+    """Fit the logistic part on the columns ``names`` of ``x`` (rows over all
+    :data:`FEATURES`) and its isotonic calibration, on the same rows."""
+    cols = x[:, [FEATURES.index(n) for n in names]]
+    mean, std, coef, b = fit_logistic(expand(cols, terms), y, l2)
     m = ConfidenceModel(
-        FEATURES,
+        tuple(names),
         tuple(float(v) for v in mean),
         tuple(float(v) for v in std),
         tuple(float(v) for v in coef),
@@ -268,10 +295,21 @@ def load_model(path: str | None = None) -> ConfidenceModel:
     return ConfidenceModel.from_json(d)
 
 
+def model_for(tracker: str) -> ConfidenceModel:
+    """The shipped confidence model of the back-end ``tracker`` (its
+    ``BackendInfo.confidence_model`` file beside this module)."""
+    from tracker_annotate.tracking.backends import backend
+
+    return load_model(str(MODEL_PATH.parent / backend(tracker).confidence_model))
+
+
 def feature_row(**values: float) -> FloatArray:
     """One row of :data:`FEATURES` (missing names are an error, except ``overlap``, filled
-    in after all tracks are known; nan becomes a neutral 0)."""
+    in after all tracks are known, and the committee's, 0 for other back-ends; nan becomes
+    a neutral 0)."""
     values.setdefault("overlap", 0.0)
+    for name in COMMITTEE_ONLY:
+        values.setdefault(name, 0.0)
     row = np.array([float(values[n]) for n in FEATURES], dtype=np.float64)
     row[~np.isfinite(row)] = 0.0
     return row

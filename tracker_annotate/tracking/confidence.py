@@ -21,17 +21,19 @@ import math
 import numpy as np
 
 from tracker_annotate.core.boxes import iou_xyxy
+from tracker_annotate.core.commands import SWAP_HINT
 from tracker_annotate.tracking.passes import StepSignals
 
 REASON_DRIFT = "appearance drift"
 REASON_OCCLUSION = "possible occlusion"
-REASON_CONFLICT = "two tracks on one object"
+# where two tracks cross, identities may switch: the overlap flags name the swap key
+REASON_CONFLICT = f"two tracks on one object ({SWAP_HINT} if they switched)"
 REASON_LEFT = "left the frame?"
 REASON_DISAGREE = "forward/backward disagree"
 REASON_END = "track end: confirm"
 REASON_UNREADABLE = "frame could not be decoded"
 REASON_GAP = "possible occlusion (gap filled by interpolation)"
-REASON_PARTED = "parted from another track: same object?"
+REASON_PARTED = f"parted from another track: same object? ({SWAP_HINT} if they switched)"
 REASON_REACQUIRED = "found again after occlusion: same object?"
 
 #: A measurement accepted after at least this many frames without one is a re-acquisition:

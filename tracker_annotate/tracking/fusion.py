@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from tracker_annotate.core.boxes import iou_xyxy as iou
 from tracker_annotate.core.boxes import shift_in_sizes
-from tracker_annotate.tracking.calibration import feature_row, log_age
+from tracker_annotate.tracking.calibration import COMMITTEE_ONLY, feature_row, log_age
 from tracker_annotate.tracking.params import FusionParams
 from tracker_annotate.tracking.passes import StepSignals
 
@@ -84,9 +84,38 @@ def _reason(s: StepSignals | None, fb: float, chose_line: bool, age: int) -> str
     return min(factors, key=lambda k: factors[k])
 
 
+#: Half-width (frames) of the window over which a pass's committee evidence is also taken
+#: at its worst (annotation is offline: the frames after a box are known too). A jump
+#: shows as a frame or two of disagreement; the boxes around it are in doubt with it.
+WINDOW_HALF = 8
+
+
+def window_evidence(sigs: list[StepSignals], half: int = WINDOW_HALF) -> None:
+    """Set ``win_agree`` and ``win_sim`` in each step's ``extra``: the worst committee
+    agreement and learned similarity within ``half`` steps either side (idempotent)."""
+    for key in ("agree", "sim"):
+        vals = np.array([s.extra.get(key, math.nan) for s in sigs], dtype=np.float64)
+        if not np.isfinite(vals).any():
+            continue
+        filled = np.where(np.isfinite(vals), vals, np.inf)
+        for i, s in enumerate(sigs):
+            lo, hi = max(0, i - half), min(len(sigs), i + half + 1)
+            w = float(filled[lo:hi].min())
+            if math.isfinite(w):
+                s.extra["win_" + key] = w
+
+
+def committee_evidence(s: StepSignals | None) -> dict[str, float]:
+    """The committee's columns of a step's feature row (none for other back-ends)."""
+    if s is None or not s.extra:
+        return {}
+    return {k: v for k, v in s.extra.items() if k in COMMITTEE_ONLY}
+
+
 def step_features(s: StepSignals, age: int) -> FloatArray:
     """The evidence row of a single pass's box (after the last keyframe: no second pass)."""
     return feature_row(
+        **committee_evidence(s),
         app=s.app,
         lk_iou=s.lk_iou,
         pred_iou=s.pred_iou,
@@ -187,6 +216,7 @@ def fuse_segment(  # noqa: PLR0917 - two keyframes and two passes, in segment or
             main = sf if sf is not None else sb
         lin_iou = iou(chosen, lin)
         feats = feature_row(
+            **committee_evidence(main),
             app=main.app if main is not None else -1.0,
             lk_iou=main.lk_iou if main is not None else 0.0,
             pred_iou=main.pred_iou if main is not None else 0.0,

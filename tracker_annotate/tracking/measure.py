@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import cv2
@@ -82,6 +82,9 @@ class Measurement:
     method: str = "none"
     #: The back-end's own score when it gives one (NanoTrack's), else nan.
     score: float = math.nan
+    #: Further evidence for the confidence by name (the committee's agreement and response
+    #: maps: :data:`tracker_annotate.tracking.committee.COMMITTEE_FEATURES`).
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Measurer(Protocol):

@@ -52,6 +52,10 @@ class PassPlan:
         return abs(self.stop - self.start)
 
 
+#: Evidence whose worst value since the seed is remembered (``StepSignals.extra``'s
+#: ``chain_*`` keys).
+CHAIN_KEYS: tuple[str, ...] = ("agree", "sim")
+
 #: A pass ends as "left the image" when less than this share of its box is inside. Raising
 #: it ends tracks earlier at the border; lowering it tracks boxes that are mostly guesswork.
 LEFT_VIS = 0.35
@@ -96,6 +100,11 @@ class StepSignals:
     #: NCC to the keyframes on the pass's first frames minus now: objects differ in how
     #: well NCC matches them at all, so the drop says more than the level.
     app_drop: float = 0.0
+    #: The back-end's further evidence (the committee's: agreement, response maps, learned
+    #: similarity to the seed), and the chain's memory of it (``chain_*``: the worst
+    #: agreement and similarity since the seed: a box downstream of an unresolved jump is
+    #: no surer than the jump).
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,6 +121,7 @@ class Candidate:
     score_own: float = math.nan
     lk_iou: float = math.nan
     pred_iou: float = math.nan
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,6 +151,7 @@ class TrackPass:
         self._seed = box
         self._alarm = 0.0
         self._app0: list[float] = []
+        self._chain: dict[str, float] = {}
         self.recent = Template.from_box(frame.gray, box, frame.index)
         self._recent_f = self.recent.pixels.astype(np.float32)
         self.prev = frame
@@ -162,6 +173,7 @@ class TrackPass:
         pred = self.kf.predict()
         m = self.measurer.measure(self.prev, cur, self.prev_xyxy, pred)
         cand = self._check(cur, m, pred)
+        cand.extra = m.extra
         if self.info.self_contained and cand.xyxy is not None:
             # A coarse LK step is enough for a vote (the box comes from the back-end).
             lk = lk_median_flow(self.prev, cur, self.prev_xyxy, pred, grid=5, max_object=48.0)
@@ -370,6 +382,13 @@ class TrackPass:
         self._alarm = max(self._alarm * self.params.alarm_decay, lk_alarm)
         if len(self.out) < 3:
             self._app0.append(app_now)
+        extra = dict(c.extra) if accept else {}
+        for k in CHAIN_KEYS:
+            v = extra.get(k, math.nan)
+            if math.isfinite(v):
+                self._chain[k] = min(self._chain.get(k, v), v)
+            if k in self._chain:
+                extra["chain_" + k] = self._chain[k]
         sig = StepSignals(
             frame=cur.index,
             xyxy=box,
@@ -390,6 +409,7 @@ class TrackPass:
             motion=shift_in_sizes(box, self._seed),
             alarm=self._alarm,
             app_drop=max(0.0, float(np.mean(self._app0)) - app_now),
+            extra=extra,
         )
         self.out.append(sig)
         self.prev = cur
