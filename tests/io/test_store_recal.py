@@ -11,7 +11,7 @@ import pytest
 
 from tests.core.test_recalibration import THRESHOLD, population, review_flags
 from tracker_annotate.cli.main import main
-from tracker_annotate.core import audit, recalibration
+from tracker_annotate.core import audit, recal_report, recalibration
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.quality import QualityState
 from tracker_annotate.io.store import ProjectStore
@@ -30,7 +30,8 @@ def test_outcomes_survive_reopening_and_the_refit_is_the_same(tmp_path: Path) ->
         review_flags(store.project, truth)
         rnd = audit.start_audit(store.project, seed=3, n=30, force=True)
         for s in rnd.samples:
-            audit.check_sample(store.project, s.track_id, s.frame, "ok")
+            ok = truth[(s.track_id, s.frame)]
+            audit.check_sample(store.project, s.track_id, s.frame, "ok" if ok else "wrong")
         res = recalibration.recalibrate(store.project, THRESHOLD)
         reviews = store.project.quality.reviews
         flags = _flags(store)
@@ -102,7 +103,7 @@ def test_status_shows_what_was_learned(tmp_path: Path, capsys: pytest.CaptureFix
     path = tmp_path / "p.taproj"
     p, truth = population(1.0, n_tracks=2, n_frames=300)
     with ProjectStore.create(path, p) as store:
-        st0 = recalibration.report(store.project)
+        st0 = recal_report.report(store.project)
         review_flags(store.project, truth)
         res = recalibration.recalibrate(store.project, THRESHOLD)
     assert st0["fitted"] is False and st0["reviews"] == 0

@@ -44,7 +44,7 @@ from tracker_annotate.bench.strategies import (
     engine_result,
     review_flags,
 )
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, recal_report
 from tracker_annotate.core import recalibration as rc
 from tracker_annotate.core.frames import FrameSource
 from tracker_annotate.core.quality import DEFAULT_TARGET
@@ -142,8 +142,8 @@ def calibration_of_unreviewed(
         "mean_confidence_before": float(np.mean(conf)) if conf else None,
         "mean_confidence_after": float(np.mean(after)) if conf else None,
         "accuracy": float(np.mean(right)) if conf else None,
-        "ece_before": rc.ece(conf, right) if conf else None,
-        "ece_after": rc.ece(after, right) if conf else None,
+        "ece_before": recal_report.ece(conf, right) if conf else None,
+        "ece_after": recal_report.ece(after, right) if conf else None,
     }
 
 
@@ -216,9 +216,12 @@ def run_tracker_adaptive(
             "intercept": st.a if st else 0.0,
             "slope": st.b if st else 1.0,
             "support": [st.support_lo, st.support_hi] if st else None,
+            "confident_range": [st.a_hi, st.b_hi, st.hi_support_lo, st.hi_support_hi]
+            if st
+            else None,
             "flags_added": sum(r.flagged for r in runs),
             "flags_lifted": sum(r.lifted for r in runs),
-            "summary": rc.summary(project),
+            "summary": recal_report.summary(project),
             "unreviewed": calibration_of_unreviewed(ann, tau, params),
             "selection_check": selection_check(initial, project.quality.reviews),
         },

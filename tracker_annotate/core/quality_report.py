@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracker_annotate import __version__
-from tracker_annotate.core import audit, recalibration
+from tracker_annotate.core import audit, recal_report
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.review import flag_segments
 
@@ -43,7 +43,7 @@ def quality_report(project: Project) -> dict[str, Any]:
         "predicted_residual": expected / visible if visible else 0.0,
         "residual_definition": "wrong boxes nobody looked at / visible boxes",
         "audit": None,
-        "recalibration": recalibration.report(project),
+        "recalibration": recal_report.report(project),
     }
     rnd = audit.current_round(project)
     if rnd is not None:

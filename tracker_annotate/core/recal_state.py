@@ -58,9 +58,10 @@ class ReviewOutcome:
 
 @dataclass(frozen=True, slots=True)
 class RecalState:
-    """The last recalibration applied: the map ``logit P = a + b x + d max(0, x - logit
-    knot)``, ``x = logit c``, inside the labels' confidence range ``[support_lo,
-    support_hi]`` (engine confidences), what it was learned from and what it changed.
+    """The last recalibration applied: below ``knot`` the map ``logit P = a + b logit c``
+    inside its labels' confidence range ``[support_lo, support_hi]``, at and above it
+    ``a_hi + b_hi logit c`` inside ``[hi_support_lo, hi_support_hi]`` (engine
+    confidences); what it was learned from and what it changed.
 
     ``labels`` is how many outcomes the fit used (``wrong`` of them wrong); ``threshold``
     the flag threshold the re-flag used; ``flagged`` / ``lifted`` the flags this run added
@@ -79,7 +80,10 @@ class RecalState:
     lifted: int
     flagged_total: int
     direction: Literal["lowered", "raised", "unchanged"]
-    d: float = 0.0
+    a_hi: float = 0.0
+    b_hi: float = 1.0
+    hi_support_lo: float = 0.5
+    hi_support_hi: float = 0.5
     knot: float = 0.5
 
     def __post_init__(self) -> None:

@@ -13,34 +13,47 @@ shown (:data:`~tracker_annotate.core.recal_state.Selection`), read from the box'
 * ``other``: the annotator fixed a box nobody asked about, perhaps *because* it looked
   wrong. Its selection may depend on its correctness, so the fit never uses it.
 
-The fit (:func:`fit`). ``logit P(right) = a + b x + d max(0, x - logit knot)`` with
-``x = logit c``: Platt scaling on the engine's logit, with one bend at the knot (0.5, the
-usual flag threshold) so the flagged range and the confident range may be off by
-different amounts (one line through both let the many flag labels set the confident
-boxes' map against the few audit samples there). The MAP estimate under a Gaussian prior
-centred on the identity (``a = 0``, ``b = 1``, ``d = 0``; :class:`RecalParams` says how
+The fit (:func:`fit`). Platt scaling on the engine's logit, ``logit P(right) = a + b
+logit c``, in two pieces that meet at the knot (0.5, the engine's usual flag threshold):
+the flagged range and the confident range may be off by different amounts, and their
+labels come from different selections. Each piece is the MAP estimate under a Gaussian
+prior centred on the identity (``a = 0``, ``b = 1``; :class:`RecalParams` says how
 strongly), by Newton's method: deterministic, the same outcomes in the same order give
-the same map. It is a regression of correctness
-*on* ``c``: if a label's selection depends only on ``c`` (and on randomness independent of
-correctness), ``P(right | c, selected) = P(right | c)`` and the conditional likelihood is
-unbiased without weights, however unevenly the labels are spread over ``c``. That holds
-for audit samples (strata are confidence bands) and for flags to the extent the flag
-rule is a function of ``c``. Two places where it holds only approximately: rule flags
-(track ends, overlaps) select on signals besides ``c``; and a box reached later in a
-stretch exists only if the boxes before it were not corrected (a correction re-tracks
-it away), which favours right boxes when errors come in runs, so the fit under-states
-errors rather than inventing them. Audit samples are weighted by ``1 / inclusion`` only
-where the estimate is a population share (:func:`band_error`: whether an audit band
-supports lifting a flag), never in the regression.
+the same map.
 
-No extrapolation. Labels only say something where they are. The *support* is
+Why that is unbiased, and where it is not. It is a regression of correctness *on* ``c``:
+if a label's selection depends only on ``c`` (and on randomness independent of
+correctness), ``P(right | c, selected) = P(right | c)`` and the conditional likelihood is
+unbiased without weights, however unevenly the labels are spread over ``c``.
+
+* Audit samples: drawn at random within confidence strata, so selection depends on ``c``
+  only. They are the only labels the confident piece (``c >= knot``) learns from.
+* Flag reviews: the flag rule is a function of ``c`` (and of rule signals, track ends and
+  overlaps, that select besides ``c``), but *which flags survive to be judged* is not: a
+  correction re-tracks the rest of its stretch away, so a box judged later in a stretch
+  exists mostly because the boxes before it were right, and errors come in runs. The
+  benchmark measures it (``selection_check``: on the synthetic sequence, 32% of the
+  judged first-run flags were wrong where their confidence predicted 67%, against 72% of
+  those re-tracked away). Flag labels therefore lean towards "right": they may *lower*
+  the flagged piece (the errors they show are real), but never raise it unless
+  :attr:`RecalParams.min_band_samples` audit labels are among them, and they never
+  touch the confident piece.
+* ``other`` verdicts are never used.
+
+Audit samples are weighted by ``1 / inclusion`` only where the estimate is a population
+share (:func:`band_error`: whether an audit band supports lifting a flag), never in the
+regression (conditioning on ``c`` already accounts for the strata).
+
+No extrapolation. Labels only say something where they are. A piece's *support* is
 ``[lo, hi]``, where at least :attr:`RecalParams.min_support` labels lie at or below ``lo``
 and at or above ``hi``. Inside it the map is the fit. Above ``hi`` a lowering fades
 linearly to nothing over :attr:`RecalParams.fade_logits` logits (with flag reviews only,
 labels stop near the flag threshold, so a box at 0.99 keeps the engine's confidence), and
 a raising is never extended (boxes just above ``hi`` are raised only as far as keeps the
-map increasing); below ``lo`` the same, mirrored. Audit samples in the confident range
-widen the support, and only then does the map move confident boxes fully.
+map increasing); below ``lo`` the same, mirrored. Without audit samples at or above the
+knot the confident piece is the identity and the flagged piece's faded edge is all that
+moves confident boxes; with them (at least :attr:`RecalParams.min_labels`), the confident
+piece takes over there.
 
 Re-flag (:func:`recalibrate`, one undoable step). A derived, visible, unverified box whose
 recalibrated confidence is below the threshold is flagged, with the reason "the engine was
@@ -66,10 +79,8 @@ step, after the verdict that triggered it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,9 +121,9 @@ RULE_REASONS = frozenset(
 class RecalParams:
     """The recalibration's knobs, each a trade-off.
 
-    ``prior_sd_a`` / ``prior_sd_b`` / ``prior_sd_d``: prior spread of the intercept, the
-    slope and the slope's change at ``knot`` (a confidence; the engine's usual flag
-    threshold, where the flagged range meets the confident one) around the identity.
+    ``prior_sd_a`` / ``prior_sd_b``: prior spread of each piece's intercept and slope
+    around the identity; ``knot``: the confidence where the flagged range's piece meets
+    the confident range's (the engine's usual flag threshold).
     Smaller trusts the engine's calibration longer (a few labels barely move it); larger
     follows this video's labels sooner but chases noise on a handful.
     ``min_labels``: below this many usable labels the map stays the identity.
@@ -130,7 +141,6 @@ class RecalParams:
 
     prior_sd_a: float = 0.5
     prior_sd_b: float = 0.25
-    prior_sd_d: float = 0.5
     knot: float = 0.5
     min_labels: int = 10
     min_support: int = 5
@@ -144,7 +154,7 @@ class RecalParams:
     def __post_init__(self) -> None:
         if not 0.0 < self.knot < 1.0:
             raise ConfigError(f"recalibration knot must be in (0, 1), got {self.knot}")
-        for name in ("prior_sd_a", "prior_sd_b", "prior_sd_d", "min_slope", "band_logits"):
+        for name in ("prior_sd_a", "prior_sd_b", "min_slope", "band_logits"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"recalibration {name} must be > 0, got {getattr(self, name)}")
         if self.fade_logits < 0:
@@ -170,44 +180,35 @@ def _sigmoid(x: FloatArray) -> FloatArray:
 
 @dataclass(frozen=True, slots=True)
 class RecalMap:
-    """``logit P = a + b x + d max(0, x - knot)`` (``x = logit c``) on the support
-    ``[lo, hi]`` (logits), faded outside it (see the module doc). The identity map has
-    ``a = 0, b = 1, d = 0``."""
+    """One piece: ``logit P = a + b logit c`` on the support ``[lo, hi]`` (logits), faded
+    outside it (see the module doc). The identity has ``a = 0, b = 1``."""
 
     a: float = 0.0
     b: float = 1.0
     lo: float = 0.0
     hi: float = 0.0
     fade: float = 2.0
-    d: float = 0.0
-    knot: float = 0.0
 
     @property
     def is_identity(self) -> bool:
-        return self.a == 0.0 and self.b == 1.0 and self.d == 0.0
-
-    def _g(self, x: FloatArray | float) -> FloatArray:
-        return np.asarray(
-            self.a + self.b * np.asarray(x) + self.d * np.maximum(0.0, np.asarray(x) - self.knot),
-            dtype=np.float64,
-        )
+        return self.a == 0.0 and self.b == 1.0
 
     def logit_shift(self, c: npt.ArrayLike) -> FloatArray:
         """How far the map moves each confidence, in logits (negative: lowered)."""
         x = logit(c)
-        return self._map_logit(x) - x
+        return self.map_logit(x) - x
 
-    def _map_logit(self, x: FloatArray) -> FloatArray:
-        lo, hi, fade = self.lo, self.hi, self.fade
-        out = self._g(x)
-        s_hi = float(self._g(hi)) - hi  # shift at the top edge of the support
+    def map_logit(self, x: FloatArray) -> FloatArray:
+        a, b, lo, hi, fade = self.a, self.b, self.lo, self.hi, self.fade
+        out = a + b * x
+        s_hi = a + (b - 1.0) * hi  # shift at the top edge of the support
         above = x > hi
         if s_hi <= 0:
             w = np.clip(1.0 - (x - hi) / fade, 0.0, 1.0) if fade > 0 else np.zeros_like(x)
             out = np.where(above, x + s_hi * w, out)
         else:
             out = np.where(above, np.maximum(x, hi + s_hi), out)
-        s_lo = float(self._g(lo)) - lo
+        s_lo = a + (b - 1.0) * lo
         below = x < lo
         if s_lo >= 0:
             w = np.clip(1.0 - (lo - x) / fade, 0.0, 1.0) if fade > 0 else np.zeros_like(x)
@@ -221,17 +222,71 @@ class RecalMap:
         arr = np.asarray(c, dtype=np.float64)
         if self.is_identity:
             return arr.copy()
-        out = _sigmoid(self._map_logit(logit(arr)))
+        out = _sigmoid(self.map_logit(logit(arr)))
         return np.where((arr <= 0.0) | (arr >= 1.0), arr, out)
 
 
-def map_of(state: RecalState | None, params: RecalParams | None = None) -> RecalMap:
+@dataclass(frozen=True, slots=True)
+class TwoPieceMap:
+    """The flagged range (``c < knot``) and the confident range each with its own piece.
+    With no audit labels above the knot the high piece is the identity and the low
+    piece (faded past its labels) serves both; the pieces are clamped at the knot so the
+    map keeps increasing."""
+
+    low: RecalMap = RecalMap()
+    high: RecalMap = RecalMap()
+    knot: float = 0.0  # logit
+
+    @property
+    def a(self) -> float:
+        return self.low.a
+
+    @property
+    def b(self) -> float:
+        return self.low.b
+
+    @property
+    def is_identity(self) -> bool:
+        return self.low.is_identity and self.high.is_identity
+
+    def map_logit(self, x: FloatArray) -> FloatArray:
+        lo_x = self.low.map_logit(x)
+        if self.high.is_identity:
+            return lo_x
+        k = np.array([self.knot])
+        at_k_lo, at_k_hi = float(self.low.map_logit(k)[0]), float(self.high.map_logit(k)[0])
+        hi_x = self.high.map_logit(x)
+        out = np.where(x < self.knot, np.minimum(lo_x, at_k_hi), np.maximum(hi_x, at_k_lo))
+        return np.asarray(out, dtype=np.float64)
+
+    def logit_shift(self, c: npt.ArrayLike) -> FloatArray:
+        x = logit(c)
+        return self.map_logit(x) - x
+
+    def apply(self, c: npt.ArrayLike) -> FloatArray:
+        arr = np.asarray(c, dtype=np.float64)
+        if self.is_identity:
+            return arr.copy()
+        out = _sigmoid(self.map_logit(logit(arr)))
+        return np.where((arr <= 0.0) | (arr >= 1.0), arr, out)
+
+
+def map_of(state: RecalState | None, params: RecalParams | None = None) -> TwoPieceMap:
     """The map a stored recalibration applies (the identity when there is none)."""
     if state is None:
-        return RecalMap()
+        return TwoPieceMap()
     fade = (params or RecalParams()).fade_logits
-    lo, hi = float(logit(state.support_lo)), float(logit(state.support_hi))
-    return RecalMap(state.a, state.b, lo, hi, fade, state.d, float(logit(state.knot)))
+    low = RecalMap(
+        state.a, state.b, float(logit(state.support_lo)), float(logit(state.support_hi)), fade
+    )
+    high = RecalMap(
+        state.a_hi,
+        state.b_hi,
+        float(logit(state.hi_support_lo)),
+        float(logit(state.hi_support_hi)),
+        fade,
+    )
+    return TwoPieceMap(low, high, float(logit(state.knot)))
 
 
 # -- the fit --------------------------------------------------------------------------------
@@ -244,37 +299,33 @@ def usable(outcomes: Sequence[ReviewOutcome]) -> list[ReviewOutcome]:
 
 @dataclass(frozen=True, slots=True)
 class Fit:
-    """The fitted map and what it rests on."""
+    """The fitted map and what it rests on (``support_*``: the low piece's labels,
+    ``hi_support_*``: the high piece's, engine confidences)."""
 
-    map: RecalMap
+    map: TwoPieceMap
     labels: int
     wrong: int
     audit_labels: int
-    support_lo: float  # engine confidence
+    support_lo: float
     support_hi: float
+    hi_support_lo: float = 0.5
+    hi_support_hi: float = 0.5
 
 
-def fit(outcomes: Sequence[ReviewOutcome], params: RecalParams | None = None) -> Fit:
-    """The MAP Platt map from the usable outcomes (see the module doc); the identity with
-    fewer than ``min_labels`` of them. Deterministic."""
-    params = params or RecalParams()
-    use = usable(outcomes)
+def _platt(use: list[ReviewOutcome], params: RecalParams) -> tuple[RecalMap, float, float] | None:
+    """The MAP piece on these labels and its support (engine confidences); ``None`` with
+    fewer than ``min_labels``."""
     n = len(use)
-    wrong = sum(not o.right for o in use)
-    n_audit = sum(o.selection == "audit" for o in use)
-    knot = float(logit(params.knot))
     if n < params.min_labels:
-        return Fit(RecalMap(fade=params.fade_logits, knot=knot), n, wrong, n_audit, 0.5, 0.5)
+        return None
     x = logit([o.confidence for o in use])
     y = np.array([1.0 if o.right else 0.0 for o in use])
     k = min(params.min_support, n)
     xs = np.sort(x)
     lo, hi = float(xs[k - 1]), float(xs[n - k])
-    prior_mean = np.array([0.0, 1.0, 0.0])
-    prec = np.diag(
-        [1.0 / params.prior_sd_a**2, 1.0 / params.prior_sd_b**2, 1.0 / params.prior_sd_d**2]
-    )
-    design = np.stack([np.ones(n), x, np.maximum(0.0, x - knot)], axis=1)
+    prior_mean = np.array([0.0, 1.0])
+    prec = np.diag([1.0 / params.prior_sd_a**2, 1.0 / params.prior_sd_b**2])
+    design = np.stack([np.ones(n), x], axis=1)
     theta = prior_mean.copy()
     for _ in range(100):
         p = _sigmoid(design @ theta)
@@ -284,12 +335,38 @@ def fit(outcomes: Sequence[ReviewOutcome], params: RecalParams | None = None) ->
         step = np.linalg.solve(hess, grad)
         theta = theta - step
         theta[1] = max(theta[1], params.min_slope)
-        theta[2] = max(theta[2], params.min_slope - theta[1])  # increasing above the knot
         if float(np.abs(step).max()) < 1e-10:
             break
-    a, b, d = float(theta[0]), float(theta[1]), float(theta[2])
-    m = RecalMap(a, b, lo, hi, params.fade_logits, d, knot)
-    return Fit(m, n, wrong, n_audit, float(_sigmoid(np.array(lo))), float(_sigmoid(np.array(hi))))
+    piece = RecalMap(float(theta[0]), float(theta[1]), lo, hi, params.fade_logits)
+    return piece, float(_sigmoid(np.array(lo))), float(_sigmoid(np.array(hi)))
+
+
+def fit(outcomes: Sequence[ReviewOutcome], params: RecalParams | None = None) -> Fit:
+    """The MAP two-piece map from the usable outcomes (see the module doc). Deterministic.
+
+    Low piece (``c < knot``): flag and audit labels there; it may not *raise* the
+    confidence unless ``min_band_samples`` audit labels are among them (flag labels are
+    biased towards right ones, see the module doc). High piece: audit labels at or above
+    the knot only (random samples); the identity with fewer than ``min_labels``."""
+    params = params or RecalParams()
+    use = usable(outcomes)
+    n = len(use)
+    wrong = sum(not o.right for o in use)
+    n_audit = sum(o.selection == "audit" for o in use)
+    knot = float(logit(params.knot))
+    low_use = [o for o in use if o.confidence < params.knot]
+    high_use = [o for o in use if o.confidence >= params.knot and o.selection == "audit"]
+    low = _platt(low_use, params)
+    high = _platt(high_use, params)
+    ident = RecalMap(fade=params.fade_logits)
+    low_piece, s_lo, s_hi = low if low is not None else (ident, 0.5, 0.5)
+    if low is not None:
+        mid = float(np.median(low_piece.logit_shift([o.confidence for o in low_use])))
+        audited = sum(o.selection == "audit" for o in low_use)
+        if mid > 0 and audited < params.min_band_samples:
+            low_piece = ident  # no raising on flag labels alone
+    high_piece, h_lo, h_hi = high if high is not None else (ident, 0.5, 0.5)
+    return Fit(TwoPieceMap(low_piece, high_piece, knot), n, wrong, n_audit, s_lo, s_hi, h_lo, h_hi)
 
 
 def band_error(
@@ -446,7 +523,10 @@ def recalibrate(
             lifted + lifted_own,
             max(0, prev + added - lifted_own),
             direction,  # type: ignore[arg-type]
-            f.map.d,
+            f.map.high.a,
+            f.map.high.b,
+            f.hi_support_lo,
+            f.hi_support_hi,
             params.knot,
         )
         tx.set_quality(replace(project.quality, recal=state))
@@ -490,77 +570,3 @@ def maybe_recalibrate(
     if new < params.every and unreviewed_flags(project):
         return None
     return recalibrate(project, threshold, params, target=target)
-
-
-# -- what it says ------------------------------------------------------------------------------
-
-
-def summary(project: Project) -> str:
-    """One line for the review panel and ``status``, e.g. "learned from 40 reviews:
-    confidence lowered; 120 more boxes flagged"."""
-    q = project.quality
-    n = len(usable(q.reviews))
-    st = q.recal
-    if st is None:
-        if n < RecalParams().min_labels:
-            return f"learning from reviews: {n} so far, {RecalParams().min_labels} needed"
-        return f"{n} reviews not yet learned from"
-    what = {
-        "lowered": "confidence lowered",
-        "raised": "confidence raised",
-        "unchanged": "confidence as the engine said",
-    }[st.direction]
-    text = f"learned from {st.labels} reviews: {what}; {st.flagged_total} more boxes flagged"
-    if st.lifted:
-        text += f", {st.lifted} lifted"
-    if n > st.labels:
-        text += f" ({n - st.labels} newer reviews)"
-    return text
-
-
-def report(project: Project) -> dict[str, Any]:
-    """The recalibration as JSON values, for ``status --json`` and exports."""
-    q = project.quality
-    use = usable(q.reviews)
-    st = q.recal
-    m = map_of(st)
-    unseen = [b.confidence for _, b in _candidates(project) if not b.flagged]
-    visible = sum(1 for t in project.tracks for b in project.boxes(t).values() if not b.outside)
-    recal = m.apply(unseen) if unseen else np.zeros(0)
-    return {
-        "summary": summary(project),
-        "reviews": len(q.reviews),
-        "reviews_used": len(use),
-        "reviews_wrong": sum(not o.right for o in use),
-        "reviews_by_selection": {
-            s: sum(o.selection == s for o in q.reviews) for s in ("flag", "audit", "other")
-        },
-        "fitted": st is not None,
-        "intercept": st.a if st else 0.0,
-        "slope": st.b if st else 1.0,
-        "slope_change": st.d if st else 0.0,
-        "knot": st.knot if st else RecalParams().knot,
-        "support": [st.support_lo, st.support_hi] if st else None,
-        "labels_at_fit": st.labels if st else 0,
-        "threshold": st.threshold if st else None,
-        "direction": st.direction if st else None,
-        "flagged_by_recalibration": st.flagged_total if st else 0,
-        "lifted_last_run": st.lifted if st else 0,
-        "predicted_wrong_unseen_recalibrated": round(float((1.0 - recal).sum()), 3),
-        "predicted_residual_recalibrated": float((1.0 - recal).sum()) / visible if visible else 0.0,
-    }
-
-
-def ece(confidence: npt.ArrayLike, right: npt.ArrayLike, bins: int = 10) -> float:
-    """Expected calibration error over ``bins`` equal-width confidence bins."""
-    c = np.asarray(confidence, dtype=np.float64)
-    y = np.asarray(right, dtype=np.float64)
-    if len(c) == 0:
-        return math.nan
-    idx = np.minimum((c * bins).astype(int), bins - 1)
-    total = 0.0
-    for k in range(bins):
-        m = idx == k
-        if m.any():
-            total += float(m.sum()) * abs(float(c[m].mean()) - float(y[m].mean()))
-    return total / len(c)

@@ -29,7 +29,7 @@ from tracker_annotate.app.jobs import (
     TrackRequest,
     prepare_job,
 )
-from tracker_annotate.core import audit, commands, recalibration, review
+from tracker_annotate.core import audit, commands, recal_report, recalibration, review
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project
@@ -282,7 +282,7 @@ class Controller(QObject):
         q = p.quality
         target = q.target if q.threshold is not None else None  # once a target is applied
         if self.do(lambda: recalibration.maybe_recalibrate(p, thr, target=target)) is not None:
-            self.status.emit(f"{recalibration.summary(p)}; Ctrl+Z undoes it")
+            self.status.emit(f"{recal_report.summary(p)}; Ctrl+Z undoes it")
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
         """Go to the next (previous) flagged box in review order (the list's) and select it,

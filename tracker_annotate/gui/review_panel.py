@@ -31,7 +31,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from tracker_annotate.core import audit, quality, recalibration
+from tracker_annotate.core import audit, quality, recal_report
 from tracker_annotate.core.commands import SWAP_IDENTITIES_KEY
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.review import (
@@ -238,7 +238,7 @@ class ReviewPanel(QWidget):
         if pick.threshold > now.threshold:
             text += f"\nFor the target: {pick.summary()}"
         self.prediction.setText(text)
-        line = recalibration.summary(p)
+        line = recal_report.summary(p)
         self.learned.setText(line[:1].upper() + line[1:])
         rnd = audit.current_round(p)
         if rnd is None:

@@ -73,7 +73,9 @@ def write_recal(
         "lifted": state.lifted,
         "flagged_total": state.flagged_total,
         "direction": state.direction,
-        "d": state.d,
+        "a_hi": state.a_hi,
+        "b_hi": state.b_hi,
+        "hi_support": [state.hi_support_lo, state.hi_support_hi],
         "knot": state.knot,
     }
     con.execute(
@@ -116,7 +118,10 @@ def load_recal(
                 int(d["lifted"]),
                 int(d["flagged_total"]),
                 d["direction"],
-                float(d.get("d", 0.0)),
+                float(d.get("a_hi", 0.0)),
+                float(d.get("b_hi", 1.0)),
+                float(d.get("hi_support", [0.5, 0.5])[0]),
+                float(d.get("hi_support", [0.5, 0.5])[1]),
                 float(d.get("knot", 0.5)),
             )
         except (ValueError, TypeError, KeyError) as exc:
