@@ -313,7 +313,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", type=Path, default=None, help="default: the back-end's model file")
     ap.add_argument("--report", type=Path, default=None)
-    ap.add_argument("--rows", type=Path, default=None, help="cache of collected rows (.npz)")
+    ap.add_argument(
+        "--rows",
+        default=None,
+        help="cache of collected rows (.npz); several, comma-separated, are read together "
+        "and new rows go to the first",
+    )
+    ap.add_argument(
+        "--collect-only",
+        default="",
+        help="comma-separated sequence names: collect their rows into --rows and stop "
+        "(to collect in several processes)",
+    )
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
     out_path = args.out or MODEL_PATH.parent / backend(args.tracker).confidence_model
@@ -322,10 +333,19 @@ def main(argv: list[str] | None = None) -> int:
     syn_paths = synth_sequences(args.synth, args.cache)
     real_paths = sorted(p for p in args.data.iterdir() if (p / "gt" / "gt.txt").is_file())
     data: dict[str, dict[str, Any]] = {}
-    if args.rows is not None and args.rows.is_file():
-        z = np.load(args.rows, allow_pickle=True)
-        data = z["data"].item()
-    for p in [*syn_paths, *real_paths]:
+    row_files = [Path(r) for r in args.rows.split(",")] if args.rows else []
+    for rf in row_files:
+        if rf.is_file():
+            z = np.load(rf, allow_pickle=True)
+            data.update(z["data"].item())
+    mine: dict[str, dict[str, Any]] = {}
+    if row_files and row_files[0].is_file():
+        mine = np.load(row_files[0], allow_pickle=True)["data"].item()
+    todo = [*syn_paths, *real_paths]
+    if args.collect_only:
+        wanted = set(args.collect_only.split(","))
+        todo = [p for p in todo if p.name in wanted]
+    for p in todo:
         if p.name not in data:
             data[p.name] = collect(p, args.tracker, args.every)
             d = data[p.name]
@@ -334,9 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{d['object_frames'] / max(d['seconds'], 1e-9):.0f} obj-frames/s",
                 file=sys.stderr,
             )
-            if args.rows is not None:
-                args.rows.parent.mkdir(parents=True, exist_ok=True)
-                np.savez(args.rows, data=np.array(data, dtype=object))
+            if row_files:
+                mine[p.name] = d
+                row_files[0].parent.mkdir(parents=True, exist_ok=True)
+                np.savez(row_files[0], data=np.array(mine, dtype=object))
+    if args.collect_only:
+        return 0
     syn = [data[p.name] for p in syn_paths]
     real = [data[p.name] for p in real_paths]
 

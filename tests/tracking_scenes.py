@@ -116,3 +116,55 @@ class ArraySource:
 
     def truth(self, obj: int, f: int) -> np.ndarray:
         return self.objects[obj].xyxy(f)
+
+
+class ScriptedMember:
+    """A committee member that answers from a scene's ground truth (object ``obj`` up to
+    frame ``jump``, object ``to`` after it: a jump to a look-alike), for engine tests.
+
+    It counts frames from its first ``init`` (a forward pass from frame 0); a re-start puts
+    it back on the object it was started on.
+    """
+
+    def __init__(self, name: str, src: ArraySource, obj: int, jump: int = 10**9, to: int = 0):
+        self.name, self.src, self.obj, self.jump, self.to = name, src, obj, jump, to
+        self.frame = -1
+        self.restarted = False
+
+    def init(self, bgr: np.ndarray, xyxy: np.ndarray) -> None:
+        if self.frame >= 0:
+            self.restarted = True
+        else:
+            self.frame = 0
+
+    def update(self, bgr: np.ndarray):  # type: ignore[no-untyped-def]
+        from tracker_annotate.tracking.siamese import MemberResult, ResponseStats
+
+        self.frame += 1
+        obj = self.to if self.frame >= self.jump and not self.restarted else self.obj
+        stats = ResponseStats(peak=0.95, psr=10.0, second=0.1, second_ratio=0.1, entropy=0.2)
+        return MemberResult(self.src.truth(obj, self.frame), stats)
+
+    def embed(self, bgr: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        v = np.array([1.0, 0.0], dtype=np.float32)
+        return v
+
+
+#: The scene of :func:`scripted_committee` (set by the test that registers it).
+SCRIPTED: dict[str, object] = {}
+
+
+def scripted_committee():  # type: ignore[no-untyped-def]
+    """A committee of two members on object 0 and one that jumps to object 1 at frame
+    ``SCRIPTED["jump"]`` (a registry factory for engine tests)."""
+    from tracker_annotate.tracking.committee import CommitteeMeasurer
+
+    src = SCRIPTED["src"]
+    jump = int(SCRIPTED["jump"])  # type: ignore[call-overload]
+    members = [
+        ScriptedMember("a", src, 0),  # type: ignore[arg-type]
+        ScriptedMember("b", src, 0),  # type: ignore[arg-type]
+        ScriptedMember("c", src, 0, jump=jump, to=1),  # type: ignore[arg-type]
+    ]
+    SCRIPTED["members"] = members
+    return CommitteeMeasurer.of(members)  # type: ignore[arg-type]

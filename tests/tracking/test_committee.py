@@ -125,3 +125,48 @@ def test_params_refuse_impossible_values(field: str, value: float, reason: str) 
 def test_a_committee_needs_two_members() -> None:
     with pytest.raises(ConfigError, match="two or more"):
         CommitteeMeasurer("nano3")
+
+
+def test_engine_keeps_the_right_object_and_flags_the_jump(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the whole engine: one member of three jumps to a look-alike crossing nearby;
+    the committee's boxes stay on the object, and the frames of the jump are flagged."""
+    import tracking_scenes
+    from tracking_scenes import ArraySource, MovingObject
+
+    from tracker_annotate.core.boxes import BoxXYXY, FrameBox
+    from tracker_annotate.core.project import MediaRef, Project, TrackInfo
+    from tracker_annotate.tracking import backends
+    from tracker_annotate.tracking.api import TrackerConfig
+    from tracker_annotate.tracking.engine import track_project
+
+    src = ArraySource(
+        [
+            MovingObject((40, 80, 80, 140), (2.0, 0.0), seed=5),
+            MovingObject((140, 80, 180, 140), (1.5, 0.0), seed=5),  # the same texture
+        ],
+        n=40,
+    )
+    jump = 12
+    monkeypatch.setitem(tracking_scenes.SCRIPTED, "src", src)
+    monkeypatch.setitem(tracking_scenes.SCRIPTED, "jump", jump)
+    info = backends.BACKENDS["committee"]
+    from dataclasses import replace
+
+    monkeypatch.setitem(
+        backends.BACKENDS,
+        "committee",
+        replace(info, factory="tracking_scenes:scripted_committee", args=()),
+    )
+    p = Project(MediaRef("rendered", src.n_frames, src.width, src.height))
+    with p.edit("keys") as tx:
+        tx.set_track(TrackInfo(1))
+        tx.set_box(1, FrameBox(0, BoxXYXY.from_array(src.truth(0, 0))))
+    config = TrackerConfig(tracker="committee", threads=1)
+    run = track_project(p, src, config)
+    boxes = {b.frame: b for b in run.boxes[1]}
+    for f, b in boxes.items():
+        assert iou_xyxy(b.xyxy.to_array(), src.truth(0, f)) > 0.8, f"frame {f}"
+    assert boxes[jump].flagged, "the frame where a member jumped is flagged"
+    assert boxes[jump].confidence < boxes[3].confidence
+    member_c = tracking_scenes.SCRIPTED["members"][2]  # type: ignore[index]
+    assert member_c.restarted

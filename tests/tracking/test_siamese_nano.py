@@ -10,7 +10,7 @@ import pytest
 from tracking_scenes import ArraySource, MovingObject
 
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox, iou_matrix
-from tracker_annotate.core.errors import ModelError
+from tracker_annotate.core.errors import ConfigError, ModelError
 from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.models import MODELS_DIR
 from tracker_annotate.tracking import backends
@@ -104,8 +104,28 @@ def test_grayscale_frames_are_accepted(scene: ArraySource) -> None:
     assert _iou(m.update(gray[2]).xyxy, scene.truth(0, 2)) > 0.5
 
 
+@pytest.mark.parametrize(
+    "xyxy",
+    [
+        (0.0, 0.0, 30.0, 30.0),  # in the corner: most of the template is padding
+        (300.0, 220.0, 320.0, 240.0),  # the opposite corner
+        (150.0, 100.0, 153.0, 103.0),  # 3 px: below the reference's 10 px floor
+        (0.0, 0.0, 320.0, 240.0),  # the whole frame
+        (-20.0, 50.0, 40.0, 110.0),  # partly outside the image
+    ],
+)
+def test_boxes_at_the_limits_stay_valid(scene: ArraySource, xyxy: tuple[float, ...]) -> None:
+    m = NanoDnn("v3")
+    m.init(scene.read(0), np.array(xyxy))
+    for f in range(1, 4):
+        r = m.update(scene.read(f))
+        x1, y1, x2, y2 = r.xyxy
+        assert 0 <= x1 < x2 <= scene.width and 0 <= y1 < y2 <= scene.height
+        assert np.isfinite([r.stats.peak, r.stats.psr, r.stats.entropy]).all()
+
+
 def test_unknown_version_is_refused() -> None:
-    with pytest.raises(ValueError, match="v2"):
+    with pytest.raises(ConfigError, match="v2"):
         NanoDnn("v4")
 
 

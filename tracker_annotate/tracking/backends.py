@@ -94,8 +94,9 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "committee",
             "tracker_annotate.tracking.committee:CommitteeMeasurer",
-            ("nano3", "nano2"),
-            "committee of learned trackers (NanoTrack v3 + v2); their disagreement and "
+            ("nano3", "fear", "nano2"),
+            "committee of learned trackers (NanoTrack v3, FEAR-XS, NanoTrack v2); their "
+            "disagreement and "
             "response maps drive the confidence",
             gives_score=True,
             cost=3.6,

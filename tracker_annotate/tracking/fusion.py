@@ -42,6 +42,9 @@ REASON_LEFT = "left the frame?"
 REASON_OCCLUSION = "possible occlusion"
 REASON_FAR = "far from any keyframe"
 REASON_LINE = "trackers unsure: straight line between keyframes"
+REASON_SPLIT = "the trackers disagree here: same object?"
+REASON_CHAIN = "after a frame where the trackers disagreed: still the same object?"
+REASON_UNLIKE = "no longer looks like the keyframe (learned similarity)"
 
 
 @dataclass
@@ -81,6 +84,10 @@ def _reason(s: StepSignals | None, fb: float, chose_line: bool, age: int) -> str
         REASON_DISAGREE: fb + 0.1,
         REASON_FAR: 1.0 - min(age / 300.0, 0.5),
     }
+    if s.extra:  # a committee's own evidence
+        factors[REASON_SPLIT] = s.extra.get("win_agree", s.extra.get("agree", 1.0)) + 0.05
+        factors[REASON_CHAIN] = s.extra.get("chain_agree", 1.0) + 0.15
+        factors[REASON_UNLIKE] = s.extra.get("sim", 1.0) + 0.1
     return min(factors, key=lambda k: factors[k])
 
 
