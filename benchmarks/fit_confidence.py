@@ -249,6 +249,33 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+def with_split_rule(conf: np.ndarray, d: dict[str, Any], cap: float = 0.4) -> np.ndarray:
+    """``conf`` with the engine's split rule applied (``assemble.split_starts``: capped
+    below the default threshold where a committee member leaves the majority), per path
+    of consecutive frames of one track and seeding."""
+    from tracker_annotate.tracking.assemble import split_starts
+
+    out = conf.copy()
+    order = np.lexsort((d["frame"], d["tid"], d["kind"]))
+    start = 0
+    for i in range(1, len(order) + 1):
+        a = order[i - 1]
+        if i < len(order):
+            b = order[i]
+            same = (
+                d["kind"][a] == d["kind"][b]
+                and d["tid"][a] == d["tid"][b]
+                and d["frame"][b] == d["frame"][a] + 1
+            )
+            if same:
+                continue
+        idx = order[start:i]
+        hit = split_starts(d["x"][idx])
+        out[idx[hit]] = np.minimum(out[idx[hit]], cap)
+        start = i
+    return out
+
+
 def fit_loso(
     syn: list[dict[str, Any]],
     real: list[dict[str, Any]],
@@ -325,8 +352,21 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated sequence names: collect their rows into --rows and stop "
         "(to collect in several processes)",
     )
+    ap.add_argument(
+        "--members",
+        default="",
+        help="comma-separated learned members: run the committee back-end with these instead "
+        "of its registered ones (to compare committees)",
+    )
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
+    if args.members:
+        from dataclasses import replace
+
+        from tracker_annotate.tracking import backends
+
+        info = backends.BACKENDS[args.tracker]
+        backends.BACKENDS[args.tracker] = replace(info, args=tuple(args.members.split(",")))
     out_path = args.out or MODEL_PATH.parent / backend(args.tracker).confidence_model
     report = args.report or (REPO / "benchmarks" / "results" / f"confidence-{args.tracker}.md")
     t_start = time.perf_counter()
@@ -400,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     loso_dir = LOSO_DIR / args.tracker
     loso_confs = fit_loso(syn, real, names, args.l2, terms, loso_dir)
     loso = pooled_metrics(list(zip(loso_confs, real, strict=True)))
+    ruled = [with_split_rule(c, d) for c, d in zip(loso_confs, real, strict=True)]
+    loso_rule = pooled_metrics(list(zip(ruled, real, strict=True)))
     per_seq = [(d["name"], metrics(c, d, d["iou"])) for c, d in zip(loso_confs, real, strict=True)]
     xs = np.vstack([d["x"] for d in syn])
     ys = np.concatenate([d["iou"] for d in syn]) >= 0.5
@@ -446,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         fmt_metrics("synthetic only (never saw a real box)", syn_only),
         fmt_metrics(f"**LOSO** (features {chosen}, {terms})", loso),
         fmt_metrics(f"LOSO at threshold {r90:.3f} (recall 0.9)", at90),
+        fmt_metrics("LOSO + the engine's split rule (a member leaves the majority)", loso_rule),
         "",
         "Per held-out sequence (LOSO):",
         "",

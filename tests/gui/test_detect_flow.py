@@ -65,7 +65,10 @@ def test_p_proposes_enter_accepts_delete_rejects_and_is_remembered(
     assert fake.calls == [0]
     obj, poster = sorted(_proposals(window))
     assert s.selected == obj  # the first proposal is selected for Enter / Delete
-    assert [it.reason for it in review_items(p)] == [REASON_NEW, REASON_NEW]
+    # they wait in the proposal queue, not among the flags
+    assert [p.box(t, 0).flag_reason for t in (obj, poster)] == [REASON_NEW, REASON_NEW]  # type: ignore[union-attr]
+    assert review_items(p) == []
+    assert window.review.proposals.text().startswith("2 proposed objects")
     items = {i.track_id: i for i in window.canvas.box_items()}
     assert items[obj].proposal and items[poster].proposal  # drawn in their own style
     assert items[obj].pen().style() == Qt.PenStyle.DashDotLine

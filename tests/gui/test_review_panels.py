@@ -324,3 +324,59 @@ def test_labels_rename_relabels_tracks_and_a_taken_name_is_refused(
     win.labels.rename_current()
     assert len(shown_errors) == 1 and "'car' already exists" in shown_errors[0]
     assert p.tracks[tid].label == "person" and sorted(p.labels) == ["car", "person"]
+
+
+def _add_proposals(win: MainWindow) -> tuple[int, int]:
+    """Two proposed objects as the detector's pass leaves them: a parked car on frame 2,
+    tracked ahead with every box flagged (two tracks on one object), and a person on 30."""
+    from tracker_annotate.core.boxes import BoxSource, FrameBox
+    from tracker_annotate.core.proposals import Proposal, add_proposals
+
+    p = win.doc.project  # type: ignore[union-attr]
+    car = BoxXYXY(200, 20, 260, 60)
+    later = tuple(
+        FrameBox(f, car, BoxSource.TRACKED, 0.31, flagged=True, flag_reason="two tracks")
+        for f in range(3, 40)
+    )
+    car_id, person_id = add_proposals(
+        p,
+        [
+            Proposal(2, car, 0.65, "car", later),
+            Proposal(30, BoxXYXY(100, 150, 130, 220), 0.8, "person"),
+        ],
+    )
+    return car_id, person_id
+
+
+def test_proposals_wait_in_their_own_list_and_f_starts_with_the_drawn_flags(
+    qtbot: QtBot, opened: MainWindow
+) -> None:
+    win = opened
+    tid = add_flagged_track(win)
+    car, person = _add_proposals(win)
+    p, s = win.doc.project, win.doc.session  # type: ignore[union-attr]
+    panel = win.review
+    # the car's 37 flagged boxes are not in "N left" nor in the list: only the drawn ones
+    assert panel.counter.text().startswith("3 left")
+    assert {st.track_id for st in panel.stretches} == {tid}
+    assert panel.proposals.text() == "2 proposed objects: Enter accept, Delete reject"
+    assert [(r.track_id, r.frame) for r in panel.proposal_rows] == [(car, 2), (person, 30)]
+    assert panel.proposal_list.count() == 2 and not panel.proposals.isHidden()
+    panel.proposal_list.setCurrentRow(0)  # a click on a proposal's row goes there
+    assert (s.frame, s.selected) == (2, car)
+    # F starts with what the annotator drew, wherever one is; Enter walks the three flags
+    qtbot.keyClick(win.canvas, K.Key_F)
+    for _ in range(3):
+        assert s.selected == tid
+        qtbot.keyClick(win.canvas, K.Key_Return)
+    # no flag left: on to the next proposal from here (frame 14), then around the queue
+    assert panel.counter.text().startswith("Nothing flagged left")
+    assert (s.frame, s.selected) == (30, person)
+    qtbot.keyClick(win.canvas, K.Key_Delete)  # reject the person
+    assert (s.frame, s.selected) == (30, car)  # the car's tracked box is on this frame too
+    assert panel.proposals.text() == "1 proposed object: Enter accept, Delete reject"
+    qtbot.keyClick(win.canvas, K.Key_Return)  # accept the car: its flags count from now on
+    assert not p.track(car).proposed
+    # its boxes' flags join the queue: 3..39 but the accepted 30, and "new object?" on 2
+    assert panel.counter.text().startswith("37 left")
+    assert panel.proposal_rows == [] and panel.proposals.isHidden()

@@ -54,3 +54,22 @@ def test_lanes_redraw_after_an_accept_while_cursor_moves(
     assert _lane_pixel(window, 9) != style.WARNING  # the accepted flag is gone
     s.seek(4)
     assert _lane_pixel(window, 9) != style.WARNING
+
+
+@pytest.mark.gui
+def test_a_proposed_object_s_lane_shows_no_flag_until_accepted(
+    window: MainWindow, video: Path
+) -> None:
+    from tracker_annotate.core.boxes import BoxXYXY
+    from tracker_annotate.core.proposals import Proposal, accept_proposal, add_proposals
+
+    assert window.open_path(video)
+    p = window.doc.project  # type: ignore[union-attr]
+    window.timeline.set_px_per_frame(8.0)
+    (tid,) = add_proposals(p, [Proposal(3, BoxXYXY(10, 10, 50, 60), 0.7, "car")])
+    assert p.box(tid, 3).flagged  # type: ignore[union-attr]
+    assert _lane_pixel(window, 3) != style.WARNING  # "new object?" waits apart
+    accept_proposal(p, tid, 3, BoxXYXY(12, 10, 52, 60))
+    with p.edit("a flag") as tx:
+        tx.set_box(tid, p.box(tid, 3).with_(flagged=True, flag_reason="drift"))  # type: ignore[union-attr]
+    assert _lane_pixel(window, 3) == style.WARNING  # an accepted track's flag shows

@@ -78,7 +78,7 @@ def test_v1_file_is_migrated_to_the_audit_schema(tmp_path: Path) -> None:
         assert store.project.n_boxes() == 121
         audit.start_audit(store.project, seed=3, n=5)
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION >= 2
     assert con.execute("SELECT COUNT(*) FROM audit_samples").fetchone()[0] == 5
     con.close()
 

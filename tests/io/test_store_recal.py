@@ -68,20 +68,20 @@ def test_undoing_the_recalibration_is_saved(tmp_path: Path) -> None:
         assert store.project.quality.recal is None and _flags(store) == before
 
 
-def test_v2_file_is_migrated_to_the_review_outcomes(tmp_path: Path) -> None:
+def test_v3_file_is_migrated_to_the_review_outcomes(tmp_path: Path) -> None:
     path = tmp_path / "old.taproj"
     p, truth = population(1.0, n_tracks=1, n_frames=60)
     ProjectStore.create(path, p).close()
     con = sqlite3.connect(path)
     con.execute("DROP TABLE review_outcomes")
-    con.execute("PRAGMA user_version = 2")
+    con.execute("PRAGMA user_version = 3")
     con.commit()
     con.close()
     with ProjectStore.open(path, check_media=False) as store:
         assert store.project.quality == QualityState()
         n = review_flags(store.project, truth)
     con = sqlite3.connect(path)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     assert con.execute("SELECT COUNT(*) FROM review_outcomes").fetchone()[0] == n > 0
     con.close()
 

@@ -21,6 +21,7 @@ from tracker_annotate.core.proposals import (
     add_proposals,
     is_open_proposal,
     is_rejected,
+    proposal_queue,
     reject_proposal,
     rejected_boxes,
 )
@@ -92,11 +93,12 @@ def test_an_object_entering_mid_video_is_proposed_once_where_it_first_appears() 
     truth_80 = BoxXYXY.from_array(scene.truth(1, 80))
     assert next(b for b in p.later if b.frame == 80).xyxy.iou(truth_80) > 0.7
     assert cost.calls == len(set(det.calls)) and 0 in cost.frames
-    # installed: a proposed track whose first box waits in the review queue as "new object?"
+    # installed: a proposed track that waits in the proposal queue (not the review queue)
     (tid,) = add_proposals(project, props)
     assert project.track(tid).proposed and project.track(tid).label == "person"
-    items = [it for it in review_items(project) if it.track_id == tid]
-    assert [it.reason for it in items if it.frame == p.frame] == [REASON_NEW]
+    assert project.box(tid, p.frame).flag_reason == REASON_NEW  # type: ignore[union-attr]
+    assert [(q.track_id, q.frame) for q in proposal_queue(project)] == [(tid, p.frame)]
+    assert not [it for it in review_items(project) if it.track_id == tid]
     # the next schedule run proposes nothing new: the proposal explains the object
     again, _ = propose_new_objects(project, scene, OracleDetector(scene), ProposalConfig(every=20))
     assert again == []

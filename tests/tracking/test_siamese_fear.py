@@ -98,7 +98,7 @@ def test_a_batch_of_crops_gives_each_crop_its_own_answer(
         feats.append(member.template_features)
         crops.append(member.search_crop(src.read(5)))
     blob = np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy()
-    net = member._track_net
+    net = member.track_net
     cls, bbox = track_forward(net, blob, np.concatenate(feats))
     assert cls.shape == (2, 1, 16, 16) and bbox.shape == (2, 4, 16, 16)
     for i in range(2):
@@ -177,3 +177,19 @@ def test_fear_backend_through_the_engine() -> None:
         ious = [_iou(b.xyxy.to_array(), src.truth(tid - 1, b.frame)) for b in boxes]
         assert np.mean(ious) > 0.7
         assert all(0.0 <= b.confidence <= 1.0 for b in boxes)
+
+
+def test_fear_and_vit_sit_on_a_committee(scene: ArraySource) -> None:
+    from tracker_annotate.tracking.committee import CommitteeMeasurer
+    from tracker_annotate.tracking.measure import FrameData
+
+    c = CommitteeMeasurer("fear", "vit", name="fear+vit")
+    prev = FrameData(0, scene.read(0))
+    box = scene.truth(0, 0)
+    c.start(prev, box)
+    for f in range(1, 8):
+        cur = FrameData(f, scene.read(f))
+        got = c.measure(prev, cur, box, box)
+        assert got.xyxy is not None
+        box, prev = got.xyxy, cur
+    assert _iou(box, scene.truth(0, 7)) > 0.6

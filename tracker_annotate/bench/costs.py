@@ -7,7 +7,10 @@ in ``results.json``; seconds are a linear function of them).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from tracker_annotate.core.errors import ConfigError
 
@@ -85,3 +88,26 @@ class ActionCounts:
             self.end_marks + other.end_marks,
             self.watched + other.watched,
         )
+
+
+def costs_from_report(path: Path) -> dict[str, tuple[float, str]]:
+    """The measured per-action costs in a ``tracker-annotate report --json`` file (its
+    whole set's, ``total.work.costs``): ``{name: (seconds, source)}`` for each
+    :class:`CostModel` field the record measured (at least one action); the others are
+    left out, so the caller keeps their defaults."""
+    try:
+        costs = json.loads(path.read_text(encoding="utf-8"))["total"]["work"]["costs"]
+        out = {}
+        for name in (f.name for f in fields(CostModel)):
+            c = costs.get(name)
+            if c is not None and int(c["n"]) > 0:
+                value = float(c["value"])
+                if not (math.isfinite(value) and value >= 0):
+                    raise ValueError(f"{name} is {value}")
+                out[name] = (value, f"measured: {c['source']} ({path.name})")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"{path}: expected the JSON of `tracker-annotate report --json` "
+            f"(total.work.costs): {exc}"
+        ) from exc
+    return out

@@ -89,6 +89,8 @@ class Task:
     tau: float
     flag_threshold: float | None = None
     weight: int = 1
+    #: tracker_audited: every sequence of the run (one dataset audit); ``path`` is the first.
+    paths: tuple[str, ...] = ()
 
 
 def plan_tasks(paths: list[Path], n_boxes: dict[str, int], cfg: BenchConfig) -> list[Task]:
@@ -99,14 +101,43 @@ def plan_tasks(paths: list[Path], n_boxes: dict[str, int], cfg: BenchConfig) -> 
         n = n_boxes[str(p)]
         for tau in cfg.taus:
             for s in cfg.strategies:
+                if s == "tracker_audited":
+                    continue  # one task over every sequence, below
                 ft = headline if s == "tracker_flagged" else None
                 tasks.append(Task(str(p), s, tau, ft, n * _WEIGHT[s]))
         if "tracker_flagged" in cfg.strategies:
             for ft in cfg.flag_thresholds:
                 if ft != headline:
                     tasks.append(Task(str(p), "tracker_flagged", cfg.tau, ft, n * 20))
+    if "tracker_audited" in cfg.strategies and paths:
+        total = sum(n_boxes[str(p)] for p in paths) * _WEIGHT["tracker_audited"]
+        all_paths = tuple(str(p) for p in paths)
+        for tau in cfg.taus:
+            ft = cfg.tracker.flag_threshold
+            tasks.append(Task(all_paths[0], "tracker_audited", tau, ft, total, all_paths))
     tasks.sort(key=lambda t: -t.weight)
     return tasks
+
+
+def run_task_results(
+    task: Task,
+    tracker: TrackerConfig,
+    engine: Engine | None = None,
+    audit_cfg: AuditBenchConfig | None = None,
+) -> list[StrategyResult]:
+    """Run one task: one result, or one per sequence for the dataset audit."""
+    if task.strategy == "tracker_audited" and task.paths:
+        from tracker_annotate.bench.dataset_audited import run_dataset_audited
+
+        cfg = replace(tracker, flag_threshold=task.flag_threshold or tracker.flag_threshold)
+        return run_dataset_audited(
+            list(task.paths),
+            lambda gt: engine if engine is not None else RealEngine(),
+            cfg,
+            task.tau,
+            cfg=audit_cfg,
+        )
+    return [run_task(task, tracker, engine, audit_cfg)]
 
 
 def run_task(
@@ -182,16 +213,16 @@ def run_all(
         progress(0, total)
     if cfg.jobs == 1 or engine is not None:
         for t in tasks:
-            results.append(run_task(t, cfg.tracker, engine, cfg.audit))
+            results.extend(run_task_results(t, cfg.tracker, engine, cfg.audit))
             done += t.weight
             if progress is not None:
                 progress(done, total)
         return results
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(cfg.jobs, mp_context=ctx, initializer=_worker_init) as pool:
-        futures = {pool.submit(run_task, t, cfg.tracker, None, cfg.audit): t for t in tasks}
+        futures = {pool.submit(run_task_results, t, cfg.tracker, None, cfg.audit): t for t in tasks}
         for fut in as_completed(futures):
-            results.append(fut.result())
+            results.extend(fut.result())
             done += futures[fut].weight
             if progress is not None:
                 progress(done, total)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tracker_annotate.bench.costs import COST_SOURCES, CostModel
+from tracker_annotate.bench.costs import COST_SOURCES, CostModel, costs_from_report
 from tracker_annotate.bench.report import build_results, write_json
 from tracker_annotate.bench.review_strategies import AuditBenchConfig
 from tracker_annotate.bench.runner import BenchConfig, run_all
@@ -79,6 +79,25 @@ def _command(args: argparse.Namespace) -> str:
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
+def resolve_costs(args: argparse.Namespace) -> dict[str, str]:
+    """Fill each cost option left unset from ``--costs-from`` (what the record measured)
+    or the default; returns each cost's source, printed in the report."""
+    measured = costs_from_report(args.costs_from) if args.costs_from is not None else {}
+    d = CostModel()
+    sources = {}
+    for name, _ in COST_OPTIONS:
+        flag = "--" + name.replace("_", "-")
+        if getattr(args, name) is not None:
+            sources[name] = f"{flag} on the command line"
+        elif name in measured:
+            setattr(args, name, measured[name][0])
+            sources[name] = measured[name][1]
+        else:
+            setattr(args, name, getattr(d, name))
+            sources[name] = COST_SOURCES[name]
+    return sources
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "bench",
@@ -95,9 +114,17 @@ def register(subparsers: Any) -> None:
         costs.add_argument(
             f"--{name.replace('_', '-')}",
             type=seconds,
-            default=getattr(d, name),
-            help=f"{what} (default %(default)s; {COST_SOURCES[name]})",
+            default=None,  # resolved in run(): the option, else --costs-from, else the default
+            help=f"{what} (default {getattr(d, name)}; {COST_SOURCES[name]})",
         )
+    costs.add_argument(
+        "--costs-from",
+        type=Path,
+        metavar="REPORT_JSON",
+        help="take the costs measured in real sessions from `tracker-annotate report --json` "
+        "(the whole set's medians); an action the record has none of keeps its default, "
+        "and a cost option given here wins",
+    )
     p.add_argument(
         "--tau",
         type=_floats,
@@ -164,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
     tracker = tracker_config_from_args(args)  # a bad option is named before any search
     paths = find_sequences(list(args.sequences))
     strategies = tuple(s.strip() for s in args.strategies.split(",") if s.strip())
+    sources = resolve_costs(args)
     costs = CostModel(**{opt: getattr(args, opt) for opt, _ in COST_OPTIONS})
     cfg = BenchConfig(
         taus=args.tau,
@@ -194,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from tracker_annotate.bench.render import write_report
 
+    results["cost_sources"] = sources
     write_json(results, args.out)
     report = write_report(results, args.out)
     summary = results["summary"]

@@ -28,6 +28,7 @@ SUBCOMMAND_MODULES = (
     "tracker_annotate.cli.detect",
     "tracker_annotate.cli.batch",
     "tracker_annotate.cli.bench",
+    "tracker_annotate.cli.report",
     "tracker_annotate.cli.demo",
     "tracker_annotate.cli.gui",
 )

@@ -3,7 +3,9 @@
 ``status PROJ [--json]`` prints the flags left, the target, the residual error predicted
 from the confidences and the audit's measured estimate with its 95% interval.
 
-``audit PROJ [ACTION]`` runs the audit loop on a project (one made by ``track`` works):
+``audit PROJ [ACTION]`` runs the audit loop on a project (one made by ``track`` works);
+``audit DIR_OR_PROJECTS... [ACTION]`` (a folder, several projects or ``--manifest``) runs
+one audit over the whole set instead (:mod:`tracker_annotate.cli.audit`):
 
 * ``plan [--target T | --budget-min M] [--apply]``: the flag threshold the target (or a
   review budget) picks, with what it costs; ``--apply`` flags those boxes;
@@ -55,12 +57,20 @@ def register(subparsers: Any) -> None:
     au = subparsers.add_parser(
         "audit",
         help="the quality loop headless: pick a threshold, draw audit samples, record outcomes",
+        usage="%(prog)s PROJ | DIR_OR_PROJECTS... [plan|start|samples|record|next] "
+        "[OUTCOME ...] [options]",
         description="\n\n".join(__doc__.split("\n\n")[2:]) if __doc__ else None,
+        epilog=_dataset_doc(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    au.add_argument("project", metavar="PROJ", help=".taproj file")
-    au.add_argument("action", nargs="?", choices=ACTIONS, help="what to do (see above)")
-    au.add_argument("items", nargs="*", metavar="TRACK:FRAME=ok|wrong", help="record: outcomes")
+    au.add_argument(
+        "words",
+        nargs="+",
+        metavar="WORD",
+        help="one .taproj file (a project audit), or folders and several projects (one "
+        "dataset audit, see 'tracker_annotate.cli.audit'); then the action and its outcomes",
+    )
+    au.add_argument("--manifest", metavar="FILE", help="dataset audit: the manifest file")
     au.add_argument("--target", type=float, metavar="T", help="quality target (0.01 = 1%%)")
     au.add_argument("--budget-min", type=float, metavar="M", help="plan: review budget, minutes")
     au.add_argument("--apply", action="store_true", help="plan: flag the boxes it picks")
@@ -70,6 +80,13 @@ def register(subparsers: Any) -> None:
     au.add_argument("--csv", metavar="FILE", help="start/samples: write; record: read outcomes")
     au.add_argument("--json", action="store_true", help="print the result as JSON")
     au.set_defaults(func=run_audit)
+
+
+def _dataset_doc() -> str | None:
+    from tracker_annotate.cli import audit as dataset_cli
+
+    doc = dataset_cli.__doc__
+    return "Dataset audit: " + doc.split("\n", 1)[1].strip() if doc else None
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -173,9 +190,23 @@ def _same(a: BoxXYXY, b: BoxXYXY) -> bool:
     return all(abs(x - y) < 0.01 for x, y in zip(a.as_tuple(), b.as_tuple(), strict=True))
 
 
+def split_words(words: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """``PATHS... [ACTION] [ITEMS...]``: the paths before the first action word."""
+    i = next((k for k, w in enumerate(words) if w in ACTIONS), len(words))
+    if i == 0:
+        raise ConfigError(f"give a project file or a folder before the action {words[0]!r}")
+    return words[:i], (words[i] if i < len(words) else None), words[i + 1 :]
+
+
 def run_audit(args: argparse.Namespace) -> int:
     from tracker_annotate.io.store import ProjectStore
 
+    paths, args.action, args.items = split_words(args.words)
+    if len(paths) > 1 or Path(paths[0]).is_dir() or args.manifest:
+        from tracker_annotate.cli.audit import run_dataset_audit
+
+        return run_dataset_audit(args, paths)
+    args.project = paths[0]
     if args.action != "record" and args.items:
         raise ConfigError(f"unexpected arguments {args.items}: only 'record' takes outcomes")
     with ProjectStore.open(args.project, check_media=False) as store:

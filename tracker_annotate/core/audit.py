@@ -1,7 +1,9 @@
 """Review you can trust: a quality target, a random audit and what it says is left wrong.
 
 The *unseen* boxes are the derived boxes (tracked, interpolated, imported) that are visible,
-not verified and not flagged: nobody will look at them unless the audit picks them.
+not verified and not flagged: nobody will look at them unless the audit picks them. Only
+the tracks of :func:`~tracker_annotate.core.proposals.review_track_ids` count (a proposed
+object is in the population once accepted).
 
 Quality target. From calibrated confidences the expected number of wrong unseen boxes is
 ``sum(1 - c)``. :func:`predict_curve` gives it for every flag threshold ``t`` (a box is
@@ -49,6 +51,7 @@ from tracker_annotate.core import intervals, review_log
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import Project
+from tracker_annotate.core.proposals import review_track_ids
 from tracker_annotate.core.quality import (
     OUTCOMES,
     AuditRound,
@@ -89,7 +92,9 @@ def _is_candidate(b: FrameBox) -> bool:
 
 def n_visible(project: Project) -> int:
     """Visible (not outside) boxes of every source: the residual's denominator."""
-    return sum(1 for t in project.tracks for b in project.boxes(t).values() if not b.outside)
+    return sum(
+        1 for t in review_track_ids(project) for b in project.boxes(t).values() if not b.outside
+    )
 
 
 def unseen_boxes(project: Project, threshold: float = 0.0) -> list[tuple[int, int, float]]:
@@ -97,7 +102,7 @@ def unseen_boxes(project: Project, threshold: float = 0.0) -> list[tuple[int, in
     ``(track_id, frame)``."""
     return [
         (tid, f, b.confidence)
-        for tid in sorted(project.tracks)
+        for tid in review_track_ids(project)
         for f, b in sorted(project.boxes(tid).items())
         if _is_candidate(b) and not b.flagged and b.confidence >= threshold
     ]
@@ -129,7 +134,7 @@ def predict_curve(project: Project, costs: ReviewCosts | None = None) -> list[Pr
     keys: list[float] = []  # -1 = flagged whatever the threshold
     conf: list[float] = []
     pair_keys: list[float] = []
-    for tid in sorted(project.tracks):
+    for tid in review_track_ids(project):
         prev_f, prev_k = -2, 0.0
         for f, b in sorted(project.boxes(tid).items()):
             if not _is_candidate(b):
@@ -211,7 +216,7 @@ def apply_threshold(project: Project, threshold: float, description: str = "") -
     n = 0
     every = threshold >= 1.0
     with project.edit(description or f"Flag below confidence {threshold:.3f}") as tx:
-        for tid in sorted(project.tracks):
+        for tid in review_track_ids(project):
             for _, b in sorted(project.boxes(tid).items()):
                 if _is_candidate(b) and not b.flagged and (b.confidence < threshold or every):
                     tx.set_box(tid, b.with_(flagged=True, flag_reason=TARGET_REASON))
@@ -309,7 +314,10 @@ def start_audit(
     store it in the project as one undoable edit. Refused while flags are unreviewed
     unless ``force``: the audit measures what is left after the review."""
     flagged = sum(
-        1 for t in project.tracks for b in project.boxes(t).values() if b.flagged and not b.verified
+        1
+        for t in review_track_ids(project)
+        for b in project.boxes(t).values()
+        if b.flagged and not b.verified
     )
     if flagged and not force:
         raise ProjectError(

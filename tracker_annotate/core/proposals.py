@@ -1,8 +1,17 @@
-"""Proposed tracks from a detector: add, accept, reject, and the memory of rejections.
+"""Proposed tracks from a detector: their own queue, accept, reject, and the memory of
+rejections.
 
 A proposal is a track with ``TrackInfo(proposed=True)`` whose first box is a model's
-``IMPORTED`` box flagged :data:`REASON_NEW`, so it sits in the review queue with the other
-flags (later boxes, when the proposal was tracked, are ordinary derived boxes).
+``IMPORTED`` box marked :data:`REASON_NEW` (later boxes, when the proposal was tracked, are
+ordinary derived boxes).
+
+The rule: **a proposal's boxes are not flags until the object is accepted.** Proposals
+wait in their own queue (:func:`proposal_queue`, walked by :func:`next_proposal`); the
+review queue, F, "N left", ``status``, the predicted residual and the audit's population
+see only :func:`review_track_ids`, every track but proposals. Accepting the object
+(:func:`accept_proposal`, or :func:`tracker_annotate.core.commands.accept_proposed_track`)
+clears ``proposed``, and from then on its boxes' flags count like any other. A detector
+that proposes an object nobody asked for therefore never floods the review.
 
 * :func:`accept_proposal`: the track becomes a normal track and its proposal box a verified
   keyframe (the annotator checked it: priced as a verification, not a draw).
@@ -89,6 +98,56 @@ def is_rejected(project: Project, track_id: int) -> bool:
 def is_open_proposal(project: Project, track_id: int) -> bool:
     """A proposed track nobody has accepted or rejected yet."""
     return project.track(track_id).proposed and not is_rejected(project, track_id)
+
+
+def review_track_ids(project: Project) -> list[int]:
+    """Tracks whose boxes count in the review queue and the quality figures (flags, unseen
+    and visible boxes): every track but proposals, open or rejected. Sorted."""
+    return sorted(t for t, info in project.tracks.items() if not info.proposed)
+
+
+@dataclass(frozen=True, slots=True)
+class ProposedObject:
+    """An open proposal in the proposal queue: where it first appears, what the detector
+    called it and how sure it was (the proposal box's confidence, the detector's score)."""
+
+    track_id: int
+    frame: int
+    label: str
+    score: float
+
+
+def proposal_queue(project: Project) -> list[ProposedObject]:
+    """Every open proposal, in the order the annotator walks them: by first frame, then
+    track id."""
+    out = []
+    for tid, info in project.tracks.items():
+        if not info.proposed or is_rejected(project, tid) or not project.boxes(tid):
+            continue
+        f = proposal_frame(project, tid)
+        out.append(ProposedObject(tid, f, info.label, project.boxes(tid)[f].confidence))
+    out.sort(key=lambda p: (p.frame, p.track_id))
+    return out
+
+
+def next_proposal(
+    project: Project, frame: int, track_id: int | None = None, *, backward: bool = False
+) -> ProposedObject | None:
+    """The open proposal after (before) position ``(frame, track_id)`` in queue order,
+    wrapping around; ``None`` when the queue is empty. On a proposal, its neighbour in the
+    queue; elsewhere, the first one at or after ``frame`` (the last before it)."""
+    queue = proposal_queue(project)
+    if not queue:
+        return None
+    ids = [p.track_id for p in queue]
+    if track_id in ids:
+        i = ids.index(track_id) + (-1 if backward else 1)
+        return queue[i % len(queue)]
+    if backward:
+        before = [p for p in queue if p.frame <= frame]
+        return before[-1] if before else queue[-1]
+    after = [p for p in queue if p.frame >= frame]
+    return after[0] if after else queue[0]
 
 
 def proposal_frame(project: Project, track_id: int) -> int:

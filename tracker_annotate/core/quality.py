@@ -6,8 +6,8 @@ the logic lives in :mod:`tracker_annotate.core.audit`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
 
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.recal_state import RecalState, ReviewOutcome
@@ -85,16 +85,65 @@ class AuditRound:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetFigures:
+    """The last figures of the dataset audit this project is part of
+    (:mod:`tracker_annotate.core.dataset_audit`), copied into every project of the set so
+    that ``status`` and every export carry them. Residuals are shares of the dataset's
+    visible boxes; ``None`` before the first look is complete. ``decision``: ``"check"``,
+    ``"accept"`` or ``"reject"`` at look ``look``; ``date``: UTC, ISO 8601. The project's
+    own estimate of that round (a share of the samples) is not the verdict; this is."""
+
+    manifest: str
+    projects: int
+    visible_boxes: int
+    unseen_boxes: int
+    samples: int
+    checked: int
+    wrong: int
+    residual: float | None
+    residual_interval: tuple[float, float] | None
+    level: float
+    target: float
+    decision: str
+    look: int
+    bound: float | None
+    risk: float
+    date: str
+    #: The index of this project's audit round that belongs to the dataset audit (-1: none).
+    round: int = -1
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if self.residual_interval is not None:
+            d["residual_interval"] = list(self.residual_interval)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any) -> DatasetFigures:
+        """From :meth:`as_dict`'s output; :class:`ProjectError` saying what is missing."""
+        try:
+            values = {f.name: d[f.name] for f in fields(cls) if f.name != "round"}
+            values["round"] = int(d.get("round", -1))
+            iv = values["residual_interval"]
+            values["residual_interval"] = None if iv is None else (float(iv[0]), float(iv[1]))
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            raise ProjectError(f"the dataset audit figures are damaged ({exc!r})") from exc
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
 class QualityState:
     """``target``: the share of visible boxes allowed wrong and unseen; ``threshold``: the
     flag threshold last applied for it (``None``: only the engine's flags); ``rounds``:
-    every audit round drawn, oldest first (the last one is current); ``reviews``: every
+    every audit round drawn, oldest first (the last one is current); ``dataset``: the
+    figures of the dataset audit the project is part of, if any; ``reviews``: every
     human verdict on a derived box, oldest first, and ``recal`` the per-video
     recalibration last fitted from them (:mod:`tracker_annotate.core.recalibration`)."""
 
     target: float = DEFAULT_TARGET
     threshold: float | None = None
     rounds: tuple[AuditRound, ...] = ()
+    dataset: DatasetFigures | None = None
     reviews: tuple[ReviewOutcome, ...] = ()
     recal: RecalState | None = None
 

@@ -12,6 +12,8 @@ from typing import Any
 from tracker_annotate import __version__
 from tracker_annotate.core import audit, recal_report
 from tracker_annotate.core.project import Project
+from tracker_annotate.core.proposals import proposal_queue
+from tracker_annotate.core.quality import DatasetFigures
 from tracker_annotate.core.review import flag_segments
 
 #: Version of the report's layout (bump when a key changes meaning).
@@ -23,7 +25,9 @@ def quality_report(project: Project) -> dict[str, Any]:
 
     ``predicted_residual`` is ``sum(1 - c)`` over the unseen boxes over the visible boxes
     (a prediction from confidences); ``audit.estimate`` is the measurement, with its 95%
-    interval, once every stratum has a checked sample.
+    interval, once every stratum has a checked sample. Proposed objects are in none of
+    these figures (:func:`~tracker_annotate.core.proposals.review_track_ids`), only in
+    ``open_proposals``.
     """
     q = project.quality
     segs = flag_segments(project)
@@ -39,10 +43,13 @@ def quality_report(project: Project) -> dict[str, Any]:
         "unseen_boxes": len(unseen),
         "unreviewed_flags": sum(s.length for s in segs),
         "unreviewed_stretches": len(segs),
+        # proposals wait apart: none of their boxes is in any figure here until accepted
+        "open_proposals": len(proposal_queue(project)),
         "predicted_wrong_unseen": round(expected, 3),
         "predicted_residual": expected / visible if visible else 0.0,
         "residual_definition": "wrong boxes nobody looked at / visible boxes",
         "audit": None,
+        "dataset_audit": q.dataset.as_dict() if q.dataset is not None else None,
         "recalibration": recal_report.report(project),
     }
     rnd = audit.current_round(project)
@@ -65,6 +72,13 @@ def quality_report(project: Project) -> dict[str, Any]:
             "next": step.action,
             "next_message": step.message,
         }
+        d = q.dataset
+        if d is not None and d.round == len(q.rounds) - 1:  # this round is a dataset's share
+            out["audit"]["next"] = "dataset"
+            out["audit"]["next_message"] = (
+                f"this round is this project's share of a dataset audit ({d.manifest}): "
+                f"the verdict is the dataset's ('tracker-annotate audit DIR next')"
+            )
     return out
 
 
@@ -78,6 +92,18 @@ def export_warnings(project: Project) -> list[str]:
             f"{rep['unreviewed_flags']} flagged boxes in {rep['unreviewed_stretches']} "
             f"stretches are not reviewed"
         )
+    if rep["open_proposals"]:
+        out.append(
+            f"{rep['open_proposals']} proposed objects are neither accepted nor rejected "
+            f"(they are exported as proposed tracks)"
+        )
+    d = project.quality.dataset
+    if d is not None:  # the project is judged as part of its dataset, not on its own
+        if d.decision == "check":
+            out.append(f"the dataset audit is unfinished: {dataset_text(d)}")
+        elif d.decision == "reject":
+            out.append(f"the dataset audit did not meet its target: {dataset_text(d)}")
+        return out
     a = rep["audit"]
     target = 100 * rep["target_residual"]
     if a is None:
@@ -96,6 +122,20 @@ def export_warnings(project: Project) -> list[str]:
     return out
 
 
+def dataset_text(d: DatasetFigures) -> str:
+    """One line on the dataset audit's figures."""
+    head = f"{d.projects} projects, {d.checked} of {d.samples} samples checked"
+    if d.residual is None or d.residual_interval is None:
+        return f"{head} ({d.manifest}, {d.date})"
+    lo, hi = d.residual_interval
+    verdict = {"accept": "target met", "reject": "target not met"}.get(d.decision, "open")
+    return (
+        f"{head}, {d.wrong} wrong → ≈{100 * d.residual:.2f}% left "
+        f"({100 * lo:.2f}–{100 * hi:.2f}%, {100 * d.level:g}%); {verdict} "
+        f"(≤ {100 * d.target:g}%, look {d.look}) ({d.manifest}, {d.date})"
+    )
+
+
 def status_text(project: Project) -> str:
     """The human-readable ``tracker-annotate status`` report."""
     rep = quality_report(project)
@@ -105,6 +145,8 @@ def status_text(project: Project) -> str:
         f"(derived, not flagged, not verified)",
         f"flags:      {rep['unreviewed_flags']} unreviewed in {rep['unreviewed_stretches']} "
         f"stretches",
+        f"proposals:  {rep['open_proposals']} proposed objects to accept or reject (their "
+        f"boxes count once accepted)",
         f"target:     ≤ {100 * rep['target_residual']:g}% wrong and unseen; flag threshold "
         + (f"{thr:.3f}" if thr is not None else "the engine's"),
         f"predicted:  ≈{rep['predicted_wrong_unseen']:.1f} wrong unseen boxes → "
@@ -132,4 +174,7 @@ def status_text(project: Project) -> str:
             lines.append(f"            {a['summary']}")
             lines.append(f"            interval: {a['estimate']['interval_method']}")
         lines.append(f"next:       {a['next_message']}")
+    d = project.quality.dataset
+    if d is not None:
+        lines.append(f"dataset:    {dataset_text(d)}")
     return "\n".join(lines)

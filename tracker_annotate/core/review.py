@@ -12,6 +12,10 @@ visit fixes per second of review (active-learning prioritisation):
 * seconds ``= watch_s * length + (1 - P) * verify_s + P * correct_s``;
 * ``value = (E + P * E_span) / seconds``.
 
+Only the tracks of :func:`~tracker_annotate.core.proposals.review_track_ids` are in the
+queue: a detector's proposed object waits in its own queue until accepted (the rule is
+:mod:`tracker_annotate.core.proposals`), so F starts with what the annotator drew.
+
 F / Shift+F (:func:`next_flag`, and :func:`flag_hop`, which wraps around past the last
 flag), and the review list all use :func:`flagged_positions`, the boxes in that order
 (stretch by stretch, frame by frame), so F starts where the list starts. Shift+Enter is
@@ -31,6 +35,7 @@ from tracker_annotate.core import commands
 from tracker_annotate.core.audit import ReviewCosts
 from tracker_annotate.core.boxes import BoxSource, FrameBox
 from tracker_annotate.core.project import Project
+from tracker_annotate.core.proposals import review_track_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +111,7 @@ def flag_segments(
     lower track id). Linear in the boxes: the span sums come from prefix sums."""
     costs = costs or ReviewCosts()
     segs: list[FlagSegment] = []
-    for tid in sorted(project.tracks):
+    for tid in review_track_ids(project):
         boxes = project.boxes(tid)
         frames = sorted(boxes)
         keys: list[int] = []
@@ -327,7 +332,7 @@ def suggest_keyframe(project: Project) -> tuple[int, int, str] | None:
     manual box there re-tracks the whole span from a fresh, correct start).
     """
     best: tuple[float, int, int, int] | None = None  # (-expected, frame, track, n)
-    for tid in sorted(project.tracks):
+    for tid in review_track_ids(project):
         boxes = project.boxes(tid)
         run: list[int] = []
         for f in [*sorted(boxes), None]:

@@ -29,11 +29,14 @@ from tracker_annotate.app.jobs import (
     TrackRequest,
     prepare_job,
 )
+from tracker_annotate.app.worklog import WorkRecorder
 from tracker_annotate.core import audit, commands, recal_report, recalibration, review
+from tracker_annotate.core import proposals as props
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.session import Session
+from tracker_annotate.core.worklog import ActionKind
 from tracker_annotate.gui.audit_flow import AuditFlow
 from tracker_annotate.gui.detect_flow import DetectFlow
 from tracker_annotate.gui.preferences import Preferences
@@ -66,6 +69,9 @@ class Controller(QObject):
         self._preview_timer.timeout.connect(lambda: self.preview_changed.emit(self._preview))
         self.audit = AuditFlow(self)
         self.detect = DetectFlow(self)
+        #: The work record (:mod:`~.work_record` sets it when Preferences say to record);
+        #: each gesture below notes its action once its command took effect.
+        self.worklog: WorkRecorder | None = None
 
     # -- helpers -------------------------------------------------------------------------
     @property
@@ -90,6 +96,29 @@ class Controller(QObject):
             self.error.emit(exc)
         return None
 
+    def did(self, fn: Callable[[], Any]) -> bool:
+        """``fn()``; whether it succeeded (a failure is shown, as in :meth:`do`)."""
+        ok = False
+
+        def run() -> None:
+            nonlocal ok
+            fn()
+            ok = True
+
+        self.do(run)
+        return ok
+
+    def _note(
+        self,
+        kind: ActionKind,
+        track_id: int | None,
+        frame: int | None,
+        box: FrameBox | None,
+        **kw: Any,
+    ) -> None:
+        if self.worklog is not None:
+            self.worklog.note(kind, track_id, frame, box=box, **kw)
+
     def _selected_box(self) -> tuple[int, int] | None:
         p, s = self.project, self.session
         if p is None or s is None or s.selected is None:
@@ -109,31 +138,43 @@ class Controller(QObject):
             return
         if into_selected and s.selected is not None:
             tid = s.selected
-            self.edit_then_retrack(tid, frame, lambda: commands.add_box(p, tid, frame, xyxy))
+            old = p.box(tid, frame)
+            if self.edit_then_retrack(tid, frame, lambda: commands.add_box(p, tid, frame, xyxy)):
+                self._note("draw", tid, frame, old)
             return
         tid = self.do(lambda: commands.add_track(p, frame, xyxy, self.current_label()))
         if tid is not None:
+            self._note("draw", tid, frame, None)
             s.select(tid)
             self.status.emit(f"New track {tid} on frame {frame}; press T to track it")
 
     def edit_box(self, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
         p = self.project
-        if p is None or self.detect.fix(track_id, frame, xyxy):
+        if p is None:
+            return
+        old = p.box(track_id, frame) if track_id in p.tracks else None
+        if self.detect.fix(track_id, frame, xyxy):
+            self._note("adjust", track_id, frame, old, subject="proposal")
             return
         if self.audit.pending_at(track_id, frame):  # a corrected audit sample was wrong
-            self.edit_then_retrack(
+            if self.edit_then_retrack(
                 track_id,
                 frame,
                 lambda: audit.check_sample(p, track_id, frame, "wrong", xyxy),
-            )
-        else:
-            self.edit_then_retrack(
-                track_id, frame, lambda: commands.set_box_geometry(p, track_id, frame, xyxy)
-            )
+            ):
+                self._note("audit", track_id, frame, old, subject="sample", outcome="wrong")
+        elif self.edit_then_retrack(
+            track_id, frame, lambda: commands.set_box_geometry(p, track_id, frame, xyxy)
+        ):
+            self._note("adjust", track_id, frame, old)
 
     def delete_selected_box(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None or self.detect.reject(*sel):
+        if p is None or sel is None:
+            return
+        old = p.box(*sel)
+        if self.detect.reject(*sel):
+            self._note("reject", *sel, old, subject="proposal")
             return
         if self.audit.pending_at(*sel):  # a box where the object is not: the sample was wrong
 
@@ -142,27 +183,37 @@ class Controller(QObject):
                     audit.record_outcome(p, sel[0], sel[1], "wrong")
                     commands.delete_box(p, *sel)
 
-            self.do(reject)
-        else:
-            self.do(lambda: commands.delete_box(p, *sel))
+            if self.did(reject):
+                self._note("audit", *sel, old, subject="sample", outcome="wrong")
+        elif self.did(lambda: commands.delete_box(p, *sel)):
+            self._note("reject", *sel, old)
         self.advance_review()
 
     def mark_outside(self) -> None:
         p, sel = self.project, self._selected_box()
         if p is None or sel is None:
             return
-        self.do(lambda: commands.mark_outside(p, *sel))
+        old = p.box(*sel)
+        if not self.did(lambda: commands.mark_outside(p, *sel)):
+            return
+        self._note("outside", *sel, old)
         self.status.emit(f"Track {sel[0]} marked outside from frame {sel[1]}")
         self.advance_review()
 
     def accept_selected(self) -> None:
         p, sel = self.project, self._selected_box()
-        if p is None or sel is None or self.detect.accept(*sel):
+        if p is None or sel is None:
+            return
+        old = p.box(*sel)
+        proposal = old is not None and old.flag_reason != props.REASON_REFOUND
+        if self.detect.accept(*sel):
+            self._note("accept", *sel, old, subject="proposal" if proposal else "refound")
             return
         if self.audit.pending_at(*sel):
-            self.do(lambda: audit.check_sample(p, sel[0], sel[1], "ok"))
-        else:
-            self.do(lambda: commands.accept_box(p, *sel))
+            if self.did(lambda: audit.check_sample(p, sel[0], sel[1], "ok")):
+                self._note("audit", *sel, old, subject="sample", outcome="ok")
+        elif self.did(lambda: commands.accept_box(p, *sel)):
+            self._note("accept", *sel, old)
         self.advance_review()
 
     def accept_stretch(self) -> None:
@@ -179,6 +230,7 @@ class Controller(QObject):
         if done is None:
             return
         n = done.count
+        self._note("stretch", tid, frame, p.box(tid, frame), n_boxes=n, flags_delta=-n)
         self.status.emit(f"{done.description} ({n} box{'es' if n > 1 else ''}); Ctrl+Z undoes it")
         self.advance_review()
 
@@ -287,13 +339,14 @@ class Controller(QObject):
     def go_to_flag(self, *, backward: bool = False) -> bool:
         """Go to the next (previous) flagged box in review order (the list's) and select it,
         wrapping around past the last (first) one (:func:`~tracker_annotate.core.review.
-        flag_hop`); with no flag left, walk the audit's samples. Returns whether it moved."""
+        flag_hop`); with no flag left, walk the proposed objects, then the audit's samples.
+        Returns whether it moved."""
         p, s = self.project, self.session
         if p is None or s is None:
             return False
         hop = review.flag_hop(p, s.frame, s.selected, backward=backward)
         if hop is None:
-            if self.audit.walk(backward=backward):
+            if self.detect.walk(backward=backward) or self.audit.walk(backward=backward):
                 return True
             self.status.emit("No flagged box left \u2713")
             return False
@@ -311,6 +364,7 @@ class Controller(QObject):
         if p is not None:
             text = p.history.undo_text()
             if self.do(p.history.undo) is not None:
+                self._note("undo", None, None, None, n_boxes=0)
                 self.status.emit(f"Undid: {text}")
 
     def redo(self) -> None:
@@ -318,6 +372,7 @@ class Controller(QObject):
         if p is not None:
             text = p.history.redo_text()
             if self.do(p.history.redo) is not None:
+                self._note("undo", None, None, None, n_boxes=0)
                 self.status.emit(f"Redid: {text}")
 
     # -- tracking ------------------------------------------------------------------------
@@ -354,18 +409,20 @@ class Controller(QObject):
             and track_id in p.tracks
         )
 
-    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
+    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> bool:
         """Do ``edit`` and, when a re-track will follow, mark its stretch stale in the same
-        transaction and queue the re-track (:meth:`TrackingJobs.edit_then_queue`)."""
+        transaction and queue the re-track (:meth:`TrackingJobs.edit_then_queue`). Returns
+        whether the edit succeeded."""
         p = self.project
         if p is None:
-            return
+            return False
         retrack = self._will_retrack(track_id)
         queued = self.do(
             lambda: self.jobs.edit_then_queue(p, track_id, frame, edit, retrack=retrack)
         )
         if queued and not self.busy:
             self._run_pending_retrack()
+        return queued is not None
 
     def resume_stale(self) -> None:
         """After opening: stretches an edit left without their re-track (the app was
@@ -442,6 +499,8 @@ class Controller(QObject):
         if done.dropped:
             self.status.emit(f"{done.description}: dropped, its edit was undone")
             return
+        if self.worklog is not None:
+            self.worklog.note_run(run.seconds, done.boxes, done.flags_after - done.flags_before)
         if not done.changed:
             # an empty run pushes no undo step: "Ctrl+Z undoes the run" would undo the
             # annotator's last edit instead (a run cancelled before its first frame)

@@ -11,7 +11,10 @@ new-object and re-find pass after a "Track all" run.
   after edits is on), Delete deletes it.
 * On a proposal, ``Enter`` accepts it as a new track's keyframe (a verification),
   ``Delete`` rejects it (remembered in the project), dragging fixes it (accepted as a
-  manual box). Then the next proposal on the frame is selected.
+  manual box). Then the next proposal on the frame is selected, else the next one in the
+  proposal queue (:func:`~tracker_annotate.core.proposals.next_proposal`): proposals are
+  not flags (the rule is in :mod:`tracker_annotate.core.proposals`), so they are walked
+  here, and by F once no flag is left (:meth:`DetectFlow.walk`).
 * After "Track all" (when Preferences say so), the worker thread runs the detector's pass
   (:mod:`tracker_annotate.app.detector_pass`: the new-object schedule and the re-find) on
   the job's own snapshot of the project; what it finds travels with that job and is
@@ -61,8 +64,9 @@ class DetectHost(AuditHost, Protocol):
     @property
     def prefs(self) -> Preferences: ...
 
-    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> None:
-        """Do ``edit`` (one undo step) and re-track its stretch when re-tracking is on."""
+    def edit_then_retrack(self, track_id: int, frame: int, edit: Callable[[], None]) -> bool:
+        """Do ``edit`` (one undo step) and re-track its stretch when re-tracking is on;
+        whether the edit succeeded."""
         ...
 
     def advance_review(self) -> None:
@@ -189,8 +193,26 @@ class DetectFlow:
         here = [t for t, _ in p.boxes_at(frame) if props.is_open_proposal(p, t)]
         if here:
             s.select(here[0])
-        else:
+        elif not self.walk(backward=False):
             self.host.advance_review()
+
+    def walk(self, *, backward: bool) -> bool:
+        """Go to the next (previous) open proposal in the proposal queue, wrapping, and
+        select it; whether there was one."""
+        p, s = self.host.project, self.host.session
+        if p is None or s is None:
+            return False
+        sel = s.selected if s.selected in p.tracks else None
+        hit = props.next_proposal(p, s.frame, sel, backward=backward)
+        if hit is None:
+            return False
+        queue = props.proposal_queue(p)
+        s.go_to(hit.frame, hit.track_id)
+        self.host.say(
+            f"Proposed object {queue.index(hit) + 1} of {len(queue)}: {hit.label} (detector "
+            f"score {hit.score:.2f}); Enter accepts, Delete rejects, drag fixes"
+        )
+        return True
 
     # -- after a run (worker thread) --------------------------------------------------------
     def after_run(

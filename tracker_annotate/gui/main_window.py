@@ -37,6 +37,7 @@ from tracker_annotate.gui.shortcuts_dialog import ShortcutsDialog
 from tracker_annotate.gui.timeline import Timeline
 from tracker_annotate.gui.tracks_panel import TracksPanel
 from tracker_annotate.gui.typing_guard import TypingGuard
+from tracker_annotate.gui.work_record import WorkRecordHook
 from tracker_annotate.io.media import MediaConfig
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class MainWindow(QMainWindow):
         self.labels = LabelsPanel(self)
         self.label_combo = LabelCombo(self)
         self.actions_by_name = build_actions(self)
+        self.work = WorkRecordHook(self.controller, self.actions_by_name.values(), self)
         self.play_timer = QTimer(self)
         self._typing_guard = TypingGuard(self)
         app = QApplication.instance()
@@ -253,6 +255,7 @@ class MainWindow(QMainWindow):
         self._update_enabled()
         self._refresh_recent()
         self.canvas.setFocus()
+        self.work.attach(doc, self.prefs)
         self.controller.resume_stale()  # stretches a crash left between edit and re-track
 
     def close_document(self) -> None:
@@ -261,6 +264,7 @@ class MainWindow(QMainWindow):
             return
         self.play_timer.stop()
         self.controller.shutdown()
+        self.work.detach()
         for w in (
             self.canvas,
             self.timeline,
@@ -394,6 +398,10 @@ class MainWindow(QMainWindow):
         self.prefs = prefs
         self.controller.prefs = prefs
         self.actions_by_name["auto_retrack"].setChecked(prefs.auto_retrack)
+        if not prefs.record_work:
+            self.work.detach()
+        elif self.work.recorder is None and self.doc is not None:
+            self.work.attach(self.doc, prefs)
         preferences.save(prefs)
 
     def edit_preferences(self) -> None:

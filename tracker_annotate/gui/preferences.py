@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import (
@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from tracker_annotate.app.worklog import default_annotator
 from tracker_annotate.io.frame_cache import MIB
 from tracker_annotate.tracking.api import TRACKER_NAMES, TrackerConfig
 from tracker_annotate.tracking.backends import BACKENDS
@@ -39,6 +40,9 @@ class Preferences:
     proposals score at least this; raising it shows fewer false boxes but misses more.
     ``detect_after_tracking``: after "Track all", the detector proposes objects that enter
     mid-video and re-finds lost tracks, on a sparse schedule (about 20% of the run's time).
+    ``record_work``: keep the work record in the project (each action's kind, box and
+    time; never frames or the screen) for ``tracker-annotate report``; ``annotator``: the
+    name it is recorded under (default: the OS user).
     """
 
     tracker: str = TrackerConfig().tracker
@@ -48,6 +52,8 @@ class Preferences:
     detect_classes: tuple[str, ...] = DEFAULT_CLASSES
     detect_min_score: float = ProposalConfig().min_score
     detect_after_tracking: bool = True
+    record_work: bool = True
+    annotator: str = field(default_factory=default_annotator)
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(tracker=self.tracker, flag_threshold=self.flag_threshold)
@@ -74,6 +80,7 @@ def load() -> Preferences:
     tracker = str(s.value("tracker", d.tracker))
     auto = s.value("auto_retrack", d.auto_retrack)
     after = s.value("detect_after_tracking", d.detect_after_tracking)
+    record = s.value("record_work", d.record_work)
     score = float(get("detect_min_score", d.detect_min_score, float))  # type: ignore[arg-type]
     return Preferences(
         tracker=tracker if tracker in TRACKER_NAMES else d.tracker,
@@ -83,6 +90,8 @@ def load() -> Preferences:
         detect_classes=parse_classes(str(s.value("detect_classes", ",".join(d.detect_classes)))),
         detect_min_score=min(1.0, max(0.0, score)),
         detect_after_tracking=after in (True, "true", "1", 1),
+        record_work=record in (True, "true", "1", 1),
+        annotator=str(s.value("annotator", d.annotator)).strip() or d.annotator,
     )
 
 
@@ -102,6 +111,8 @@ def save(prefs: Preferences) -> None:
     s.setValue("detect_classes", ",".join(prefs.detect_classes))
     s.setValue("detect_min_score", prefs.detect_min_score)
     s.setValue("detect_after_tracking", prefs.detect_after_tracking)
+    s.setValue("record_work", prefs.record_work)
+    s.setValue("annotator", prefs.annotator)
     s.sync()
 
 
@@ -164,6 +175,16 @@ class PreferencesDialog(QDialog):
         form.addRow("Detector classes", self.classes)
         form.addRow("Detector min score", self.min_score)
         form.addRow(self.after)
+        self.record = QCheckBox("Record my work (actions and times, never the screen)")
+        self.record.setChecked(prefs.record_work)
+        self.record.setToolTip(
+            "Kept in the project for `tracker-annotate report`: each action's kind, box "
+            "and time. Applies from the next project opened."
+        )
+        self.annotator = QLineEdit(prefs.annotator)
+        self.annotator.setToolTip("The name your work is recorded under")
+        form.addRow(self.record)
+        form.addRow("Annotator", self.annotator)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -181,4 +202,6 @@ class PreferencesDialog(QDialog):
             detect_classes=parse_classes(self.classes.text()),
             detect_min_score=float(self.min_score.value()),
             detect_after_tracking=self.after.isChecked(),
+            record_work=self.record.isChecked(),
+            annotator=self.annotator.text().strip() or default_annotator(),
         )

@@ -10,6 +10,11 @@ first frame and selects the box. Accept (Enter), Accept stretch (Shift+Enter), R
 and the panel do the same thing; on an overlap flag (two tracks crossing) the panel also
 offers Swap identities (X), naming the two tracks. The counter says how many boxes are
 left, and in how many stretches.
+
+A detector's proposed objects are not flags (:mod:`tracker_annotate.core.proposals`): they
+wait in their own list under the queue ("19 proposed objects: Enter accept, Delete
+reject"), one row per object in the core's queue order; selecting a row goes to the
+object's first frame and selects it. Once accepted, its flags join the queue above.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from PyQt6.QtWidgets import (
 )
 
 from tracker_annotate.core import audit, quality, recal_report
+from tracker_annotate.core import proposals as props
 from tracker_annotate.core.commands import SWAP_IDENTITIES_KEY
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.review import (
@@ -86,6 +92,12 @@ class ReviewPanel(QWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.list.currentRowChanged.connect(self._on_row)
+        self.proposals = QLabel()
+        self.proposals.setWordWrap(True)
+        self.proposal_list = QListWidget()
+        self.proposal_list.setMaximumHeight(120)
+        self.proposal_list.currentRowChanged.connect(self._on_proposal_row)
+        self._queue: list[props.ProposedObject] = []
         self.buttons = QGridLayout()
         # offered on an overlap flag: where two tracks cross, identities may have switched
         self.swap_hint = QLabel()
@@ -134,6 +146,8 @@ class ReviewPanel(QWidget):
         lay.addWidget(self.auto_advance)
         lay.addWidget(self.list, 1)
         lay.addWidget(self.swap_offer)
+        lay.addWidget(self.proposals)
+        lay.addWidget(self.proposal_list)
         lay.addLayout(self.buttons)
 
     def add_action_buttons(self, actions: list[QAction]) -> None:
@@ -172,7 +186,9 @@ class ReviewPanel(QWidget):
         self._project = self._session = None
         self._items = []
         self._stretches = []
+        self._queue = []
         self.list.clear()
+        self.proposal_list.clear()
 
     @property
     def items(self) -> list[ReviewItem]:
@@ -184,10 +200,16 @@ class ReviewPanel(QWidget):
         """The rows: runs of consecutive frames per track, most valuable first."""
         return list(self._stretches)
 
+    @property
+    def proposal_rows(self) -> list[props.ProposedObject]:
+        """The proposed objects listed, in queue order."""
+        return list(self._queue)
+
     def refresh(self) -> None:
         if self._project is None:
             return
         self._refresh_quality()
+        self._refresh_proposals()
         derived = self.only_derived.isChecked()
         self._items = review_items(self._project, unverified_derived=derived)
         self._stretches = flag_segments(self._project, unverified_derived=derived)
@@ -221,6 +243,35 @@ class ReviewPanel(QWidget):
             self.list.addItem(QListWidgetItem(f"\u2026 and {m - MAX_ROWS} more (use F to step)"))
         self.list.blockSignals(False)
         self._on_position(None)
+
+    def _refresh_proposals(self) -> None:
+        assert self._project is not None
+        self._queue = props.proposal_queue(self._project)
+        n = len(self._queue)
+        self.proposals.setText(
+            f"{n} proposed object{'s' if n != 1 else ''}: Enter accept, Delete reject"
+        )
+        self.proposals.setToolTip(
+            "Objects the detector found that no track follows. They are not flags: "
+            "once accepted, their flagged boxes join the queue above"
+        )
+        self.proposals.setVisible(bool(n))
+        self.proposal_list.setVisible(bool(n))
+        self.proposal_list.blockSignals(True)
+        self.proposal_list.clear()
+        for prop in self._queue[:MAX_ROWS]:
+            self.proposal_list.addItem(
+                QListWidgetItem(
+                    _swatch(style.PROPOSAL),
+                    f"#{prop.track_id} {prop.label}  frame {prop.frame}  score {prop.score:.2f}",
+                )
+            )
+        self.proposal_list.blockSignals(False)
+
+    def _on_proposal_row(self, row: int) -> None:
+        if self._session is not None and 0 <= row < min(len(self._queue), MAX_ROWS):
+            prop = self._queue[row]
+            self._session.go_to(prop.frame, prop.track_id)
 
     def _refresh_quality(self) -> None:
         """The target, what flagging for it costs, and the audit's estimate."""
@@ -284,6 +335,10 @@ class ReviewPanel(QWidget):
         self.list.blockSignals(True)
         self.list.setCurrentRow(row)
         self.list.blockSignals(False)
+        ids = [p.track_id for p in self._queue[:MAX_ROWS]]
+        self.proposal_list.blockSignals(True)
+        self.proposal_list.setCurrentRow(ids.index(s.selected) if s.selected in ids else -1)
+        self.proposal_list.blockSignals(False)
         self._offer_swap()
 
     def _offer_swap(self) -> None:

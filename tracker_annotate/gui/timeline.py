@@ -81,7 +81,9 @@ class LaneSummary:
         items = [boxes[int(f)] for f in frames]
         vis = np.array([not b.outside for b in items], dtype=bool)
         key = np.array([b.is_keyframe for b in items], dtype=bool)
-        flag = np.array([b.flagged and not b.verified for b in items], dtype=bool)
+        # a proposed object's boxes are not flags until it is accepted (core.proposals)
+        waiting = project.track(track_id).proposed
+        flag = np.array([b.flagged and not b.verified and not waiting for b in items], dtype=bool)
         ver = np.array([b.verified for b in items], dtype=bool)
         if frames.size == 0:
             return cls([], frames, frames, [])

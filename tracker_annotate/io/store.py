@@ -49,17 +49,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from tracker_annotate.core.errors import MediaMovedError, ProjectError, TrackerAnnotateError
 from tracker_annotate.core.project import ChangeSet, MediaRef, Project
-from tracker_annotate.io import store_audit
+from tracker_annotate.io import store_audit, store_worklog
 from tracker_annotate.io import store_backup as bk
 from tracker_annotate.io import store_schema as sc
 
 log = logging.getLogger(__name__)
 
 Synchronous = Literal["NORMAL", "FULL"]
+T = TypeVar("T")
 
 #: How long opening waits for another process's lock before saying the project is busy.
 _LOCK_TIMEOUT_S = 1.0
@@ -226,9 +227,13 @@ class ProjectStore:
         if Path(path).absolute() == self.path.absolute():
             return self
         ui_state = self.get_ui_state()
+        with self._lock:
+            work = store_worklog.dump_rows(self._connection())
         new = ProjectStore.create(path, self.project, overwrite=overwrite)
         if ui_state:
             new.set_ui_state(ui_state)
+        if work[0]:  # the work record goes along (it is not part of the project model)
+            new.write_side_table(lambda con: store_worklog.load_rows(con, work))
         self.close()
         return new
 
@@ -459,6 +464,25 @@ class ProjectStore:
                         f"{self.path}: could not save {sorted(items)}: {exc}"
                     ) from exc
                 raise
+
+    def write_side_table(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        """``write(con)`` in its own transaction, under the store's lock: for records kept
+        beside the project that are not edits of it (the work record, never undone). A
+        failure rolls the transaction back and is raised as :class:`ProjectError`; the
+        project's own pending edits are not touched."""
+        con = self._connection()
+        self._check_file_still_there()
+        with self._lock:
+            try:
+                con.execute("BEGIN IMMEDIATE")
+                out = write(con)
+                con.execute("COMMIT")
+            except BaseException as exc:
+                _rollback(con)
+                if isinstance(exc, (sqlite3.Error, OverflowError)):
+                    raise ProjectError(f"{self.path}: could not save a record: {exc}") from exc
+                raise
+        return out
 
     def _connection(self) -> sqlite3.Connection:
         if self._con is None:

@@ -17,6 +17,7 @@ from tracker_annotate.core.quality import (
     OUTCOMES,
     AuditRound,
     AuditSample,
+    DatasetFigures,
     QualityState,
     Stratum,
 )
@@ -57,7 +58,7 @@ def write_quality(con: sqlite3.Connection, q: QualityState) -> None:
     write_recal(con, q.reviews, q.recal)
     con.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('quality', ?)",
-        (json.dumps({"target": q.target, "threshold": q.threshold}),),
+        (json.dumps(_quality_meta(q)),),
     )
     con.execute("DELETE FROM audit_samples")
     con.execute("DELETE FROM audit_rounds")
@@ -78,6 +79,13 @@ def write_quality(con: sqlite3.Connection, q: QualityState) -> None:
         )
 
 
+def _quality_meta(q: QualityState) -> dict[str, object]:
+    d: dict[str, object] = {"target": q.target, "threshold": q.threshold}
+    if q.dataset is not None:  # absent, not null, when unset: older readers see no change
+        d["dataset"] = q.dataset.as_dict()
+    return d
+
+
 def load_quality(con: sqlite3.Connection, where: str) -> QualityState:
     """The stored quality state; :class:`ProjectError` naming the file (and the round or
     sample) if damaged."""
@@ -96,6 +104,7 @@ def _load_quality(con: sqlite3.Connection, where: str) -> QualityState:
         target = float(d.get("target", DEFAULT_TARGET))
         thr = d.get("threshold")
         threshold = None if thr is None else float(thr)
+        dataset = DatasetFigures.from_dict(d["dataset"]) if "dataset" in d else None
     except (ValueError, TypeError, AttributeError) as exc:
         raise ProjectError(f"{where}: the quality record is damaged ({exc})") from exc
     samples: dict[int, list[AuditSample]] = {}
@@ -127,4 +136,5 @@ def _load_quality(con: sqlite3.Connection, where: str) -> QualityState:
         rounds.append(AuditRound(seed, thr_r, n_boxes, strata, tuple(samples.pop(rnd_i, []))))
     if samples:
         raise ProjectError(f"{where}: audit samples of rounds {sorted(samples)} with no round")
-    return QualityState(target, threshold, tuple(rounds), *load_recal(con, where))
+    reviews, recal = load_recal(con, where)
+    return QualityState(target, threshold, tuple(rounds), dataset, reviews, recal)

@@ -1,7 +1,7 @@
 """The recalibration in the project file: every review outcome, and the last fit applied.
 
-Schema v3 added the ``review_outcomes`` table (:data:`RECAL_DDL`) and the ``meta`` key
-``recalibration``; a v2 file gets them from :func:`migrate_add_recal`, one self-contained
+Schema v4 added the ``review_outcomes`` table (:data:`RECAL_DDL`) and the ``meta`` key
+``recalibration``; a v3 file gets them from :func:`migrate_add_recal`, one self-contained
 step. The outcomes are the source of truth (the fit is recomputed from them, the same
 each time); the stored fit says what the last run did. Like the audit, the state is
 rewritten with the quality state, in the same SQLite transaction as the edit's boxes.
@@ -32,7 +32,7 @@ RECAL_KEY = "recalibration"
 
 
 def migrate_add_recal(con: sqlite3.Connection) -> None:
-    """Schema v2 -> v3: the review outcomes table (no recalibration yet)."""
+    """Schema v3 -> v4: the review outcomes table (no recalibration yet)."""
     con.execute(RECAL_DDL)
 
 

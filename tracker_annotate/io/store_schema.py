@@ -45,6 +45,7 @@ from tracker_annotate.io.store_audit import (
     write_quality,
 )
 from tracker_annotate.io.store_recal import RECAL_DDL, migrate_add_recal
+from tracker_annotate.io.store_worklog import WORKLOG_DDL, migrate_add_worklog
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ log = logging.getLogger(__name__)
 APPLICATION_ID = int.from_bytes(b"TAPR", "big")
 #: Current schema version (``PRAGMA user_version``). Bump it and add a migration together.
 #: v2 (issue 10): the audit tables of :mod:`tracker_annotate.io.store_audit`.
-#: v3 (issue 18): the review outcomes of :mod:`tracker_annotate.io.store_recal`.
-SCHEMA_VERSION = 3
+#: v3 (issue 20): the work record's tables of :mod:`tracker_annotate.io.store_worklog`.
+#: v4 (issue 18): the review outcomes of :mod:`tracker_annotate.io.store_recal`.
+SCHEMA_VERSION = 4
 #: Suffixes a project file may have; the first is what the GUI proposes.
 PROJECT_SUFFIXES = (".taproj", ".sqlite")
 
@@ -102,6 +104,7 @@ CREATE TABLE boxes (
 ) WITHOUT ROWID;
 """
     + AUDIT_DDL
+    + WORKLOG_DDL
     + RECAL_DDL
 )
 
@@ -466,7 +469,8 @@ def check_header(path: Path) -> None:
 #: ``MIGRATIONS[v]`` upgrades a file from schema ``v`` to ``v + 1`` inside a transaction.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: migrate_add_audit,
-    2: migrate_add_recal,
+    2: migrate_add_worklog,
+    3: migrate_add_recal,
 }
 
 

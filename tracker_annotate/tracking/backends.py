@@ -136,7 +136,7 @@ BACKENDS: dict[str, BackendInfo] = {
         BackendInfo(
             "vit",
             "tracker_annotate.tracking.siamese_vit:vit_measurer",
-            description="VitTrack (OpenCV zoo, shipped ONNX through cv2.dnn, fixed normalisation)",
+            description="VitTrack (OpenCV zoo, ONNX through cv2.dnn; score: raw response peak)",
             gives_score=True,
             cost=1.8,  # 1.2x nano's CPU time per update, measured side by side
         ),

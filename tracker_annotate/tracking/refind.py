@@ -154,7 +154,7 @@ def refind_lost(
     """
     import cv2
 
-    runner = _Runner(source, detector, config.min_score)
+    runner = _Runner(source, detector, config.refind_min_score)
     occupied = _occupancy(project)
     out: list[Refound] = []
     done_lost: set[int] = set()
@@ -257,7 +257,7 @@ def refind_on_frame(
     if not temps:
         return None
     img = source.read(frame)
-    dets = detector.detect(img, frame).with_min_score(config.min_score)
+    dets = detector.detect(img, frame).with_min_score(config.refind_min_score)
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     got = _best_match(
         project,

@@ -11,11 +11,15 @@ outputs on a 16 x 16 grid over the search crop: ``output1`` the object probabili
 ``output2`` the box size (w, h) and ``output3`` the offset of its centre inside the cell
 (x, y), both as fractions of the crop side (offset in cells).
 
-This runs the net itself instead of ``cv2.TrackerVit``, for two reasons: OpenCV 5's
-``TrackerVit`` scales the input by the quaternion inverse of ``stdvalue`` (per-channel
-factors 0.0059, -0.0057, -0.0058 instead of about 0.017, measured 0.41 against 0.586
-mean IoU), and it hides the score map that the committee reads. The tracker multiplies
-the map by a Hann window before the arg-max, as ``TrackerVit`` does; below
+This runs the net itself instead of ``cv2.TrackerVit``, for two reasons: ``TrackerVit``
+hides the score map that the committee reads (it reports only the windowed peak), and
+opencv-contrib 5.0.0.93's ``TrackerVit`` scales the input by the quaternion inverse of
+``stdvalue`` (per-channel factors 0.0059, -0.0057, -0.0058 instead of about 0.017: 0.41
+pooled mean IoU instead of 0.586). OpenCV 5.1 scales it right; there, measured raw from
+each first box on the 8 first shared sequences, ``TrackerVit`` scores 0.590 pooled and
+this member 0.579: their boxes agree within a pixel frame by frame (``TrackerVit`` floors
+its box to integers), and the small gap is where single tracks later part. The tracker
+multiplies the map by a Hann window before the arg-max, as ``TrackerVit`` does; below
 :attr:`VitParams.min_score` it keeps the last box (``TrackerVit`` reports a loss there).
 
 VitTrack is one-stream (template and search go through the transformer together), so it

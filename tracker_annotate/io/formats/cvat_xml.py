@@ -437,6 +437,13 @@ def _quality_meta(project: Project, meta: ET.Element) -> None:
             lo, hi = est["residual_interval"]
             _sub(el, "residual", str(est["residual"]), low=str(lo), high=str(hi), level="0.95")
             _sub(el, "interval_method", est["interval_method"])
+    d = rep["dataset_audit"]
+    if d is not None:  # the figures of the dataset audit this project is part of
+        iv = d["residual_interval"] or [None, None]
+        attrs = {"projects": d["projects"], "samples": d["samples"], "level": d["level"]}
+        el = _sub(q, "dataset_audit", **{k: str(v) for k, v in attrs.items()})
+        _sub(el, "residual", str(d["residual"]), low=str(iv[0]), high=str(iv[1]))
+        _sub(el, "decision", d["decision"], target=str(d["target"]), date=d["date"])
     _sub(q, "json", _xml_safe(json.dumps(rep, sort_keys=True)))
 
 
