@@ -43,6 +43,7 @@ _WEIGHT = {
     "tracker_audited": 30,
     "tracker_guided": 30,
     "tracker_prelabeled": 20,
+    "tracker_adaptive": 25,
 }
 
 
@@ -176,6 +177,10 @@ def run_task(
             return run_tracker_stretch(gt, eng, source, cfg, task.tau)
         if task.strategy == "tracker_audited":
             return run_tracker_audited(gt, eng, source, cfg, task.tau, cfg=audit_cfg)
+        if task.strategy == "tracker_adaptive":
+            from tracker_annotate.bench.adaptive import run_tracker_adaptive
+
+            return run_tracker_adaptive(gt, eng, source, cfg, task.tau)
         return run_tracker_flagged(gt, eng, source, cfg, task.tau)
 
 

@@ -49,9 +49,11 @@ STRATEGIES = (
     "tracker_audited",
     "tracker_guided",
     "tracker_prelabeled",
+    # flagged review whose verdicts recalibrate the confidence (bench.adaptive)
+    "tracker_adaptive",
 )
 #: Strategies that use the engine's flags (flag threshold, precision and recall reported).
-FLAGGING = ("tracker_flagged", "tracker_stretch", "tracker_audited")
+FLAGGING = ("tracker_flagged", "tracker_stretch", "tracker_audited", "tracker_adaptive")
 
 
 def _priced(value: Any, costs: CostModel) -> Any:
@@ -328,6 +330,8 @@ def review_flags(
     tau: float,
     retrack_after_verify: Callable[[FrameBox], bool] | None = None,
     fix_with: Callable[[int, int], bool] | None = None,
+    *,
+    after_visit: Callable[[], bool] | None = None,
 ) -> int:
     """Visit flagged boxes until none is left: verify (IoU >= ``tau``), correct and
     re-track, or delete where the object is not; returns the number of visits.
@@ -335,7 +339,8 @@ def review_flags(
     ``retrack_after_verify(box)`` says whether accepting that box (now a keyframe) should
     re-track from it, as the app does for a box the detector re-found. ``fix_with(gt_id,
     frame)`` is tried on a wrong box before redrawing it: True when it fixed the box
-    (counted by whoever fixed it); the box is then re-tracked from.
+    (counted by whoever fixed it); the box is then re-tracked from. ``after_visit()`` runs
+    after each visit; True means it changed the flags (the queue is read again).
     """
     project = ann.project
     visits = 0
@@ -356,6 +361,9 @@ def review_flags(
                     ann.delete(gid, frame)
             elif iou >= tau:
                 ann.verify(gid, frame)
+                if after_visit is not None and after_visit():
+                    corrected = True
+                    break
                 if retrack_after_verify is not None and retrack_after_verify(box):
                     driver.retrack(project, tid, frame)
                     corrected = True
@@ -369,6 +377,8 @@ def review_flags(
                     ann.correct(gid, frame)
                 driver.retrack(project, tid, frame)
                 _continue_track(ann, driver, gid, frame)
+                if after_visit is not None:
+                    after_visit()
                 corrected = True
                 break  # re-tracking may have moved or raised flags: look again
         if not corrected:

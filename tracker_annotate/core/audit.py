@@ -48,7 +48,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from tracker_annotate.core import intervals
+from tracker_annotate.core import intervals, review_log
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ConfigError, ProjectError
 from tracker_annotate.core.project import Project
@@ -371,7 +371,11 @@ def record_outcome(project: Project, track_id: int, frame: int, outcome: Outcome
     samples = tuple(replace(s, outcome=outcome) if s is hit else s for s in rnd.samples)
     new = replace(rnd, samples=samples)
     with project.edit(f"Audit: {outcome or 'unchecked'}") as tx:
-        tx.set_quality(replace(q, rounds=(*q.rounds[:-1], new)))
+        # the verdict is a label for the recalibration too (while the box is as drawn)
+        review_log.note_audit(
+            project, track_id, frame, None if outcome is None else outcome == "ok"
+        )
+        tx.set_quality(replace(project.quality, rounds=(*q.rounds[:-1], new)))
 
 
 def current_round(project: Project) -> AuditRound | None:
@@ -593,6 +597,7 @@ def check_sample(
     if box is None:
         raise ProjectError(f"track {track_id} has no box on frame {frame} to check")
     with project.edit(f"Audit: track {track_id} frame {frame} {outcome}") as tx:
+        record_outcome(project, track_id, frame, outcome)  # first: it reads the box as drawn
         if outcome == "ok":
             tx.set_box(track_id, box.with_(verified=True, flagged=False, flag_reason=""))
         elif corrected is not None:
@@ -602,4 +607,3 @@ def check_sample(
             )
         else:
             tx.set_box(track_id, box.with_(flagged=True, flag_reason=WRONG_REASON))
-        record_outcome(project, track_id, frame, outcome)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from numbers import Integral
 
+from tracker_annotate.core import review_log
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.errors import ProjectError
 from tracker_annotate.core.labels import Label, distinct_color
@@ -45,6 +46,7 @@ def add_box(project: Project, track_id: int, frame: int, xyxy: BoxXYXY) -> None:
     """Draw (or redraw) a track's box on a frame: a manual keyframe."""
     project.track(track_id)
     with project.edit("Add box") as tx:
+        review_log.note_review(project, track_id, project.box(track_id, frame), right=False)
         tx.set_box(track_id, _manual(frame, xyxy))
 
 
@@ -54,6 +56,7 @@ def set_box_geometry(
     """Move or resize a box. The result is a manual keyframe (it is now human truth)."""
     old = project.box(track_id, frame)
     with project.edit(description) as tx:
+        review_log.note_review(project, track_id, old, right=False)
         tx.set_box(
             track_id, _manual(frame, xyxy, occluded=old.occluded if old is not None else False)
         )
@@ -62,8 +65,9 @@ def set_box_geometry(
 def delete_box(project: Project, track_id: int, frame: int) -> None:
     """Delete one box. Deleting a track's last box leaves the (empty) track in place:
     only :func:`delete_track` removes a track, so no day's work vanishes by accident."""
-    _require_box(project, track_id, frame)
+    box = _require_box(project, track_id, frame)
     with project.edit("Delete box") as tx:
+        review_log.note_review(project, track_id, box, right=False)
         tx.remove_box(track_id, frame)
 
 
@@ -259,6 +263,7 @@ def accept_box(project: Project, track_id: int, frame: int) -> None:
     """The annotator confirms a derived box: verified, flag cleared. It is now truth."""
     box = _require_box(project, track_id, frame)
     with project.edit("Accept box") as tx:
+        review_log.note_review(project, track_id, box, right=True)
         tx.set_box(track_id, box.with_(verified=True, flagged=False, flag_reason=""))
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from tracker_annotate.core.errors import ProjectError
+from tracker_annotate.core.recal_state import RecalState, ReviewOutcome
 
 Outcome = Literal["ok", "wrong"]
 OUTCOMES: tuple[Outcome, ...] = ("ok", "wrong")
@@ -135,12 +136,16 @@ class QualityState:
     """``target``: the share of visible boxes allowed wrong and unseen; ``threshold``: the
     flag threshold last applied for it (``None``: only the engine's flags); ``rounds``:
     every audit round drawn, oldest first (the last one is current); ``dataset``: the
-    figures of the dataset audit the project is part of, if any."""
+    figures of the dataset audit the project is part of, if any; ``reviews``: every
+    human verdict on a derived box, oldest first, and ``recal`` the per-video
+    recalibration last fitted from them (:mod:`tracker_annotate.core.recalibration`)."""
 
     target: float = DEFAULT_TARGET
     threshold: float | None = None
     rounds: tuple[AuditRound, ...] = ()
     dataset: DatasetFigures | None = None
+    reviews: tuple[ReviewOutcome, ...] = ()
+    recal: RecalState | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.target < 1.0:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tracker_annotate import __version__
-from tracker_annotate.core import audit
+from tracker_annotate.core import audit, recal_report
 from tracker_annotate.core.project import Project
 from tracker_annotate.core.proposals import proposal_queue
 from tracker_annotate.core.quality import DatasetFigures
@@ -53,6 +53,7 @@ def quality_report(project: Project) -> dict[str, Any]:
         "residual_definition": "wrong boxes nobody looked at / visible boxes",
         "audit": None,
         "dataset_audit": q.dataset.as_dict() if q.dataset is not None else None,
+        "recalibration": recal_report.report(project),
     }
     rnd = audit.current_round(project)
     if rnd is not None:
@@ -154,6 +155,13 @@ def status_text(project: Project) -> str:
         f"predicted:  ≈{rep['predicted_wrong_unseen']:.1f} wrong unseen boxes → "
         f"≈{100 * rep['predicted_residual']:.2f}% left (from confidences)",
     ]
+    recal = rep["recalibration"]
+    lines.append(f"learned:    {recal['summary']}")
+    if recal["fitted"]:
+        lines.append(
+            f"            recalibrated prediction ≈"
+            f"{100 * recal['predicted_residual_recalibrated']:.2f}% left"
+        )
     pick = audit.choose_threshold(project, target=rep["target_residual"])
     if pick.flagged > rep["unreviewed_flags"]:
         lines.append(f"to target:  threshold {pick.threshold:.3f}: {pick.summary()}")

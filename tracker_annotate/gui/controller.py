@@ -30,7 +30,7 @@ from tracker_annotate.app.jobs import (
     prepare_job,
 )
 from tracker_annotate.app.worklog import WorkRecorder
-from tracker_annotate.core import audit, commands, review
+from tracker_annotate.core import audit, commands, recal_report, recalibration, review
 from tracker_annotate.core import proposals as props
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
 from tracker_annotate.core.errors import FormatError, ProjectError, TrackerAnnotateError
@@ -318,8 +318,23 @@ class Controller(QObject):
     advance_after_review = True
 
     def advance_review(self) -> None:
+        self.learn()
         if self.advance_after_review:
             self.go_to_flag()
+
+    def learn(self) -> None:
+        """Recalibrate the confidence from the verdicts when due (every few reviews, or
+        when the queue is empty: :func:`~tracker_annotate.core.recalibration.
+        maybe_recalibrate`), as its own undo step; not while a re-track is running or
+        queued (a fix and its re-track stay one step; it runs when they are applied)."""
+        p = self.project
+        if p is None or self.busy or self.jobs.pending:
+            return
+        thr = recalibration.flag_threshold(p, self.prefs.flag_threshold)
+        q = p.quality
+        target = q.target if q.threshold is not None else None  # once a target is applied
+        if self.do(lambda: recalibration.maybe_recalibrate(p, thr, target=target)) is not None:
+            self.status.emit(f"{recal_report.summary(p)}; Ctrl+Z undoes it")
 
     def go_to_flag(self, *, backward: bool = False) -> bool:
         """Go to the next (previous) flagged box in review order (the list's) and select it,
@@ -519,6 +534,7 @@ class Controller(QObject):
         self._preview_timer.stop()
         self.preview_changed.emit({})
         self.busy_changed.emit(False)
+        self.learn()  # after a fix's re-track (its verdict), before the next re-track
         self._run_pending_retrack()
 
     def shutdown(self, timeout_ms: int = 10_000) -> None:

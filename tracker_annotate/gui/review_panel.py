@@ -36,7 +36,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from tracker_annotate.core import audit, quality
+from tracker_annotate.core import audit, quality, recal_report
 from tracker_annotate.core import proposals as props
 from tracker_annotate.core.commands import SWAP_IDENTITIES_KEY
 from tracker_annotate.core.project import ChangeSet, Project
@@ -127,11 +127,15 @@ class ReviewPanel(QWidget):
         self.prediction.setWordWrap(True)
         self.audit_status = QLabel("No audit yet")
         self.audit_status.setWordWrap(True)
+        # what the reviews taught the confidence on this video (core.recalibration)
+        self.learned = QLabel()
+        self.learned.setWordWrap(True)
         self.quality_buttons = QGridLayout()
         group = QGroupBox("Quality")
         form = QFormLayout(group)
         form.addRow("Target: wrong and unseen ≤", self.target)
         form.addRow(self.prediction)
+        form.addRow(self.learned)
         form.addRow(self.audit_status)
         form.addRow(self.quality_buttons)
         lay = QVBoxLayout(self)
@@ -287,6 +291,8 @@ class ReviewPanel(QWidget):
         if pick.threshold > now.threshold:
             text += f"\nFor the target: {pick.summary()}"
         self.prediction.setText(text)
+        line = recal_report.summary(p)
+        self.learned.setText(line[:1].upper() + line[1:])
         rnd = audit.current_round(p)
         if rnd is None:
             self.audit_status.setText("No audit yet: review the flags, then Start audit")

@@ -21,6 +21,7 @@ from tracker_annotate.core.quality import (
     QualityState,
     Stratum,
 )
+from tracker_annotate.io.store_recal import load_recal, write_recal
 
 AUDIT_DDL = """
 CREATE TABLE IF NOT EXISTS audit_rounds (
@@ -54,6 +55,7 @@ def migrate_add_audit(con: sqlite3.Connection) -> None:
 
 def write_quality(con: sqlite3.Connection, q: QualityState) -> None:
     """Replace the stored quality state with ``q`` (inside the caller's transaction)."""
+    write_recal(con, q.reviews, q.recal)
     con.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('quality', ?)",
         (json.dumps(_quality_meta(q)),),
@@ -134,4 +136,5 @@ def _load_quality(con: sqlite3.Connection, where: str) -> QualityState:
         rounds.append(AuditRound(seed, thr_r, n_boxes, strata, tuple(samples.pop(rnd_i, []))))
     if samples:
         raise ProjectError(f"{where}: audit samples of rounds {sorted(samples)} with no round")
-    return QualityState(target, threshold, tuple(rounds), dataset)
+    reviews, recal = load_recal(con, where)
+    return QualityState(target, threshold, tuple(rounds), dataset, reviews, recal)

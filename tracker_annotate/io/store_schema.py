@@ -50,6 +50,7 @@ from tracker_annotate.io.store_audit import (
     migrate_add_audit,
     write_quality,
 )
+from tracker_annotate.io.store_recal import RECAL_DDL, migrate_add_recal
 from tracker_annotate.io.store_worklog import WORKLOG_DDL, migrate_add_worklog
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ APPLICATION_ID = int.from_bytes(b"TAPR", "big")
 #: Current schema version (``PRAGMA user_version``). Bump it and add a migration together.
 #: v2 (issue 10): the audit tables of :mod:`tracker_annotate.io.store_audit`.
 #: v3 (issue 20): the work record's tables of :mod:`tracker_annotate.io.store_worklog`.
-SCHEMA_VERSION = 3
+#: v4 (issue 18): the review outcomes of :mod:`tracker_annotate.io.store_recal`.
+SCHEMA_VERSION = 4
 #: Suffixes a project file may have; the first is what the GUI proposes.
 PROJECT_SUFFIXES = (".taproj", ".sqlite")
 
@@ -109,6 +111,7 @@ CREATE TABLE boxes (
 """
     + AUDIT_DDL
     + WORKLOG_DDL
+    + RECAL_DDL
 )
 
 BOX_COLUMNS = "track_id, frame, x1, y1, x2, y2, source, confidence, flags, flag_reason"
@@ -411,6 +414,7 @@ def check_header(path: Path) -> None:
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: migrate_add_audit,
     2: migrate_add_worklog,
+    3: migrate_add_recal,
 }
 
 
