@@ -77,3 +77,37 @@ def test_recalibrate_keeps_the_ranking_and_fits_the_new_rates() -> None:
     assert expected_calibration_error(r.predict(x2), y2) < expected_calibration_error(
         m.predict(x2), y2
     )
+
+
+def test_a_model_on_a_subset_of_features_reads_only_its_own_columns() -> None:
+    """Each back-end's model names the columns it was fitted on (chosen leave-one-sequence-
+    out); the rows the engine builds hold every feature, the rest must not matter."""
+    x, y = _data(5)
+    names = (FEATURES[0], FEATURES[4], "agree", "chain_agree")
+    a = fit_model(x, y, names=names, terms="linear")
+    b = fit_model(x, y, names=names, terms="linear")
+    assert a.to_json() == b.to_json()  # the fit is deterministic
+    assert a.names == names and len(a.coef) == len(names)
+    noise = x.copy()
+    others = [i for i, n in enumerate(FEATURES) if n not in names]
+    noise[:, others] = np.random.default_rng(9).normal(size=(len(x), len(others)))
+    np.testing.assert_array_equal(a.predict(x), a.predict(noise))
+    again = ConfidenceModel.from_json(json.loads(json.dumps(a.to_json())))
+    np.testing.assert_allclose(again.predict(x), a.predict(x))
+
+
+def test_a_model_naming_an_unknown_feature_is_refused() -> None:
+    from tracker_annotate.core.errors import ConfigError
+
+    d = fit_model(*_data(1), terms="linear").to_json()
+    d["names"] = [*d["names"][:-1], "telepathy"]
+    with pytest.raises(ConfigError, match="telepathy"):
+        ConfidenceModel.from_json(d)
+
+
+def test_the_committees_shipped_model_was_chosen_out_of_sample() -> None:
+    m = model_for("committee")
+    meta = m.meta or {}
+    assert "committee" in meta["fitted_on"]
+    assert meta["loso_roc_auc"] >= 0.9 and meta["loso_ece"] <= 0.05  # as reported in results
+    assert any(n in m.names for n in ("agree", "on_choice"))  # it reads the committee
