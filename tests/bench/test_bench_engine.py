@@ -30,7 +30,7 @@ from tracker_annotate.core.project import Project
 from tracker_annotate.io.media import open_media
 from tracker_annotate.tracking.api import TrackerConfig, TrackingRun
 
-CFG = TrackerConfig()
+CFG = TrackerConfig(tracker="nano")  # what is tested is the bench's leak-freedom, not the engine
 
 
 @dataclass

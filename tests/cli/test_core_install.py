@@ -85,7 +85,9 @@ def test_track_status_and_export_run_without_qt_or_matplotlib(tmp_path: Path) ->
     init.write_text((SAMPLE / "keyframes.txt").read_text().splitlines()[0] + "\n")
     out = tmp_path / "result.taproj"
     video = str(SAMPLE / "synthetic.mp4")
-    track = _cli_without(["track", video, "--init", str(init), "--out", str(out), "--quiet"])
+    track = _cli_without(
+        ["track", video, "--init", str(init), "--out", str(out), "--quiet", "--tracker", "nano"]
+    )
     assert track.returncode == 0, track.stderr
     assert track.stdout.strip().endswith("LOADED:"), track.stdout
     assert out.is_file() and out.stat().st_size > 0

@@ -19,7 +19,9 @@ pytestmark = pytest.mark.skipif(not (SAMPLE / "synthetic").is_dir(), reason="no 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("q") / "p.taproj"
+    # the fast back-end: these tests are about status and the audit, not the engine
     args = ["track", str(SAMPLE / "synthetic"), "--init", str(SAMPLE / "keyframes.txt")]
+    args += ["--tracker", "nano"]
     assert main([*args, "--out", str(out), "--quiet", "--flag-threshold", "0.6"]) == 0
     return out
 

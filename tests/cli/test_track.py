@@ -14,6 +14,10 @@ from tracker_annotate.io.store import ProjectStore
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_videos"
 pytestmark = pytest.mark.skipif(not (SAMPLE / "synthetic").is_dir(), reason="no sample_videos")
 
+#: The fast back-end, for tests about files and rules rather than the engine (the default
+#: committee's accuracy is pinned in tests/tracking/test_regression.py).
+FAST = ["--tracker", "nano"]
+
 
 def test_track_writes_a_box_with_confidence_for_every_frame(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -49,7 +53,7 @@ def test_track_writes_a_box_with_confidence_for_every_frame(
 def test_track_output_formats_read_back(tmp_path: Path, suffix: str, reason: str) -> None:
     out = tmp_path / f"r{suffix}"
     args = ["track", str(SAMPLE / "synthetic"), "--init", str(SAMPLE / "keyframes.txt")]
-    assert main([*args, "--out", str(out), "--quiet", "--flag-threshold", "0.6"]) == 0
+    assert main([*args, *FAST, "--out", str(out), "--quiet", "--flag-threshold", "0.6"]) == 0
     if suffix == ".taproj":
         with ProjectStore.open(out) as store:
             project = store.project
@@ -121,7 +125,7 @@ def test_track_refuses_to_overwrite_an_existing_output(
     out = tmp_path / name
     before = _reviewed_project(out) if name.endswith(".taproj") else b"1,1,0,0,5,5,1,1,1\n"
     out.write_bytes(before)
-    args = ["track", str(SAMPLE / "synthetic.mp4"), "--init", str(SAMPLE / "keyframes.txt")]
+    args = ["track", str(SAMPLE / "synthetic.mp4"), "--init", str(SAMPLE / "keyframes.txt"), *FAST]
     assert main([*args, "--out", str(out), "--quiet"]) == 2, reason
     err = capsys.readouterr().err
     assert "already exists" in err and "--overwrite" in err and err.count("\n") == 1, err
