@@ -34,11 +34,9 @@ from pathlib import Path
 import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_throughput import seed_boxes
+from bench_throughput import seed_boxes, seeded
 from bench_tracking import DEFAULT_DATA, REPO, Window, load, machine
 
-from tracker_annotate.core.boxes import BoxXYXY, FrameBox
-from tracker_annotate.core.project import MediaRef, Project, TrackInfo
 from tracker_annotate.io.media import open_media
 from tracker_annotate.tracking.api import TrackerConfig
 from tracker_annotate.tracking.engine import track_project
@@ -84,11 +82,7 @@ def profile(tracker: str, frames: int) -> tuple[dict[str, float], float, int]:
     seq = DEFAULT_DATA / "TLP-CarChase2"
     boxes = seed_boxes(seq)
     src = open_media(seq)
-    project = Project(MediaRef(str(seq), frames, src.width, src.height))
-    with project.edit("seed") as tx:
-        for k, b in enumerate(boxes):
-            tx.set_track(TrackInfo(k + 1))
-            tx.set_box(k + 1, FrameBox(0, BoxXYXY.from_array(b)))
+    project = seeded(src, seq, boxes, frames)
     config = replace(TrackerConfig(tracker=tracker), threads=1)
     pr = cProfile.Profile()
     pr.enable()

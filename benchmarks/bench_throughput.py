@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -56,14 +57,20 @@ def seed_boxes(seq: Path) -> list[np.ndarray]:
     return out
 
 
-def engine_run(seq: Path, boxes: list[np.ndarray], n: int, tracker: str, threads: int) -> float:
-    """Object-frames/s of the whole engine on the ten boxes (decode included)."""
-    src = open_media(seq)
+def seeded(src: Any, seq: Path, boxes: list[np.ndarray], n: int) -> Project:
+    """A project on the first ``n`` frames of ``seq`` with one track per box on frame 0."""
     project = Project(MediaRef(str(seq), n, src.width, src.height))
     with project.edit("seed") as tx:
         for k, b in enumerate(boxes):
             tx.set_track(TrackInfo(k + 1))
             tx.set_box(k + 1, FrameBox(0, BoxXYXY.from_array(b)))
+    return project
+
+
+def engine_run(seq: Path, boxes: list[np.ndarray], n: int, tracker: str, threads: int) -> float:
+    """Object-frames/s of the whole engine on the ten boxes (decode included)."""
+    src = open_media(seq)
+    project = seeded(src, seq, boxes, n)
     config = replace(TrackerConfig(tracker=tracker), threads=threads)
     t0 = time.perf_counter()
     run = track_project(project, Window(src, n), config)
@@ -76,11 +83,7 @@ def first_flag(seq: Path, boxes: list[np.ndarray], n: int, tracker: str, threads
     """Seconds from the start of a run (``T``) to the first streamed box, and to the first
     streamed *flagged* box (what the app's review panel can show while the run goes on)."""
     src = open_media(seq)
-    project = Project(MediaRef(str(seq), n, src.width, src.height))
-    with project.edit("seed") as tx:
-        for k, b in enumerate(boxes):
-            tx.set_track(TrackInfo(k + 1))
-            tx.set_box(k + 1, FrameBox(0, BoxXYXY.from_array(b)))
+    project = seeded(src, seq, boxes, n)
     config = replace(TrackerConfig(tracker=tracker), threads=threads)
     t0 = time.perf_counter()
     seen: dict[str, float] = {}

@@ -34,18 +34,16 @@ import numpy as np
 
 from tracker_annotate.core.boxes import iou_xyxy
 from tracker_annotate.core.errors import ConfigError
+from tracker_annotate.tracking.calibration import COMMITTEE_ONLY
 from tracker_annotate.tracking.measure import FloatArray, FrameData, Measurement
-from tracker_annotate.tracking.siamese import MemberResult, SiameseMember
+from tracker_annotate.tracking.params import require_unit_interval
+from tracker_annotate.tracking.siamese import MemberResult, SiameseMember, trackable
 
-#: The evidence a committee step adds to a box (``Measurement.extra`` keys).
-COMMITTEE_FEATURES: tuple[str, ...] = (
-    "agree",
-    "on_choice",
-    "peak",
-    "psr",
-    "second",
-    "entropy",
-    "sim",
+#: The evidence a committee step adds to a box (``Measurement.extra`` keys): the
+#: confidence's committee columns but for the pass's memory of them (``chain_*``) and their
+#: window (``win_*``), which the engine derives.
+COMMITTEE_FEATURES: tuple[str, ...] = tuple(
+    f for f in COMMITTEE_ONLY if not f.startswith(("chain_", "win_"))
 )
 
 
@@ -72,10 +70,7 @@ class CommitteeParams:
     restart_after: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("agree_iou", "pred_weight", "restart_iou", "sim_weight"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"committee {name} must be in [0, 1], got {v}")
+        require_unit_interval(self, "agree_iou", "pred_weight", "restart_iou", "sim_weight")
         if self.restart_after < 1:
             raise ConfigError(f"committee restart_after must be >= 1, got {self.restart_after}")
 
@@ -165,14 +160,7 @@ class CommitteeMeasurer:
 
     def start(self, frame: FrameData, xyxy: FloatArray) -> None:
         box = np.asarray(xyxy, dtype=np.float64)
-        self._ok = bool(
-            box[2] - box[0] >= 2
-            and box[3] - box[1] >= 2
-            and box[2] > 0
-            and box[3] > 0
-            and box[0] < frame.width
-            and box[1] < frame.height
-        )
+        self._ok = trackable(box, frame)
         self._off = [0] * len(self.members)
         if not self._ok:
             return

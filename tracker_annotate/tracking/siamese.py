@@ -165,6 +165,18 @@ def clamp_box(xyxy: FloatArray, width: int, height: int, min_size: float = 4.0) 
     return np.array([x1, y1, x2, y2], dtype=np.float64)
 
 
+def trackable(xyxy: FloatArray, frame: FrameData) -> bool:
+    """Whether a member can start on ``xyxy``: at least 2 px each way, overlapping the image."""
+    return bool(
+        xyxy[2] - xyxy[0] >= 2
+        and xyxy[3] - xyxy[1] >= 2
+        and xyxy[2] > 0
+        and xyxy[3] > 0
+        and xyxy[0] < frame.width
+        and xyxy[1] < frame.height
+    )
+
+
 class MemberMeasurer:
     """A :class:`SiameseMember` as a measurement back-end (``start``/``measure``): the
     member's box, its response peak as the back-end's score, and its stats kept on
@@ -178,14 +190,7 @@ class MemberMeasurer:
 
     def start(self, frame: FrameData, xyxy: FloatArray) -> None:
         box = np.asarray(xyxy, dtype=np.float64)
-        self._ok = bool(
-            box[2] - box[0] >= 2
-            and box[3] - box[1] >= 2
-            and box[2] > 0
-            and box[3] > 0
-            and box[0] < frame.width
-            and box[1] < frame.height
-        )
+        self._ok = trackable(box, frame)
         if self._ok:
             self.member.init(frame.bgr, box)
 
