@@ -672,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
         "leave-one-sequence-out)",
         "",
         "A box is *wrong* when its IoU with the GT box is below 0.5. Each real sequence's boxes "
-        "are scored by the model fitted without it (see `confidence.md`).",
+        "are scored by the model fitted without it (see `confidence-<tracker>.md`).",
         "",
         "| runs | boxes | wrong | ROC-AUC | ECE | flag precision | flag recall | flagged |",
         "|---|---|---|---|---|---|---|---|",

@@ -13,7 +13,7 @@ against ground truth (a box is *wrong* when IoU < 0.5):
 Each sequence is run with three seedings: each track's first box alone (the extension after
 the last keyframe), first and last box (between keyframes), and a keyframe every
 ``--every`` frames. The shipped model is then fitted on everything (synthetic + real); its
-LOSO figures are in its ``meta`` and in ``benchmarks/results/confidence.md``.
+LOSO figures are in its ``meta`` and in ``benchmarks/results/confidence-<tracker>.md``.
 
 The model family and its features are chosen by LOSO, never in-sample: ``--select``
 fits every candidate feature set (:data:`CANDIDATES`) leave-one-sequence-out and keeps the
