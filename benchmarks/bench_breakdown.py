@@ -91,7 +91,7 @@ def profile(tracker: str, frames: int) -> tuple[dict[str, float], float, int]:
     src.close()
     st = pstats.Stats(pr)
     total = 0.0
-    out: dict[str, float] = {g: 0.0 for g, _ in GROUPS}
+    out: dict[str, float] = {g: 0.0 for g, _, _ in GROUPS}
     out["other (Python glue)"] = 0.0
     for (file, _line, name), (_cc, _nc, tt, _ct, _callers) in st.stats.items():  # type: ignore[attr-defined]
         total += tt
