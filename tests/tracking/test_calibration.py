@@ -111,3 +111,18 @@ def test_the_committees_shipped_model_was_chosen_out_of_sample() -> None:
     assert "committee" in meta["fitted_on"]
     assert meta["loso_roc_auc"] >= 0.9 and meta["loso_ece"] <= 0.05  # as reported in results
     assert any(n in m.names for n in ("agree", "on_choice"))  # it reads the committee
+
+
+def test_every_backends_model_file_is_shipped_in_the_wheel() -> None:
+    """pyproject's package data must name each back-end's model file (an editable install
+    finds it anyway, so nothing else would notice a wheel without it)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = data["tool"]["setuptools"]["package-data"]["tracker_annotate"]
+    for info in BACKENDS.values():
+        rel = f"tracking/{info.confidence_model}"
+        assert any(fnmatch.fnmatch(rel, g) for g in globs), (info.name, rel, globs)
