@@ -10,7 +10,7 @@ from bench_helpers import moving, static
 from conftest import MakeSequence
 
 from tracker_annotate.bench.costs import CostModel
-from tracker_annotate.bench.report import build_results, write_json
+from tracker_annotate.bench.report import KNOWN_SEQUENCES, build_results, write_json
 from tracker_annotate.bench.runner import BenchConfig, run_all
 from tracker_annotate.bench.sequences import find_sequences
 from tracker_annotate.cli.main import main
@@ -92,25 +92,12 @@ def test_cli_rejects_bad_options(
     assert message in capsys.readouterr().err
 
 
-#: The shared sequences the known answer was computed on (the first 8 of ``../shared``).
-KNOWN_ANSWER_SEQUENCES = (
-    "OTB-Car4",
-    "OTB-Couple",
-    "OTB-Crossing",
-    "OTB-Soccer",
-    "TLP-CarChase2",
-    "TUD-Campus",
-    "TUD-Stadtmitte",
-    "VOT-bag",
-)
-
-
 @pytest.mark.shared_data
 def test_known_answer_on_shared_sequences(shared_data: Path, tmp_path: Path) -> None:
     """375 interpolation keyframes over the first 8 shared sequences (3,622 boxes), 25,354 s
     vs 3,349.4 s at default costs and tau 0.7. Pinned to those 8 by name: ``../shared`` has
     since grown (18 sequences), and the known answer is about these."""
-    paths = find_sequences([str(shared_data / "sequences" / n) for n in KNOWN_ANSWER_SEQUENCES])
+    paths = find_sequences([str(shared_data / "sequences" / n) for n in KNOWN_SEQUENCES])
     cfg = BenchConfig(taus=(0.7,), strategies=CHEAP, costs=CostModel())
     res = build_results(run_all(paths, cfg), cfg, command="test", wall_seconds=0.0)
     ka = res["known_answer"]
