@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.ndimage import minimum_filter1d
 
 from tracker_annotate.core.boxes import iou_xyxy as iou
 from tracker_annotate.core.boxes import shift_in_sizes
@@ -105,9 +106,9 @@ def window_evidence(sigs: list[StepSignals], half: int = WINDOW_HALF) -> None:
         if not np.isfinite(vals).any():
             continue
         filled = np.where(np.isfinite(vals), vals, np.inf)
-        for i, s in enumerate(sigs):
-            lo, hi = max(0, i - half), min(len(sigs), i + half + 1)
-            w = float(filled[lo:hi].min())
+        # a running minimum (edges padded with their own value, which leaves the min as is)
+        worst = minimum_filter1d(filled, size=2 * half + 1, mode="nearest")
+        for s, w in zip(sigs, worst.tolist(), strict=True):
             if math.isfinite(w):
                 s.extra["win_" + key] = w
 
