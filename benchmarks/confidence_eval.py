@@ -14,29 +14,31 @@ def log_loss(conf: np.ndarray, right: np.ndarray, eps: float = 1e-4) -> float:
     return float(-np.mean(np.where(r, np.log(p), np.log(1.0 - p))))
 
 
+def paths(kind: np.ndarray, tid: np.ndarray, frame: np.ndarray) -> list[np.ndarray]:
+    """Row indices of each path: consecutive frames of one track in one seeding (``kind``),
+    in frame order."""
+    order = np.lexsort((frame, tid, kind))
+    if not len(order):
+        return []
+    k, t, f = kind[order], tid[order], frame[order]
+    breaks = np.flatnonzero((k[1:] != k[:-1]) | (t[1:] != t[:-1]) | (f[1:] != f[:-1] + 1)) + 1
+    return np.split(order, breaks)
+
+
 def failure_runs(
     kind: np.ndarray, tid: np.ndarray, frame: np.ndarray, wrong: np.ndarray, flagged: np.ndarray
 ) -> tuple[int, int]:
     """``(runs, caught)``: runs of consecutive wrong boxes of one track in one seeding
     (``kind``), and how many of them hold at least one flagged box (one correction there
     fixes the run, as the tracker re-tracks from it)."""
-    order = np.lexsort((frame, tid, kind))
-    k, t, f = kind[order], tid[order], frame[order]
-    w, fl = np.asarray(wrong)[order], np.asarray(flagged)[order]
+    wrong, flagged = np.asarray(wrong, dtype=bool), np.asarray(flagged, dtype=bool)
     runs = caught = 0
-    in_run = False
-    hit = False
-    for i in range(len(order)):
-        cont = i > 0 and k[i] == k[i - 1] and t[i] == t[i - 1] and f[i] == f[i - 1] + 1
-        if w[i] and in_run and cont:
-            hit = hit or bool(fl[i])
-            continue
-        if in_run:
+    for idx in paths(kind, tid, frame):
+        w, fl = wrong[idx], flagged[idx]
+        # a run starts where a wrong box follows a right one (or the path's start)
+        starts = w & ~np.concatenate([[False], w[:-1]])
+        run_id = np.cumsum(starts)
+        for r in range(1, int(starts.sum()) + 1):
             runs += 1
-            caught += int(hit)
-        in_run = bool(w[i])
-        hit = bool(fl[i]) if in_run else False
-    if in_run:
-        runs += 1
-        caught += int(hit)
+            caught += int(fl[w & (run_id == r)].any())
     return runs, caught

@@ -41,7 +41,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from confidence_eval import failure_runs, log_loss
+from confidence_eval import failure_runs, log_loss, paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tracking import DEFAULT_DATA, GT, LOSO_DIR, REPO, Window, iou, load_gt, roc_auc
@@ -256,23 +256,9 @@ def with_split_rule(conf: np.ndarray, d: dict[str, Any], cap: float = 0.4) -> np
     from tracker_annotate.tracking.assemble import split_starts
 
     out = conf.copy()
-    order = np.lexsort((d["frame"], d["tid"], d["kind"]))
-    start = 0
-    for i in range(1, len(order) + 1):
-        a = order[i - 1]
-        if i < len(order):
-            b = order[i]
-            same = (
-                d["kind"][a] == d["kind"][b]
-                and d["tid"][a] == d["tid"][b]
-                and d["frame"][b] == d["frame"][a] + 1
-            )
-            if same:
-                continue
-        idx = order[start:i]
+    for idx in paths(d["kind"], d["tid"], d["frame"]):
         hit = split_starts(d["x"][idx])
         out[idx[hit]] = np.minimum(out[idx[hit]], cap)
-        start = i
     return out
 
 
