@@ -190,7 +190,9 @@ class CommitteeMeasurer:
                 self.members[i].init(cur.bgr, c.xyxy)
                 self._off[i] = 0
         sim = math.nan
-        if self._key is not None:
+        if sims is not None and c.agreeing == [c.chosen]:
+            sim = sims[c.chosen]  # the box is that member's own: its similarity is known
+        elif self._key is not None:
             emb = self.members[0].embed(cur.bgr, c.xyxy)
             sim = float(np.dot(emb, self._key))
         c.extra["sim"] = sim
