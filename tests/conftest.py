@@ -19,3 +19,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present on this machine")
     return SHARED_DATA
+
+
+def alone(video: Path, tmp_path: Path) -> Path:
+    """``video`` linked into a fresh folder, so no project someone left beside the shared copy
+    (``vtest.taproj`` lies next to ``vtest.avi`` on some machines) is opened instead of the
+    new one the test is about."""
+    folder = tmp_path / "alone"
+    folder.mkdir(exist_ok=True)
+    link = folder / video.name
+    link.symlink_to(video.resolve())
+    return link

@@ -10,6 +10,7 @@ import pytest
 from PyQt6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from tests.conftest import alone
 from tests.gui.conftest import drag, object_xyxy, view_point
 from tracker_annotate.core.boxes import BoxSource
 from tracker_annotate.core.detections import Detections
@@ -153,8 +154,12 @@ def test_new_user_detects_pedestrians_on_vtest_accepts_them_and_tracks(
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
     out = str(tmp_path / "vtest.taproj")
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (out, ""))
-    window.set_prefs(Preferences(cache_mb=64, auto_retrack=False, detect_classes=("person",)))
-    assert window.open_path(shared_data / "videos" / "vtest.avi")
+    # the fast mode: this is about the detector's proposals and the keys, and 25 walkers
+    # tracked through 795 frames by the committee take three minutes of the suite
+    window.set_prefs(
+        Preferences(tracker="nano", cache_mb=64, auto_retrack=False, detect_classes=("person",))
+    )
+    assert window.open_path(alone(shared_data / "videos" / "vtest.avi", tmp_path))
     p = window.doc.project  # type: ignore[union-attr]
     qtbot.keyClick(window.canvas, Qt.Key.Key_P)
     people = _proposals(window)

@@ -9,6 +9,7 @@ from PyQt6.QtCore import QPoint, QPointF, Qt
 from PyQt6.QtWidgets import QInputDialog
 from pytestqt.qtbot import QtBot
 
+from tests.conftest import alone
 from tests.gui.conftest import add_flagged_track, drag, view_point
 from tracker_annotate.core import commands
 from tracker_annotate.core.boxes import BoxXYXY
@@ -207,7 +208,7 @@ def test_a_corrected_length_shows_without_a_key_press(
         real_run(self)
 
     monkeypatch.setattr(document.LengthScan, "run", late_run)
-    assert window.open_path(str(shared_data / "videos" / "tree.avi"))
+    assert window.open_path(str(alone(shared_data / "videos" / "tree.avi", tmp_path)))
     assert window.frame_label.text() == "Frame 0 / 443"
     release.set()
     doc = window.doc
