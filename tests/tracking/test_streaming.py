@@ -12,6 +12,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from tracker_annotate.core.boxes import BoxSource, BoxXYXY, FrameBox
 from tracker_annotate.core.project import Project, TrackInfo
@@ -73,3 +74,46 @@ def test_progress_reaches_its_total(tmp_path: Path) -> None:
     _, progress, _, _ = _run(tmp_path)
     done, total = progress[-1]
     assert done == total, f"progress stopped at {done}/{total} and then jumped to done"
+
+
+def _keyed(video: Path) -> Project:
+    """The first object with keyframes on frames 0, 30 and 60 (three stretches)."""
+    p = Project(probe_media(video))
+    with p.edit("keys") as tx:
+        tx.set_track(TrackInfo(1))
+        for f in (0, 30, 60):
+            x = 20 + 2 * f
+            tx.set_box(1, FrameBox(f, BoxXYXY(x, 60, x + 40, 110), BoxSource.MANUAL))
+    return p
+
+
+def test_the_stretch_the_annotator_is_on_is_tracked_first_and_the_boxes_do_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker_annotate.tracking import sweep
+
+    monkeypatch.setattr(sweep, "STREAM_INTERVAL_S", 0.0)  # stream every frame: see the order
+    video = _video(tmp_path / "v.avi")
+    config = TrackerConfig(tracker="nano", threads=1)
+    runs, order = {}, {}
+    for focus in (None, 45):
+        p = _keyed(video)
+        seen: list[int] = []
+        with open_media(video) as src:
+            runs[focus] = track_project(
+                p,
+                src,
+                config,
+                focus=focus,
+                on_partial=lambda tid, boxes, seen=seen: seen.extend(b.frame for b in boxes),
+            )
+        order[focus] = seen
+    # unfocused, the sweep starts at the first keyframe; focused on 45, in its stretch
+    assert order[None][0] < 30
+    first = order[45][:60]  # the two passes of the stretch 30-60, 30 boxes each
+    assert all(30 <= f <= 60 for f in first), first
+    assert sorted(set(order[45])) == sorted(set(order[None]))  # every stretch ran
+    a, b = runs[None].boxes[1], runs[45].boxes[1]
+    assert [x.frame for x in a] == [x.frame for x in b]
+    for x, y in zip(a, b, strict=True):
+        assert x.xyxy == y.xyxy and x.confidence == pytest.approx(y.confidence), x.frame

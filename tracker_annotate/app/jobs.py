@@ -70,10 +70,12 @@ AfterRun = Callable[[Project, FrameSource, TrackingRun, TrackerConfig], AfterRun
 
 @dataclass(frozen=True)
 class TrackRequest:
-    """Track the given tracks (``None``: every track) between and beyond their keyframes."""
+    """Track the given tracks (``None``: every track) between and beyond their keyframes;
+    the stretches around ``focus`` (the frame the annotator is on) first."""
 
     track_ids: tuple[int, ...] | None = None
     after_run: AfterRun | None = None
+    focus: int | None = None
 
     def __post_init__(self) -> None:
         if self.track_ids is not None and not self.track_ids:
@@ -176,6 +178,7 @@ class TrackingJob:
                 progress=progress,
                 cancel=cancel,
                 on_partial=partial,
+                focus=r.focus,
             )
             self.after = None
             if r.after_run is not None:

@@ -394,9 +394,9 @@ class Controller(QObject):
             self.status.emit("Draw a box first: drag on the image")
             return
         if selected_only and s.selected is not None:
-            request = TrackRequest((s.selected,))
+            request = TrackRequest((s.selected,), focus=s.frame)
         else:  # Track all: new objects and lost tracks too, by the detector (in the worker)
-            request = TrackRequest(None, after_run=self.detect.after_run)
+            request = TrackRequest(None, after_run=self.detect.after_run, focus=s.frame)
         self._start(request)
 
     def _will_retrack(self, track_id: int) -> bool:

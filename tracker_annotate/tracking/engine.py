@@ -65,8 +65,13 @@ def track_project(
     cancel: CancelToken | None = None,
     on_partial: PartialCallback | None = None,
     detections: DetectionSource | None = None,
+    focus: int | None = None,
 ) -> TrackingRun:
     """Track every requested track (default: all) from its keyframes.
+
+    ``focus`` (the frame the annotator is looking at) is worked on first: for self-contained
+    back-ends the passes whose stretch holds it run (and stream) before all others. The
+    boxes are the same either way; only the order of the work changes.
 
     ``spans[tid]`` is ``(first keyframe, last frame)``: derived boxes there are replaced.
     Tracks without keyframes are left alone. ``detections`` (see
@@ -95,6 +100,7 @@ def track_project(
         cancel=cancel,
         on_partial=on_partial,
         detections=detections,
+        focus=focus,
     )
 
 
@@ -133,6 +139,7 @@ def retrack_after_edit(
         cancel=cancel,
         on_partial=None,
         detections=None,
+        focus=None,
     )
 
 
@@ -184,6 +191,7 @@ def _run(
     cancel: CancelToken | None,
     on_partial: PartialCallback | None,
     detections: DetectionSource | None,
+    focus: int | None,
 ) -> TrackingRun:
     t0 = time.perf_counter()
     info = backend(config.tracker)
@@ -207,10 +215,11 @@ def _run(
                 )
     total = sum(p.plan.n_steps for p in passes.values())
     state = Progress(total, progress, cancel, on_partial, config)
-    fwd = [p for p in passes.values() if p.plan.step > 0]
-    bwd = [p for p in passes.values() if p.plan.step < 0]
-    groups = sweep_groups(fwd, bwd, config, info.self_contained)
-    run_sweeps(source, groups, config, detections, state)
+    for phase in focus_phases(list(passes.values()), focus, info.self_contained):
+        fwd = [p for p in phase if p.plan.step > 0]
+        bwd = [p for p in phase if p.plan.step < 0]
+        groups = sweep_groups(fwd, bwd, config, info.self_contained)
+        run_sweeps(source, groups, config, detections, state)
     searched = sum(getattr(p, "searches", 0) for p in passes.values())
     log.debug("%d object-frames, heavier search on %d", state.done, searched)
     run = TrackingRun(cancelled=state.cancelled)
@@ -242,6 +251,27 @@ def _run(
     run.object_frames = state.done
     run.seconds = time.perf_counter() - t0
     return run
+
+
+def focus_phases(
+    passes: list[TrackPass], focus: int | None, self_contained: bool
+) -> list[list[TrackPass]]:
+    """The passes in the order to run them: those whose stretch holds ``focus`` first.
+
+    Only self-contained back-ends are split: each pass of theirs goes its own way, so the
+    order cannot change a box. The others look at the tracks together on each frame (a
+    cross-track conflict vetoes a step), which needs every pass on that frame in one sweep.
+    """
+    if focus is None or not self_contained:
+        return [passes]
+    near = [
+        p
+        for p in passes
+        if min(p.plan.start, p.plan.stop) <= focus <= max(p.plan.start, p.plan.stop)
+    ]
+    taken = {id(p) for p in near}
+    rest = [p for p in passes if id(p) not in taken]
+    return [g for g in (near, rest) if g]
 
 
 def _proposals(
