@@ -107,6 +107,15 @@ _LK_MIN_OBJECT = 48.0
 _GRID = 10
 
 
+def _median(values: npt.NDArray[Any]) -> float:
+    """``float(np.median(values))`` for a 1-D array without NaN, without ``np.median``'s
+    generic machinery (it ran seven times per step, ~40 us each, on 25 points)."""
+    a = np.sort(values)
+    n = a.shape[0]
+    mid = n // 2
+    return float(a[mid]) if n % 2 else float((a[mid - 1] + a[mid]) / 2)
+
+
 def lk_median_flow(
     prev: FrameData,
     cur: FrameData,
@@ -177,7 +186,7 @@ def lk_median_flow(
     if ok.sum() < 4:
         return Measurement(None, quality=0.0, method="lk")
     fb_ok = fb[ok]
-    med_fb = float(np.median(fb_ok))
+    med_fb = _median(fb_ok)
     good = ok & (fb <= max(med_fb, 1.0))
     if good.sum() < 4:
         return Measurement(None, quality=0.0, fb_error=med_fb / kx, method="lk")
@@ -187,15 +196,15 @@ def lk_median_flow(
     q0[:, 1] /= ky
     q1[:, 1] /= ky
     d = q1 - q0
-    dx, dy = float(np.median(d[:, 0])), float(np.median(d[:, 1]))
+    dx, dy = _median(d[:, 0]), _median(d[:, 1])
     # Points moving unlike the majority are background seen through the box: drop them
     # before the scale estimate (they drag it towards the background's motion).
     resid = np.abs(d - [dx, dy]).sum(axis=1)
-    tol = max(1.0, 2.5 * float(np.median(resid)))
+    tol = max(1.0, 2.5 * _median(resid))
     coherent = resid <= tol
     if coherent.sum() >= 4:
         q0, q1, d = q0[coherent], q1[coherent], d[coherent]
-        dx, dy = float(np.median(d[:, 0])), float(np.median(d[:, 1]))
+        dx, dy = _median(d[:, 0]), _median(d[:, 1])
     iu = np.triu_indices(len(q0), 1)
     d0 = np.linalg.norm(q0[:, None, :] - q0[None, :, :], axis=2)[iu]
     d1 = np.linalg.norm(q1[:, None, :] - q1[None, :, :], axis=2)[iu]
@@ -203,10 +212,10 @@ def lk_median_flow(
     scale = 1.0
     if valid.any():
         log_r = np.log(d1[valid] / d0[valid])
-        log_s = float(np.median(log_r))
+        log_s = _median(log_r)
         # Shrink uncertain scale changes towards 1: a biased scale compounds frame after
         # frame into a box that grows or shrinks away from the object.
-        se = 1.4826 * float(np.median(np.abs(log_r - log_s))) / math.sqrt(len(q0))
+        se = 1.4826 * _median(np.abs(log_r - log_s)) / math.sqrt(len(q0))
         scale = math.exp(log_s * log_s**2 / (log_s**2 + se**2 + 1e-12))
     scale = float(np.clip(scale, 0.8, 1.25))
     cx = (prev_xyxy[0] + prev_xyxy[2]) / 2.0 + dx
@@ -214,7 +223,7 @@ def lk_median_flow(
     nw, nh = w * scale, h * scale
     box = np.array([cx - nw / 2, cy - nh / 2, cx + nw / 2, cy + nh / 2], dtype=np.float64)
     # Spread of the kept displacements, relative to the box: a coherent object moves as one.
-    spread = float(np.median(np.abs(d - [dx, dy]).sum(axis=1))) / max(math.sqrt(w * h), 1.0)
+    spread = _median(np.abs(d - [dx, dy]).sum(axis=1)) / max(math.sqrt(w * h), 1.0)
     fb_px = med_fb / kx
     inlier = float(good.sum()) / n_total
     fb_rel = fb_px / max(math.sqrt(w * h), 1.0)
