@@ -26,6 +26,7 @@ import argparse
 import shlex
 import statistics
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -100,26 +101,39 @@ def first_flag(seq: Path, boxes: list[np.ndarray], n: int, tracker: str, threads
     return {"first_box_s": seen.get("box"), "first_flag_s": seen.get("flag"), "run_s": wall}
 
 
-def raw_run(seq: Path, boxes: list[np.ndarray], n: int, name: str) -> float:
-    """Object-frames/s of a raw tracker alone on the ten boxes (decode included)."""
-    src = open_media(seq)
+def raw_run(seq: Path, boxes: list[np.ndarray], n: int, name: str, threads: int = 1) -> float:
+    """Object-frames/s of a raw tracker alone on the ten boxes (decode included). With
+    ``threads`` > 1 the boxes are split as the engine splits its tracks, each share in its
+    own thread with its own decoder: the ceiling of the engine's parallel sweeps."""
     make = raw_factory(name)
+    counts: list[int] = []
+
+    def work(share: list[np.ndarray]) -> None:
+        src = open_media(seq)
+        img = src.read(0)
+        trackers = []
+        for b in share:
+            tr = make()
+            tr.init(img, (round(b[0]), round(b[1]), round(b[2] - b[0]), round(b[3] - b[1])))
+            trackers.append(tr)
+        of = 0
+        for f in range(1, n):
+            img = src.read(f)
+            for tr in trackers:
+                tr.update(img)
+                of += 1
+        src.close()
+        counts.append(of)
+
+    shares = [boxes[k::threads] for k in range(threads)]
     t0 = time.perf_counter()
-    img = src.read(0)
-    trackers = []
-    for b in boxes:
-        tr = make()
-        tr.init(img, (round(b[0]), round(b[1]), round(b[2] - b[0]), round(b[3] - b[1])))
-        trackers.append(tr)
-    of = 0
-    for f in range(1, n):
-        img = src.read(f)
-        for tr in trackers:
-            tr.update(img)
-            of += 1
-    wall = time.perf_counter() - t0
-    src.close()
-    return of / wall
+    workers = [threading.Thread(target=work, args=(sh,)) for sh in shares[1:]]
+    for w in workers:
+        w.start()
+    work(shares[0])
+    for w in workers:
+        w.join()
+    return sum(counts) / (time.perf_counter() - t0)
 
 
 def decode_run(seq: Path, n: int) -> float:
@@ -140,6 +154,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=150)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=TrackerConfig().threads)
+    ap.add_argument(
+        "--raw-threaded",
+        default="",
+        help="raw trackers also run with the boxes split over --threads threads (the ceiling)",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "throughput.md")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)
@@ -147,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     boxes = seed_boxes(seq)
     engines = [e for e in args.engines.split(",") if e]
     raws = [r for r in args.raw.split(",") if r]
+    raws2 = [r for r in args.raw_threaded.split(",") if r]
     got: dict[str, list[float]] = {}
     load_before = load()
     t_start = time.perf_counter()
@@ -156,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
             got.setdefault(e, []).append(engine_run(seq, boxes, args.frames, e, args.threads))
         for r in raws:
             got.setdefault(f"raw-{r}", []).append(raw_run(seq, boxes, args.frames, r))
+        for r in raws2:
+            got.setdefault(f"raw-{r} x{args.threads} threads", []).append(
+                raw_run(seq, boxes, args.frames, r, args.threads)
+            )
         print({k: round(v[-1], 1) for k, v in got.items()}, file=sys.stderr)
     flags = {e: first_flag(seq, boxes, args.frames, e, args.threads) for e in engines}
     elapsed = time.perf_counter() - t_start
@@ -170,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{cmd.strip()}` ({elapsed / 60:.1f} min). TLP-CarChase2 (1280x720), "
         f"first {args.frames} frames, ten boxes seeded on frame 0 (the GT car and nine "
         f"background patches of its size). Engines run with {args.threads} thread(s) "
-        "(forward sweeps split by tracks); raw trackers on one thread; OpenCV limited to one "
+        "(forward sweeps split by tracks); raw trackers on one thread (and, where named, "
+        f"split over {args.threads} threads like the engine); OpenCV limited to one "
         f"thread per call. Median of {args.repeats} interleaved rounds.",
         "",
         f"Machine: {machine()}. Load average before {load_before}, after {load()}.",

@@ -117,3 +117,51 @@ def test_the_stretch_the_annotator_is_on_is_tracked_first_and_the_boxes_do_not_c
     assert [x.frame for x in a] == [x.frame for x in b]
     for x, y in zip(a, b, strict=True):
         assert x.xyxy == y.xyxy and x.confidence == pytest.approx(y.confidence), x.frame
+
+
+def test_two_threads_give_the_boxes_one_thread_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweeps split the tracks over threads (each with its own decoder); the split is
+    for speed only: every box and confidence is what one thread computes."""
+    from tracker_annotate.tracking import engine
+
+    split: list[int] = []
+    real = engine.sweep_groups
+
+    def spy(*a, **k):  # type: ignore[no-untyped-def]
+        groups = real(*a, **k)
+        split.append(len(groups))
+        return groups
+
+    monkeypatch.setattr(engine, "sweep_groups", spy)
+    rng = np.random.default_rng(5)
+    bg = cv2.GaussianBlur(rng.integers(0, 120, (240, 320, 3), dtype=np.uint8), (0, 0), 3)
+    texes = [rng.integers(0, 255, (30, 30, 3), dtype=np.uint8) for _ in range(4)]
+    video = tmp_path / "four.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"MJPG"), 25.0, (320, 240))
+    starts = [(10, 20), (10, 130), (150, 20), (150, 130)]
+    for f in range(N):
+        img = bg.copy()
+        for (x, y), tex in zip(starts, texes, strict=True):
+            img[y + f // 2 : y + f // 2 + 30, x + f : x + f + 30] = tex
+        out.write(img)
+    out.release()
+    runs = {}
+    for threads in (1, 2):
+        p = Project(probe_media(video))
+        with p.edit("keys") as tx:
+            for k, (x, y) in enumerate(starts):
+                tx.set_track(TrackInfo(k + 1))
+                tx.set_box(k + 1, FrameBox(0, BoxXYXY(x, y, x + 30, y + 30), BoxSource.MANUAL))
+        with open_media(video) as src:
+            runs[threads] = track_project(p, src, TrackerConfig(tracker="nano", threads=threads))
+    assert split == [1, 2]  # one sweep, then the tracks in two threads
+    assert runs[1].object_frames == runs[2].object_frames
+    for tid in range(1, 5):
+        a, b = runs[1].boxes[tid], runs[2].boxes[tid]
+        assert len(a) > 50
+        assert [(x.frame, x.xyxy, x.flagged) for x in a] == [
+            (x.frame, x.xyxy, x.flagged) for x in b
+        ]
+        assert [x.confidence for x in a] == pytest.approx([x.confidence for x in b])
