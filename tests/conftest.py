@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# video scans stored by a test session stay in it (and never come from the user's cache)
+os.environ["TRACKER_ANNOTATE_CACHE"] = tempfile.mkdtemp(prefix="ta-test-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

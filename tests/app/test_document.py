@@ -278,3 +278,44 @@ def test_the_document_opens_without_qt(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["clip.taproj", "False"]
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["stays", "annotator moved"])
+def test_a_project_reopened_in_a_new_process_opens_at_once_and_then_goes_where_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moved: bool
+) -> None:
+    """Seeking needs the video's index (its length scan); a new process without it opened
+    at the saved frame only after scanning the whole file (three minutes on an hour of
+    1080p, the window frozen). Now frame 0 shows at once, the scan runs in the background,
+    and the saved frame follows, unless the annotator has gone somewhere meanwhile."""
+    from tracker_annotate.io import video as video_mod
+
+    path = write_video(tmp_path / "clip.avi")
+    doc = open_quietly(path)
+    doc.session.seek(30)
+    doc.close()
+    # a new process on another machine: nothing scanned, nothing stored
+    monkeypatch.setattr(video_mod, "_SCANS", {})
+    monkeypatch.setenv("TRACKER_ANNOTATE_CACHE", str(tmp_path / "empty-cache"))
+    scans: list[ThreadScan] = []
+
+    def factory(source: MediaSource, on_counted: Callable[[int], None]) -> ThreadScan:
+        scans.append(ThreadScan(source, on_counted))
+        return scans[-1]
+
+    again = open_quietly(tmp_path / "clip.taproj", length_scan=factory)
+    try:
+        (scan,) = scans  # the index is built in the background, not on the first read
+        assert again.session.frame == 0 and again.pending_frame == 30
+        assert again.read(0).shape == (240, 320, 3)
+        if moved:
+            again.session.seek(2)
+        scan.deliver()
+        assert again.session.frame == (2 if moved else 30)
+        assert again.pending_frame is None
+    finally:
+        again.close()
+    # with the index known (this process has it now) the saved frame shows at once
+    third = open_quietly(tmp_path / "clip.taproj", length_scan=never)
+    assert third.session.frame == (2 if moved else 30)
+    third.close()

@@ -144,6 +144,11 @@ def _is_project_for(project_path: Path, media_path: Path) -> bool:
     return media is not None and Path(media.path) == Path(os.path.abspath(media_path))
 
 
+def _indexed(source: MediaSource | None) -> bool:
+    """Whether ``source`` can seek now (image folders always; a video once scanned)."""
+    return source is None or bool(getattr(source, "length_known", True))
+
+
 class Document:
     """A project bound to its file and media. ``close()`` saves the view and releases all."""
 
@@ -164,7 +169,18 @@ class Document:
         n = media.n_frames if media is not None else 1
         fps = source.fps if source is not None else (media.fps if media is not None else 30.0)
         self.session = Session(store.project, n_frames=n, fps=fps)
-        self.session.restore(store.get_ui_state())
+        state = store.get_ui_state()
+        #: The saved frame, shown once the video is indexed (see :meth:`start_length_scan`).
+        self.pending_frame: int | None = None
+        if length_scan is not None and not _indexed(source):
+            # Seeking a video needs its index (the length scan: minutes for an hour of
+            # 1080p, unless an earlier run stored it). Open on frame 0, which needs none,
+            # and go to where the annotator left off when the scan has run.
+            saved = state.get("frame", 0)
+            if isinstance(saved, int) and saved > 0:
+                self.pending_frame = saved
+                state = {**state, "frame": 0}
+        self.session.restore(state)
         #: Whether the length is only the header's claim (not counted yet).
         self.length_provisional = False
         self._length_scan = length_scan
@@ -217,13 +233,17 @@ class Document:
 
     def apply_length(self, n: int) -> None:
         """The counted length ``n`` replaces the header's claim (call on the thread that
-        owns the session)."""
+        owns the session); a saved frame held back until now is shown, unless the annotator
+        has moved meanwhile."""
         self.length_provisional = False
+        pending, self.pending_frame = self.pending_frame, None
         media = self.project.media
         if media is not None and media.n_frames != n and n > 0:
             log.info("%s has %d decodable frames (header said %d)", media.path, n, media.n_frames)
             self.project.set_media(replace(media, n_frames=n))
             self.session.set_n_frames(n)
+        if pending is not None and self.session.frame == 0 and n > 0:
+            self.session.seek(min(pending, n - 1))
 
     def _view_changed(self, _value: object) -> None:
         self._view_saver.trigger()
@@ -369,4 +389,7 @@ def _open_project(
     except BaseException:
         store.close()
         raise
-    return make(store, source)
+    doc = make(store, source)
+    if not _indexed(source):  # index it in the background now, not on the first seek
+        doc.start_length_scan()
+    return doc

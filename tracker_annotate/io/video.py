@@ -29,6 +29,7 @@ import numpy as np
 
 from tracker_annotate.core.errors import MediaError
 from tracker_annotate.core.frames import Frame
+from tracker_annotate.io import scan_cache
 from tracker_annotate.io.sources import DEFAULT_FPS, EXPECTED, MediaConfig, MediaSource
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,15 @@ _ScanKey = tuple[str, int, int, int]
 _SCANS: dict[_ScanKey, _Scan] = {}
 _SCAN_LOCKS: dict[_ScanKey, threading.Lock] = {}  # one scan per file at a time
 _SCANS_LOCK = threading.Lock()
+
+
+def _stored_scan(key: _ScanKey) -> _Scan | None:
+    """The scan an earlier process stored for this very file (:mod:`.scan_cache`)."""
+    got = scan_cache.load(key)
+    if got is None:
+        return None
+    n, checkpoints, keyframes = got
+    return _Scan(n, checkpoints, tuple(sorted(checkpoints)), keyframes)
 
 
 def _signature(frame: Frame) -> bytes:
@@ -163,9 +173,12 @@ class VideoSource(MediaSource):
             with _SCANS_LOCK:
                 scan = _SCANS.get(key)
             if scan is None:
+                scan = _stored_scan(key)
+            if scan is None:
                 scan = self._run_scan(cancel)
-                with _SCANS_LOCK:
-                    _SCANS[key] = scan
+                scan_cache.save(key, scan.n_frames, scan.checkpoints, scan.keyframes)
+            with _SCANS_LOCK:
+                _SCANS[key] = scan
         self._scan_result = scan
         return scan
 
@@ -184,8 +197,12 @@ class VideoSource(MediaSource):
     @property
     def length_known(self) -> bool:
         if self._scan_result is None:
+            key = self._scan_key()
             with _SCANS_LOCK:
-                self._scan_result = _SCANS.get(self._scan_key())
+                self._scan_result = _SCANS.get(key)
+            if self._scan_result is None and (stored := _stored_scan(key)) is not None:
+                with _SCANS_LOCK:
+                    self._scan_result = _SCANS.setdefault(key, stored)
         return self._scan_result is not None
 
     def _run_scan(self, cancel: Callable[[], bool] | None = None) -> _Scan:
