@@ -216,3 +216,51 @@ def test_a_corrected_length_shows_without_a_key_press(
     qtbot.waitUntil(lambda: doc.session.n_frames == 68, timeout=30_000)
     assert window.frame_label.text() == "Frame 0 / 67"
     assert window.timeline.hbar.maximum() <= 68
+
+
+def test_a_far_jump_while_a_new_video_is_indexed_does_not_freeze_the_window(
+    qtbot: QtBot,
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    """Exact seeking needs the video's index, built in the background on first open (three
+    minutes for an hour of 1080p). A jump far ahead waited on it, the window frozen; now the
+    canvas says why the frame is not there yet and shows it when the index is done."""
+    import threading
+
+    from tests.io.test_media import read_stamp, write_video
+    from tracker_annotate.gui import document
+    from tracker_annotate.io.video import VideoSource
+
+    video = write_video(tmp_path / "new.mp4", "mp4v", 120)
+    release = threading.Event()
+    real_run = document.LengthScan.run
+
+    def late_run(self: document.LengthScan) -> None:
+        release.wait(30)  # the index is still being built while the annotator jumps
+        real_run(self)
+
+    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    on_gui_thread: list[int] = []
+    real_scan = VideoSource._run_scan
+
+    def watched(self: VideoSource, cancel=None):  # type: ignore[no-untyped-def]
+        if threading.current_thread() is threading.main_thread():
+            on_gui_thread.append(1)
+        return real_scan(self, cancel)
+
+    monkeypatch.setattr(VideoSource, "_run_scan", watched)
+    assert window.open_path(str(video))
+    doc = window.doc
+    assert doc is not None and doc.indexing
+    doc.session.seek(100)  # the timeline dragged far ahead
+    assert window.canvas._error_text.isVisible()
+    assert "being indexed" in window.canvas._error_text.text()
+    assert on_gui_thread == [] and shown_errors == []
+    release.set()
+    qtbot.waitUntil(lambda: not window.canvas._error_text.isVisible(), timeout=30_000)
+    assert window.canvas._shown_frame == 100
+    assert window.canvas._frame is not None and read_stamp(window.canvas._frame) == 100
+    assert on_gui_thread == [] and shown_errors == []

@@ -31,7 +31,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from tracker_annotate.core.errors import MediaError, MediaMovedError, TrackerAnnotateError
+from tracker_annotate.core.errors import (
+    IndexPendingError,
+    MediaError,
+    MediaMovedError,
+    TrackerAnnotateError,
+)
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import MediaRef, Project
 from tracker_annotate.core.session import Session
@@ -185,6 +190,9 @@ class Document:
         self.length_provisional = False
         self._length_scan = length_scan
         self.scan: LengthScanHandle | None = None
+        #: Called (on the session's thread) when the background scan has been applied: a
+        #: view that showed :class:`IndexPendingError` shows its frame again.
+        self.on_indexed: list[Callable[[], None]] = []
         # frame, zoom and selection are saved as they change (at most once per
         # VIEW_SAVE_MS, one small meta write), so a crash does not lose the place either
         self._view_saver: Debouncer = (
@@ -208,9 +216,24 @@ class Document:
         return self.store.path
 
     def read(self, index: int) -> Frame:
+        """Frame ``index``. While the video is indexed in the background, a frame that
+        needs the index raises :class:`IndexPendingError` at once instead of waiting minutes
+        for it (the view shows it when :attr:`on_indexed` fires)."""
         if self.source is None:
             raise MediaError("this project has no media", frame=index)
+        if self.indexing and not self.source.ready(index):
+            raise IndexPendingError(
+                "the video is being indexed for exact seeking (a few minutes for an hour "
+                "of video, once per file); this frame shows when it is done",
+                path=self.source.path,
+                frame=index,
+            )
         return self.source.read(index)
+
+    @property
+    def indexing(self) -> bool:
+        """Whether the background length scan (the seek index) is still running."""
+        return self.scan is not None and not self.scan.wait(0)
 
     def start_length_scan(self) -> None:
         """Count the real length in the background when only the header's claim is known
@@ -244,6 +267,8 @@ class Document:
             self.session.set_n_frames(n)
         if pending is not None and self.session.frame == 0 and n > 0:
             self.session.seek(min(pending, n - 1))
+        for hook in list(self.on_indexed):
+            hook()
 
     def _view_changed(self, _value: object) -> None:
         self._view_saver.trigger()

@@ -64,6 +64,11 @@ class MediaError(TrackerAnnotateError):
         super().__init__(where + message)
 
 
+class IndexPendingError(MediaError):
+    """The frame needs the video's seek index, which is still being built in the
+    background: it can be shown when the index is done (not a decoding failure)."""
+
+
 class ProjectError(TrackerAnnotateError):
     """A project file that cannot be opened, or an edit the model refuses."""
 

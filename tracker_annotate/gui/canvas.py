@@ -40,7 +40,7 @@ from PyQt6.QtWidgets import (
 )
 
 from tracker_annotate.core.boxes import BoxXYXY, FrameBox
-from tracker_annotate.core.errors import MediaError
+from tracker_annotate.core.errors import IndexPendingError, MediaError
 from tracker_annotate.core.frames import Frame
 from tracker_annotate.core.project import ChangeSet, Project
 from tracker_annotate.core.session import Session
@@ -175,6 +175,14 @@ class Canvas(QGraphicsView):
             return
         try:
             frame = self._provider(index)
+        except IndexPendingError:
+            # Not a failure: the frame comes when the background index is done (the window
+            # calls show_frame again then). Keep the last picture, say why it stays.
+            self._error_text.setText(
+                f"Frame {index}: the video is being indexed for exact seeking.\n"
+                "It shows here when that is done (once per video file)."
+            )
+            self._error_text.show()
         except MediaError as exc:
             self._pixmap.setPixmap(QPixmap())
             self._error_text.setText(f"Frame {index} could not be decoded.\n{exc}")

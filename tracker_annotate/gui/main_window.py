@@ -250,6 +250,13 @@ class MainWindow(QMainWindow):
                 },
             ),
         )
+
+        # a frame that waited for the background seek index shows once it is done
+        def indexed() -> None:
+            if self.doc is doc:
+                self.canvas.show_frame(s.frame)
+
+        doc.on_indexed.append(indexed)
         self._on_frame(s.frame)
         self._update_title()
         self._update_enabled()

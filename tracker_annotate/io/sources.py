@@ -131,6 +131,11 @@ class MediaSource:
         """Whether ``n_frames`` is already known (``False``: asking runs the length scan)."""
         return True
 
+    def ready(self, index: int) -> bool:
+        """Whether :meth:`read` of ``index`` can answer without the length scan (always,
+        except for a video not yet indexed: a cached frame, or one a short decode ahead)."""
+        return True
+
     def count_frames(self, cancel: Callable[[], bool] | None = None) -> int:
         """``n_frames``, running the length scan if it has not run (for a worker thread).
 

@@ -157,6 +157,11 @@ class VideoSource(MediaSource):
     def _known_length(self) -> int | None:
         return self._scan_result.n_frames if self._scan_result is not None else None
 
+    def ready(self, index: int) -> bool:
+        if self.length_known or self._cache.peek(index) is not None:
+            return True
+        return 0 <= index - self._pos <= self.config.forward_skip
+
     # -- the length scan ---------------------------------------------------------------
     def count_frames(self, cancel: Callable[[], bool] | None = None) -> int:
         return self._scan(cancel).n_frames
