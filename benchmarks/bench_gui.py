@@ -23,7 +23,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -90,6 +92,47 @@ def add_boxes(win: object, n_tracks: int = 5) -> None:
                 tx.set_box(tid, box)
 
 
+def bench_window(cache_mb: int) -> tuple[Any, Any]:
+    """The app and its main window, 1600 x 1000, shown (offscreen), no auto re-track."""
+    from tracker_annotate.gui.app import make_app
+    from tracker_annotate.gui.main_window import MainWindow
+    from tracker_annotate.gui.preferences import Preferences
+
+    app = make_app()
+    win = MainWindow(Preferences(cache_mb=cache_mb, auto_retrack=False))
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    return app, win
+
+
+def timed_steps(
+    app: Any,
+    session: Any,
+    paint: Callable[[], None],
+    start: int,
+    count: int,
+    step: int,
+    pace: float = 0.0,
+) -> list[float]:
+    """Milliseconds of each of ``count`` steps by ``step`` from ``start`` (the model call
+    and the repaint); with ``pace`` (ms) a step starts every ``pace`` ms (a held arrow key
+    auto-repeats at ~30 Hz), else back to back."""
+    session.seek(start)
+    paint()
+    out = []
+    for _ in range(count):
+        t = time.perf_counter()
+        session.step(step)
+        paint()
+        out.append((time.perf_counter() - t) * 1000)
+        app.processEvents()
+        while (time.perf_counter() - t) * 1000 < pace:
+            app.processEvents()
+            time.sleep(0.001)
+    return out
+
+
 def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
@@ -104,15 +147,7 @@ def bench(
     tracks: int = 10,
 ) -> dict[str, object]:
 
-    from tracker_annotate.gui.app import make_app
-    from tracker_annotate.gui.main_window import MainWindow
-    from tracker_annotate.gui.preferences import Preferences
-
-    app = make_app()
-    win = MainWindow(Preferences(cache_mb=cache_mb, auto_retrack=False))
-    win.resize(1600, 1000)
-    win.show()
-    app.processEvents()
+    app, win = bench_window(cache_mb)
     canvas_vp = win.canvas.viewport()
     assert canvas_vp is not None
     rss0 = rss_mb()
@@ -134,21 +169,7 @@ def bench(
     rss1 = rss_mb()
 
     def steps_from(start: int, count: int, pace: float = 0.0) -> list[float]:
-        """Step ``count`` times from ``start``; with ``pace`` (ms) a step starts every
-        ``pace`` ms (a held arrow key auto-repeats at ~30 Hz), else back to back."""
-        s.seek(start)
-        paint()
-        out = []
-        for _ in range(min(count, n - 1 - start)):
-            t = time.perf_counter()
-            s.step(1)
-            paint()
-            out.append((time.perf_counter() - t) * 1000)
-            app.processEvents()
-            while (time.perf_counter() - t) * 1000 < pace:
-                app.processEvents()
-                time.sleep(0.001)
-        return out
+        return timed_steps(app, s, paint, start, min(count, n - 1 - start), +1, pace)
 
     # right after opening a new video its length is still being counted in the background
     scanning = doc.scan is not None and doc.scan.isRunning()

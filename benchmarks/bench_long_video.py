@@ -38,6 +38,9 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_gui import bench_window, pct, rss_mb, timed_steps  # noqa: E402
+
 OUT_DIR = REPO / "bench-out" / "long"
 
 
@@ -113,31 +116,11 @@ def make_project(video: Path, project: Path) -> tuple[Path, float]:
     return project, time.perf_counter() - t
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q))
-
-
 def bench(project: Path, cache_mb: int, seeks: int, steps: int, pace_ms: float) -> dict:
     from PyQt6.QtCore import QPointF, Qt
     from PyQt6.QtGui import QMouseEvent
 
-    from tracker_annotate.gui.app import make_app
-    from tracker_annotate.gui.main_window import MainWindow
-    from tracker_annotate.gui.preferences import Preferences
-
-    app = make_app()
-    win = MainWindow(Preferences(cache_mb=cache_mb, auto_retrack=False))
-    win.resize(1600, 1000)
-    win.show()
-    app.processEvents()
+    app, win = bench_window(cache_mb)
     vp = win.canvas.viewport()
     lanes = win.timeline.lanes
     assert vp is not None
@@ -201,19 +184,7 @@ def bench(project: Path, cache_mb: int, seeks: int, steps: int, pace_ms: float) 
         app.processEvents()
 
     def stepping(start: int, d: int) -> list[float]:
-        s.seek(start)
-        paint()
-        out = []
-        for _ in range(steps):
-            t = time.perf_counter()
-            s.step(d)
-            paint()
-            out.append((time.perf_counter() - t) * 1000)
-            app.processEvents()
-            while (time.perf_counter() - t) * 1000 < pace_ms:
-                app.processEvents()
-                time.sleep(0.001)
-        return out
+        return timed_steps(app, s, paint, start, steps, d, pace_ms)
 
     fwd_ms = stepping(n // 3, +1)
     back_ms = stepping(2 * n // 3, -1)
