@@ -154,9 +154,10 @@ class ScriptedMember:
 SCRIPTED: dict[str, object] = {}
 
 
-def scripted_committee():  # type: ignore[no-untyped-def]
+def scripted_committee(params=None):  # type: ignore[no-untyped-def]
     """A committee of two members on object 0 and one that jumps to object 1 at frame
-    ``SCRIPTED["jump"]`` (a registry factory for engine tests)."""
+    ``SCRIPTED["jump"]`` (a registry factory for engine tests; ``params``: the run's
+    ``TrackerConfig.committee``)."""
     from tracker_annotate.tracking.committee import CommitteeMeasurer
 
     src = SCRIPTED["src"]
@@ -167,4 +168,4 @@ def scripted_committee():  # type: ignore[no-untyped-def]
         ScriptedMember("c", src, 0, jump=jump, to=1),  # type: ignore[arg-type]
     ]
     SCRIPTED["members"] = members
-    return CommitteeMeasurer.of(members)  # type: ignore[arg-type]
+    return CommitteeMeasurer.of(members, params)  # type: ignore[arg-type]

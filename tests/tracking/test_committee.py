@@ -127,9 +127,14 @@ def test_a_committee_needs_two_members() -> None:
         CommitteeMeasurer("nano3")
 
 
-def test_engine_keeps_the_right_object_and_flags_the_jump(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("restart_after", [3, 1000], ids=["default", "never restarts"])
+def test_engine_keeps_the_right_object_and_flags_the_jump(
+    monkeypatch: pytest.MonkeyPatch, restart_after: int
+) -> None:
     """Through the whole engine: one member of three jumps to a look-alike crossing nearby;
-    the committee's boxes stay on the object, and the frames of the jump are flagged."""
+    the committee's boxes stay on the object, and the frames of the jump are flagged. The
+    run's ``TrackerConfig.committee`` reaches the committee: with re-starts pushed past
+    the clip, the jumped member is never re-started, and the majority still holds."""
     import tracking_scenes
     from tracking_scenes import ArraySource, MovingObject
 
@@ -161,7 +166,9 @@ def test_engine_keeps_the_right_object_and_flags_the_jump(monkeypatch: pytest.Mo
     with p.edit("keys") as tx:
         tx.set_track(TrackInfo(1))
         tx.set_box(1, FrameBox(0, BoxXYXY.from_array(src.truth(0, 0))))
-    config = TrackerConfig(tracker="committee", threads=1)
+    config = TrackerConfig(
+        tracker="committee", threads=1, committee=CommitteeParams(restart_after=restart_after)
+    )
     run = track_project(p, src, config)
     boxes = {b.frame: b for b in run.boxes[1]}
     for f, b in boxes.items():
@@ -169,4 +176,4 @@ def test_engine_keeps_the_right_object_and_flags_the_jump(monkeypatch: pytest.Mo
     assert boxes[jump].flagged, "the frame where a member jumped is flagged"
     assert boxes[jump].confidence < boxes[3].confidence
     member_c = tracking_scenes.SCRIPTED["members"][2]  # type: ignore[index]
-    assert member_c.restarted
+    assert bool(member_c.restarted) == (restart_after == 3)

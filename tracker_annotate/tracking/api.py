@@ -24,6 +24,7 @@ from tracker_annotate.tracking.backends import DEFAULT_TRACKER, TRACKER_NAMES, b
 from tracker_annotate.tracking.params import (
     AssocParams,
     CascadeParams,
+    CommitteeParams,
     FusionParams,
     KalmanParams,
     require_unit_interval,
@@ -82,6 +83,9 @@ class TrackerConfig:
     #: Across-track rules: overlaps between tracks, proposed tracks from detections, and
     #: the confidence of rule-flagged boxes (see :class:`.params.AssocParams`).
     assoc: AssocParams = field(default_factory=AssocParams)
+    #: How the ``committee`` back-end combines its members' boxes and re-starts a member
+    #: that left the others (see :class:`.params.CommitteeParams`).
+    committee: CommitteeParams = field(default_factory=CommitteeParams)
 
     def __post_init__(self) -> None:
         backend(self.tracker)  # ConfigError naming the allowed names

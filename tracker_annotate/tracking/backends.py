@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from tracker_annotate.core.errors import ConfigError
 
 if TYPE_CHECKING:
+    from tracker_annotate.tracking.api import TrackerConfig
     from tracker_annotate.tracking.measure import Measurer
 
 
@@ -50,11 +51,18 @@ class BackendInfo:
     #: The fitted confidence model of this back-end's boxes (a file in ``tracking/``,
     #: written by ``benchmarks/fit_confidence.py``): its evidence differs by back-end.
     confidence_model: str = "confidence_model.json"
+    #: The :class:`~tracker_annotate.tracking.api.TrackerConfig` field whose value the
+    #: factory takes as ``params`` (``""``: none).
+    params_field: str = ""
 
-    def create(self) -> Measurer:
+    def create(self, config: TrackerConfig | None = None) -> Measurer:
+        """A new measurer; with ``config``, built with its :attr:`params_field` value."""
         mod_name, _, attr = self.factory.partition(":")
         fn = getattr(importlib.import_module(mod_name), attr)
-        m: Measurer = fn(*self.args)
+        kw = {}
+        if self.params_field and config is not None:
+            kw["params"] = getattr(config, self.params_field)
+        m: Measurer = fn(*self.args, **kw)
         return m
 
 
@@ -78,6 +86,7 @@ BACKENDS: dict[str, BackendInfo] = {
             gives_score=True,
             cost=3.6,
             confidence_model="confidence_committee.json",
+            params_field="committee",
         ),
         BackendInfo(
             "nano",

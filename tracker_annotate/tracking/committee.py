@@ -36,7 +36,7 @@ from tracker_annotate.core.boxes import iou_xyxy
 from tracker_annotate.core.errors import ConfigError
 from tracker_annotate.tracking.calibration import COMMITTEE_ONLY
 from tracker_annotate.tracking.measure import FloatArray, FrameData, Measurement
-from tracker_annotate.tracking.params import require_unit_interval
+from tracker_annotate.tracking.params import CommitteeParams  # set by TrackerConfig.committee
 from tracker_annotate.tracking.siamese import MemberResult, SiameseMember, trackable
 
 #: The evidence a committee step adds to a box (``Measurement.extra`` keys): the
@@ -45,34 +45,6 @@ from tracker_annotate.tracking.siamese import MemberResult, SiameseMember, track
 COMMITTEE_FEATURES: tuple[str, ...] = tuple(
     f for f in COMMITTEE_ONLY if not f.startswith(("chain_", "win_"))
 )
-
-
-@dataclass(frozen=True)
-class CommitteeParams:
-    """How the members' boxes are combined and when a member is re-started."""
-
-    #: Two member boxes agree at this IoU (they are on the same object). Raising it splits
-    #: the committee more often (more doubt), lowering it averages boxes on neighbours.
-    agree_iou: float = 0.5
-    #: Weight of a box's IoU with the Kalman prediction in its support (the motion so far
-    #: as one more voter). Raising it resists jumps but follows sudden real motion less.
-    pred_weight: float = 0.5
-    #: Where the members disagree, weight of each box's learned similarity to the seed
-    #: keyframe (the first member's embedding, cosine) in its support: the network itself
-    #: re-checks which box still looks like what the annotator drew. Raising it trusts
-    #: appearance over the motion and the majority.
-    sim_weight: float = 1.0
-    #: A member whose box overlaps the chosen one less than this for ``restart_after``
-    #: frames, while two others agree, is re-started on the chosen box. Raising the IoU or
-    #: lowering the frames re-starts sooner: a jumped member is back sooner, but a member
-    #: that was right against a wrong majority is overruled sooner.
-    restart_iou: float = 0.3
-    restart_after: int = 3
-
-    def __post_init__(self) -> None:
-        require_unit_interval(self, "agree_iou", "pred_weight", "restart_iou", "sim_weight")
-        if self.restart_after < 1:
-            raise ConfigError(f"committee restart_after must be >= 1, got {self.restart_after}")
 
 
 @dataclass

@@ -212,6 +212,7 @@ def _run(
                     params=config.cascade,
                     kalman_params=config.kalman,
                     lost_after=config.fusion.lost_after,
+                    config=config,
                 )
     total = sum(p.plan.n_steps for p in passes.values())
     state = Progress(total, progress, cancel, on_partial, config)

@@ -222,3 +222,31 @@ class AssocParams:
         """The confidence of an overlap-flagged box is at most this: ``overlap_conf``, and
         ``overlap_margin`` below ``flag_threshold`` (never below 0)."""
         return max(0.0, min(self.overlap_conf, flag_threshold - self.overlap_margin))
+
+
+@dataclass(frozen=True)
+class CommitteeParams:
+    """How the members' boxes are combined and when a member is re-started."""
+
+    #: Two member boxes agree at this IoU (they are on the same object). Raising it splits
+    #: the committee more often (more doubt), lowering it averages boxes on neighbours.
+    agree_iou: float = 0.5
+    #: Weight of a box's IoU with the Kalman prediction in its support (the motion so far
+    #: as one more voter). Raising it resists jumps but follows sudden real motion less.
+    pred_weight: float = 0.5
+    #: Where the members disagree, weight of each box's learned similarity to the seed
+    #: keyframe (the first member's embedding, cosine) in its support: the network itself
+    #: re-checks which box still looks like what the annotator drew. Raising it trusts
+    #: appearance over the motion and the majority.
+    sim_weight: float = 1.0
+    #: A member whose box overlaps the chosen one less than this for ``restart_after``
+    #: frames, while two others agree, is re-started on the chosen box. Raising the IoU or
+    #: lowering the frames re-starts sooner: a jumped member is back sooner, but a member
+    #: that was right against a wrong majority is overruled sooner.
+    restart_iou: float = 0.3
+    restart_after: int = 3
+
+    def __post_init__(self) -> None:
+        require_unit_interval(self, "agree_iou", "pred_weight", "restart_iou", "sim_weight")
+        if self.restart_after < 1:
+            raise ConfigError(f"committee restart_after must be >= 1, got {self.restart_after}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ from tracker_annotate.tracking.backends import backend as backend_info
 from tracker_annotate.tracking.kalman import BoxKalman
 from tracker_annotate.tracking.measure import FrameData, Measurement, lk_median_flow
 from tracker_annotate.tracking.params import CascadeParams, KalmanParams
+
+if TYPE_CHECKING:
+    from tracker_annotate.tracking.api import TrackerConfig
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -140,12 +143,14 @@ class TrackPass:
     lost_after: int = 0
     #: Steps already streamed to a preview (``sweep.Progress.stream``).
     streamed: int = 0
+    #: The run's configuration, for the back-end's own parameters (``BackendInfo.create``).
+    config: TrackerConfig | None = None
 
     def begin(self, frame: FrameData) -> None:
         box = np.array(self.plan.init_xyxy, dtype=np.float64)
         self.info = backend_info(self.backend)
         self.kf = BoxKalman(box, self.kalman_params)
-        self.measurer = self.info.create()
+        self.measurer = self.info.create(self.config)
         self.measurer.start(frame, box)
         self._seed_area = max(float((box[2] - box[0]) * (box[3] - box[1])), 1.0)
         self._seed = box
