@@ -122,19 +122,21 @@ def test_the_stretch_the_annotator_is_on_is_tracked_first_and_the_boxes_do_not_c
 def test_two_threads_give_the_boxes_one_thread_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The sweeps split the tracks over threads (each with its own decoder); the split is
-    for speed only: every box and confidence is what one thread computes."""
-    from tracker_annotate.tracking import engine
+    """With two threads each frame's proposals are shared with a worker (and the next frame
+    decoded ahead); that is for speed only: every box and confidence is what one thread
+    computes."""
+    import threading
 
-    split: list[int] = []
-    real = engine.sweep_groups
+    from tracker_annotate.tracking import sweep
 
-    def spy(*a, **k):  # type: ignore[no-untyped-def]
-        groups = real(*a, **k)
-        split.append(len(groups))
-        return groups
+    workers: set[str] = set()
+    real = sweep._propose_share
 
-    monkeypatch.setattr(engine, "sweep_groups", spy)
+    def spy(fd, share):  # type: ignore[no-untyped-def]
+        workers.add(threading.current_thread().name.split("_")[0])
+        return real(fd, share)
+
+    monkeypatch.setattr(sweep, "_propose_share", spy)
     rng = np.random.default_rng(5)
     bg = cv2.GaussianBlur(rng.integers(0, 120, (240, 320, 3), dtype=np.uint8), (0, 0), 3)
     texes = [rng.integers(0, 255, (30, 30, 3), dtype=np.uint8) for _ in range(4)]
@@ -156,7 +158,7 @@ def test_two_threads_give_the_boxes_one_thread_gives(
                 tx.set_box(k + 1, FrameBox(0, BoxXYXY(x, y, x + 30, y + 30), BoxSource.MANUAL))
         with open_media(video) as src:
             runs[threads] = track_project(p, src, TrackerConfig(tracker="nano", threads=threads))
-    assert split == [1, 2]  # one sweep, then the tracks in two threads
+    assert any(w.startswith("propose") for w in workers), workers  # the worker shared
     assert runs[1].object_frames == runs[2].object_frames
     for tid in range(1, 5):
         a, b = runs[1].boxes[tid], runs[2].boxes[tid]

@@ -219,7 +219,7 @@ def _run(
     for phase in focus_phases(list(passes.values()), focus, info.self_contained):
         fwd = [p for p in phase if p.plan.step > 0]
         bwd = [p for p in phase if p.plan.step < 0]
-        groups = sweep_groups(fwd, bwd, config, info.self_contained)
+        groups = sweep_groups(fwd, bwd)
         run_sweeps(source, groups, config, detections, state)
     searched = sum(getattr(p, "searches", 0) for p in passes.values())
     log.debug("%d object-frames, heavier search on %d", state.done, searched)
