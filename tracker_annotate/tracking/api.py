@@ -69,9 +69,10 @@ class TrackerConfig:
     #: Detections with at least this score that match no track become proposed tracks.
     #: Raising it proposes fewer false tracks but misses weakly detected objects.
     proposal_score: float = 0.6
-    #: Threads for one run: forward and backward sweeps (and, for self-contained back-ends,
-    #: halves of the tracks) run side by side, each decoding from its own media handle.
-    #: More uses more cores and memory; 1 runs everything on the calling thread.
+    #: Threads for one run: forward and backward sweeps run side by side, each decoding
+    #: from its own media handle, and each frame's proposals are shared by this many
+    #: threads (the next frame decoded ahead). More uses more cores; the boxes are the
+    #: same. 1 runs everything on the calling thread.
     threads: int = 2
     #: The ``cascade`` back-end's thresholds (and its loss rules).
     cascade: CascadeParams = field(default_factory=CascadeParams)
