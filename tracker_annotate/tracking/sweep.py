@@ -132,32 +132,27 @@ def _run_groups(
     state: Progress,
     pool: ThreadPoolExecutor | None,
 ) -> None:
+    def sweep(src: FrameSource, g: list[TrackPass], step: int) -> None:
+        _sweep(
+            source=src,
+            passes=g,
+            step=step,
+            config=config,
+            detections=detections,
+            state=state,
+            pool=pool,
+        )
+
     if len(groups) <= 1 or config.threads <= 1:
         for g, step in groups:
             if not state.cancelled:
-                _sweep(
-                    source=source,
-                    passes=g,
-                    step=step,
-                    config=config,
-                    detections=detections,
-                    state=state,
-                    pool=pool,
-                )
+                sweep(source, g, step)
         return
     errors: list[BaseException] = []
 
     def work(g: list[TrackPass], step: int, src: FrameSource) -> None:
         try:
-            _sweep(
-                source=src,
-                passes=g,
-                step=step,
-                config=config,
-                detections=detections,
-                state=state,
-                pool=pool,
-            )
+            sweep(src, g, step)
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
             if state.cancel is None:
