@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING
 from tracker_annotate.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from tracker_annotate.tracking.api import TrackerConfig
     from tracker_annotate.tracking.measure import Measurer
 
 
@@ -55,8 +54,9 @@ class BackendInfo:
     #: factory takes as ``params`` (``""``: none).
     params_field: str = ""
 
-    def create(self, config: TrackerConfig | None = None) -> Measurer:
-        """A new measurer; with ``config``, built with its :attr:`params_field` value."""
+    def create(self, config: object | None = None) -> Measurer:
+        """A new measurer; with ``config`` (a ``TrackerConfig``: not imported here, it
+        imports this registry), built with its :attr:`params_field` value."""
         mod_name, _, attr = self.factory.partition(":")
         fn = getattr(importlib.import_module(mod_name), attr)
         kw = {}
