@@ -264,3 +264,49 @@ def test_a_far_jump_while_a_new_video_is_indexed_does_not_freeze_the_window(
     assert window.canvas._shown_frame == 100
     assert window.canvas._frame is not None and read_stamp(window.canvas._frame) == 100
     assert on_gui_thread == [] and shown_errors == []
+
+
+def test_a_reopened_project_says_its_saved_frame_follows_the_index_and_goes_there(
+    qtbot: QtBot,
+    window: MainWindow,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    shown_errors: list[str],
+) -> None:
+    """A new process without the video's index opens the project on frame 0 (no wait), says
+    why, and goes to the saved frame once the background index is done."""
+    import threading
+
+    from tests.io.test_media import read_stamp, write_video
+    from tracker_annotate.gui import document
+    from tracker_annotate.io import video as video_mod
+
+    video = write_video(tmp_path / "clip.mp4", "mp4v", 120)
+    assert window.open_path(str(video))
+    doc = window.doc
+    assert doc is not None
+    if doc.scan is not None:
+        doc.scan.wait(30_000)
+    qtbot.waitUntil(lambda: not doc.indexing, timeout=30_000)
+    doc.session.seek(80)
+    window.close_document()
+    # a new process on another machine: nothing indexed in memory or on disk
+    monkeypatch.setattr(video_mod, "_SCANS", {})
+    monkeypatch.setenv("TRACKER_ANNOTATE_CACHE", str(tmp_path / "empty-cache"))
+    release = threading.Event()
+    real_run = document.LengthScan.run
+
+    def late_run(self: document.LengthScan) -> None:
+        release.wait(30)
+        real_run(self)
+
+    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    assert window.open_path(str(tmp_path / "clip.taproj"))
+    again = window.doc
+    assert again is not None and again.session.frame == 0 and again.pending_frame == 80
+    assert "frame 80, where you left off" in window.statusBar().currentMessage()  # type: ignore[union-attr]
+    release.set()
+    qtbot.waitUntil(lambda: again.session.frame == 80, timeout=30_000)
+    qtbot.waitUntil(lambda: window.canvas._shown_frame == 80, timeout=10_000)
+    assert window.canvas._frame is not None and read_stamp(window.canvas._frame) == 80
+    assert shown_errors == []

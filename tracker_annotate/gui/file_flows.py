@@ -168,7 +168,13 @@ def open_path(
         return False
     preferences.add_recent(str(Path(path).resolve()))
     install(doc)
-    status(f"Opened {doc.path} (every edit is saved as you go)")
+    note = (
+        f"; frame {doc.pending_frame}, where you left off, shows once the video is indexed "
+        "for exact seeking (in the background, once per video file)"
+        if doc.pending_frame is not None
+        else ""
+    )
+    status(f"Opened {doc.path} (every edit is saved as you go){note}")
     return True
 
 
