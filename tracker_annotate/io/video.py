@@ -101,6 +101,7 @@ class VideoSource(MediaSource):
         self._seeks = 0
         self._seek_fallbacks = 0
         self._scan_result: _Scan | None = None
+        self._stored_checked = False  # the disk's copy of the scan looked for (once)
         self._verified: tuple[int, Frame] | None = None  # checkpoint frame a seek decoded
         self._failures_in_row = 0
         self._seek_disabled = False  # set when verified seeks keep failing for this file
@@ -205,9 +206,12 @@ class VideoSource(MediaSource):
             key = self._scan_key()
             with _SCANS_LOCK:
                 self._scan_result = _SCANS.get(key)
-            if self._scan_result is None and (stored := _stored_scan(key)) is not None:
-                with _SCANS_LOCK:
-                    self._scan_result = _SCANS.setdefault(key, stored)
+            # asked on every read while the index is built: look on disk only the first time
+            if self._scan_result is None and not self._stored_checked:
+                self._stored_checked = True
+                if (stored := _stored_scan(key)) is not None:
+                    with _SCANS_LOCK:
+                        self._scan_result = _SCANS.setdefault(key, stored)
         return self._scan_result is not None
 
     def _run_scan(self, cancel: Callable[[], bool] | None = None) -> _Scan:
