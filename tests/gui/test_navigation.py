@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -193,21 +194,13 @@ def test_a_corrected_length_shows_without_a_key_press(
 ) -> None:
     """tree.avi's header claims 444 frames; 68 decode. The scan's answer arrived, but the
     window went on saying "Frame 0 / 443" until a key was pressed."""
-    import threading
 
-    from tracker_annotate.gui import document, file_flows
+    from tracker_annotate.gui import file_flows
 
     # the shared folder is read-only: the project goes where the user is asked to put it
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(file_flows, "_choose_project_path", lambda w, s: tmp_path / "t.taproj")
-    release = threading.Event()
-    real_run = document.LengthScan.run
-
-    def late_run(self: document.LengthScan) -> None:
-        release.wait(30)  # the answer comes after the window shows the document
-        real_run(self)
-
-    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    release = hold_length_scan(monkeypatch)
     assert window.open_path(str(alone(shared_data / "videos" / "tree.avi", tmp_path)))
     assert window.frame_label.text() == "Frame 0 / 443"
     release.set()
@@ -228,21 +221,12 @@ def test_a_far_jump_while_a_new_video_is_indexed_does_not_freeze_the_window(
     """Exact seeking needs the video's index, built in the background on first open (three
     minutes for an hour of 1080p). A jump far ahead waited on it, the window frozen; now the
     canvas says why the frame is not there yet and shows it when the index is done."""
-    import threading
 
     from tests.io.test_media import read_stamp, write_video
-    from tracker_annotate.gui import document
     from tracker_annotate.io.video import VideoSource
 
     video = write_video(tmp_path / "new.mp4", "mp4v", 120)
-    release = threading.Event()
-    real_run = document.LengthScan.run
-
-    def late_run(self: document.LengthScan) -> None:
-        release.wait(30)  # the index is still being built while the annotator jumps
-        real_run(self)
-
-    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    release = hold_length_scan(monkeypatch)
     on_gui_thread: list[int] = []
     real_scan = VideoSource._run_scan
 
@@ -275,10 +259,8 @@ def test_a_reopened_project_says_its_saved_frame_follows_the_index_and_goes_ther
 ) -> None:
     """A new process without the video's index opens the project on frame 0 (no wait), says
     why, and goes to the saved frame once the background index is done."""
-    import threading
 
     from tests.io.test_media import read_stamp, write_video
-    from tracker_annotate.gui import document
     from tracker_annotate.io import video as video_mod
 
     video = write_video(tmp_path / "clip.mp4", "mp4v", 120)
@@ -293,14 +275,7 @@ def test_a_reopened_project_says_its_saved_frame_follows_the_index_and_goes_ther
     # a new process on another machine: nothing indexed in memory or on disk
     monkeypatch.setattr(video_mod, "_SCANS", {})
     monkeypatch.setenv("TRACKER_ANNOTATE_CACHE", str(tmp_path / "empty-cache"))
-    release = threading.Event()
-    real_run = document.LengthScan.run
-
-    def late_run(self: document.LengthScan) -> None:
-        release.wait(30)
-        real_run(self)
-
-    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    release = hold_length_scan(monkeypatch)
     assert window.open_path(str(tmp_path / "clip.taproj"))
     again = window.doc
     assert again is not None and again.session.frame == 0 and again.pending_frame == 80
@@ -310,3 +285,19 @@ def test_a_reopened_project_says_its_saved_frame_follows_the_index_and_goes_ther
     qtbot.waitUntil(lambda: window.canvas._shown_frame == 80, timeout=10_000)
     assert window.canvas._frame is not None and read_stamp(window.canvas._frame) == 80
     assert shown_errors == []
+
+
+def hold_length_scan(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Hold the app's background length scan (the video's index) until the returned event
+    is set: the answer comes after the window shows the document."""
+    from tracker_annotate.gui import document
+
+    release = threading.Event()
+    real_run = document.LengthScan.run
+
+    def late_run(self: document.LengthScan) -> None:
+        release.wait(30)
+        real_run(self)
+
+    monkeypatch.setattr(document.LengthScan, "run", late_run)
+    return release
